@@ -1,0 +1,9 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+RUN pip install --no-cache-dir .
+ENV PORT=3000
+EXPOSE 3000
+# `serve` applies the migrations before it starts listening.
+CMD ["warroom", "serve"]

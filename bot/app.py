@@ -1,0 +1,135 @@
+"""Composition root: the one place that builds warroom's parts and wires them together.
+
+build(settings) -> Warroom holds every part (tests and the CLI reach in through it);
+build_app(settings) -> the FastAPI application that `warroom serve` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import api
+from bot.config import Settings, WarroomConfig, load_config
+from bot.services.incidents import IncidentService
+from bot.slack import listeners
+from bot.slack.projector import SlackProjector, retry_policy
+from bot.store.db import Database
+from bot.worker import Worker
+
+log = logging.getLogger(__name__)
+SLACK_TIMEOUT = 10  # seconds; a slow Slack must not hold a job lease for long
+
+
+@dataclass
+class Warroom:
+    settings: Settings
+    config: WarroomConfig
+    db: Database
+    service: IncidentService
+    worker: Worker
+    slack: AsyncWebClient
+    bolt: AsyncApp
+    http: FastAPI
+
+
+def build(
+    settings: Settings,
+    config: WarroomConfig | None = None,
+    *,
+    run_worker: bool = True,
+    migrate: bool = True,
+) -> Warroom:
+    config = config or load_config(settings.warroom_config or None)
+    db = Database(settings.database_url)
+    worker = Worker(db, {}, retry_policy=retry_policy)
+    service = IncidentService(db, config, notify=worker.notify)
+    slack = AsyncWebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT
+    )
+    projector = SlackProjector(slack, service, config)
+    worker.handlers.update(projector.handlers())
+    worker.on_give_up = projector.on_give_up
+
+    async def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        # A static token needs no auth.test per request: commands keep working while Slack's
+        # API is down, because everything they do is committed to the database first.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=settings.slack_bot_token
+        )
+
+    bolt = AsyncApp(
+        signing_secret=settings.slack_signing_secret,
+        client=AsyncWebClient(base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT),
+        authorize=authorize,
+        process_before_response=True,  # answer Slack only after the change is committed
+        ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
+    )
+    listeners.register(bolt, service, config)
+    warroom = Warroom(settings, config, db, service, worker, slack, bolt, FastAPI())
+    warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
+    return warroom
+
+
+def build_app(settings: Settings) -> FastAPI:
+    return build(settings).http
+
+
+def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await warroom.db.migrate()
+        task = asyncio.create_task(warroom.worker.run_forever()) if run_worker else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await warroom.db.dispose()
+
+    app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
+    app.state.warroom = warroom
+    slack_handler = AsyncSlackRequestHandler(warroom.bolt)
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        return await slack_handler.handle(request)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        checks: dict[str, Any] = {}
+        try:
+            await warroom.db.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        try:
+            await asyncio.wait_for(warroom.slack.auth_test(), timeout=3)
+            checks["slack"] = "ok"
+        except Exception as exc:
+            checks["slack"] = f"error: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    app.include_router(api.router(warroom.service))
+    return app

@@ -1,0 +1,192 @@
+"""The `warroom` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import typer
+
+from bot.config import ConfigError, Settings, load_config
+from bot.domain.incident import DomainError
+
+app = typer.Typer(help="warroom: incident response in Slack.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+incident_app = typer.Typer(
+    help="Incidents, straight from the database (works while Slack is down).", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(incident_app, name="incident")
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    try:
+        return asyncio.run(work())
+    except (ConfigError, DomainError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
+    port: int | None = typer.Option(None, help="Port; default $PORT or 3000."),
+) -> None:
+    """Run the HTTP server (Slack events, webhooks, API) and the job worker."""
+    import uvicorn
+
+    from bot.app import build_app
+
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings.require_slack()
+        application = build_app(settings)
+    except ConfigError as exc:
+        _fail(str(exc))
+    uvicorn.run(application, host=host, port=port or settings.port, log_level=settings.log_level.lower())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations and exit."""
+    from bot.store.db import Database
+
+    async def work() -> None:
+        db = Database(Settings().database_url)
+        try:
+            await db.migrate()
+        finally:
+            await db.dispose()
+
+    _run(work)
+    typer.echo("database is up to date")
+
+
+def _service() -> tuple[Any, Any]:
+    from bot.services.incidents import IncidentService
+    from bot.store.db import Database
+
+    settings = Settings()
+    db = Database(settings.database_url)
+    return IncidentService(db, load_config(settings.warroom_config or None)), db
+
+
+@incident_app.command("list")
+def incident_list(
+    all_: bool = typer.Option(False, "--all", help="Include closed incidents."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List incidents (open ones unless --all)."""
+    from bot.api import incident_out
+
+    async def work() -> list[dict[str, Any]]:
+        service, db = _service()
+        try:
+            await db.migrate()
+            incidents = await service.list_incidents(open_only=not all_, limit=1000)
+            roles = await service.roles([i.number for i in incidents])
+            return [incident_out(i, roles[i.number]).model_dump(mode="json") for i in incidents]
+        finally:
+            await db.dispose()
+
+    rows = _run(work)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("No incidents.")
+    for row in rows:
+        commander = row["roles"].get("commander", "-")
+        typer.echo(
+            f"#{row['number']:<5} {row['severity']:<5} {row['status']:<13} {commander:<12} {row['title']}"
+        )
+
+
+@incident_app.command("show")
+def incident_show(number: int, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show one incident with its roles, milestones and timeline."""
+    from bot.api import incident_out
+
+    async def work() -> dict[str, Any]:
+        service, db = _service()
+        try:
+            await db.migrate()
+            incident = await service.get(number)
+            data = incident_out(incident, (await service.roles([number]))[number]).model_dump(mode="json")
+            data["timeline"] = [
+                {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "text": e.text}
+                for e in await service.timeline(number)
+            ]
+            return data
+        finally:
+            await db.dispose()
+
+    data = _run(work)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"#{data['number']} {data['title']}")
+    typer.echo(
+        f"  severity {data['severity']}, status {data['status']}, channel {data['channel_id'] or '(not yet)'}"
+    )
+    for role, user in data["roles"].items():
+        typer.echo(f"  {role}: {user}")
+    for name in (
+        "started_at",
+        "detected_at",
+        "declared_at",
+        "acknowledged_at",
+        "mitigated_at",
+        "resolved_at",
+        "closed_at",
+    ):
+        typer.echo(f"  {name:<16} {data[name] or '-'}")
+    typer.echo("timeline:")
+    for event in data["timeline"]:
+        typer.echo(f"  {event['at']}  {event['kind']:<9} {event['text']}")
+
+
+@incident_app.command("declare")
+def incident_declare(
+    title: str,
+    severity: str | None = typer.Option(None, "--sev", help="SEV1..SEV4; default from the config."),
+    commander: str | None = typer.Option(None, help="Slack user id of the commander."),
+    reporter: str = typer.Option("cli", help="Who declares it (a Slack user id, or a name)."),
+) -> None:
+    """Declare an incident from the shell; `warroom serve` opens its Slack channel."""
+
+    async def work() -> Any:
+        service, db = _service()
+        try:
+            await db.migrate()
+            return await service.declare(
+                title=title, severity=severity, reporter=reporter, commander=commander
+            )
+        finally:
+            await db.dispose()
+
+    incident = _run(work)
+    typer.echo(f"Declared #{incident.number} {incident.severity}: {incident.title}")
+
+
+@app.command()
+def demo() -> None:
+    """One incident from declare to close against the built-in Slack simulator."""
+    from bot.demo import run_demo
+
+    sys.exit(asyncio.run(run_demo()))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,190 @@
+"""Settings (environment and .env) and the validated YAML configuration (warroom.yaml).
+
+Nothing else in warroom reads the environment: the composition root builds `Settings` once
+and hands what each part needs down to it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the operator: file, key and what is wrong."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = "sqlite:///./warroom.db"
+    warroom_config: str = ""
+    runbooks_dir: str = "./runbooks"
+    postmortem_dir: str = "./postmortems"
+    pagerduty_api_token: str = ""
+    pagerduty_api_url: str = "https://api.pagerduty.com"
+    pagerduty_events_url: str = "https://events.pagerduty.com"
+    pagerduty_routing_key: str = ""
+    pagerduty_webhook_secret: str = ""
+    alert_webhook_token: str = ""
+    port: int = 3000
+    log_level: str = "info"
+
+    def require_slack(self) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_BOT_TOKEN", self.slack_bot_token),
+                ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"environment: {', '.join(missing)} must be set to serve Slack")
+
+
+class SeverityConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str
+    pages: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"SEV\d", value):
+            raise ValueError("must look like SEV1 (SEV followed by one digit)")
+        return value
+
+
+class RoleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,30}", value):
+            raise ValueError("must be a short lowercase word")
+        return value
+
+
+DEFAULT_SEVERITIES = [
+    SeverityConfig(name="SEV1", description="Critical: customer-facing outage or data loss", pages=True),
+    SeverityConfig(name="SEV2", description="Major: significant degradation for many users", pages=True),
+    SeverityConfig(name="SEV3", description="Minor: limited impact, a workaround exists", pages=False),
+    SeverityConfig(name="SEV4", description="Low: no customer impact yet", pages=False),
+]
+DEFAULT_ROLES = [
+    RoleConfig(name="commander", description="Leads the response and makes the calls"),
+    RoleConfig(name="scribe", description="Keeps the timeline and notes"),
+    RoleConfig(name="comms", description="Updates stakeholders and the status page"),
+]
+
+
+class WarroomConfig(BaseModel):
+    """What an operator may configure in warroom.yaml; every key has a built-in default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    severities: list[SeverityConfig] = Field(default_factory=lambda: list(DEFAULT_SEVERITIES))
+    default_severity: str = "SEV3"
+    roles: list[RoleConfig] = Field(default_factory=lambda: list(DEFAULT_ROLES))
+    channel_prefix: str = "inc"
+    announcement_channel: str = "incidents"
+    slash_command: str = "/incident"
+
+    @field_validator("channel_prefix")
+    @classmethod
+    def _prefix_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,20}", value):
+            raise ValueError("must be 1-21 characters of a-z, 0-9, - and _")
+        return value
+
+    @field_validator("slash_command")
+    @classmethod
+    def _command_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"/[a-z0-9_-]{1,31}", value):
+            raise ValueError("must be a slash followed by up to 31 of a-z, 0-9, - and _")
+        return value
+
+    @field_validator("announcement_channel")
+    @classmethod
+    def _strip_hash(cls, value: str) -> str:
+        value = value.lstrip("#").strip()
+        if not value:
+            raise ValueError("must name a channel")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WarroomConfig:
+        names = [s.name for s in self.severities]
+        if not names:
+            raise ValueError("severities: at least one severity is needed")
+        if len(set(names)) != len(names):
+            raise ValueError("severities: names must be unique")
+        if self.default_severity not in names:
+            raise ValueError(f"default_severity: {self.default_severity!r} is not one of {', '.join(names)}")
+        roles = [r.name for r in self.roles]
+        if len(set(roles)) != len(roles):
+            raise ValueError("roles: names must be unique")
+        if "commander" not in roles:
+            raise ValueError("roles: the commander role is required")
+        return self
+
+    @property
+    def severity_names(self) -> list[str]:
+        return [s.name for s in self.severities]
+
+    @property
+    def role_names(self) -> list[str]:
+        return [r.name for r in self.roles]
+
+    def severity(self, name: str) -> SeverityConfig:
+        return next(s for s in self.severities if s.name == name)
+
+
+def load_config(path: str | Path | None) -> WarroomConfig:
+    """Load warroom.yaml; `None` or a missing default file means built-in defaults.
+
+    Raises ConfigError naming the file, the key and the problem.
+    """
+    if not path:
+        default = Path("warroom.yaml")
+        if not default.exists():
+            return WarroomConfig()
+        path = default
+    path = Path(path)
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    try:
+        return WarroomConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}: {key}: {message}")
+        raise ConfigError("\n".join(problems)) from None

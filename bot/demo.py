@@ -1,0 +1,120 @@
+"""`warroom demo`: one incident, declare to close, through the real app and the simulator.
+
+Every step is a request signed as Slack signs it, sent into the ASGI app; what people would
+have seen is read back from the simulator's channels.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+import httpx
+
+from bot.app import Warroom, build
+from bot.config import Settings
+from bot.sim.driver import SlackDriver
+from bot.sim.server import BOT_TOKEN, SlackSimulator
+
+SECRET = "demo-signing-secret"
+
+
+async def run_demo(out: TextIO | None = None) -> int:
+    import sys
+
+    out = out or sys.stdout
+
+    def say(line: str = "") -> None:
+        print(line, file=out)
+
+    sim = await SlackSimulator().start()
+    with tempfile.TemporaryDirectory(prefix="warroom-demo-") as tmp:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SECRET,
+            slack_api_url=sim.api_url,
+            database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
+            postmortem_dir=str(Path(tmp) / "postmortems"),
+        )
+        warroom = build(settings, run_worker=False)
+        await warroom.db.migrate()
+        try:
+            await _story(warroom, sim, say)
+        finally:
+            await warroom.db.dispose()
+            await sim.stop()
+    return 0
+
+
+async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
+    assert callable(say)
+    general = sim.add_channel("general")
+    sim.add_channel("incidents")
+    alice = sim.add_user("alice", email="alice@example.com")
+    bob = sim.add_user("bob", email="bob@example.com")
+    carol = sim.add_user("carol", email="carol@example.com")
+
+    transport = httpx.ASGITransport(app=warroom.http)
+    async with httpx.AsyncClient(transport=transport, base_url="http://warroom.local") as http:
+        slack = SlackDriver(http, sim, SECRET)
+
+        async def command(user: str, text: str, channel: str) -> None:
+            response = await slack.command(user, text, channel)
+            reply = response.json().get("text") if response.content else None
+            say(f"  @{sim.name_of(user)} typed: /incident {text}")
+            if reply:
+                say(f"    (only @{sim.name_of(user)} sees) {sim.resolve_mentions(reply)}")
+            await warroom.worker.run_until_idle()
+
+        say("== A person declares an incident from #general")
+        await command(alice, "declare sev2 Checkout API returns 500s", general)
+        incident = await warroom.service.get(1)
+        channel = incident.channel_id
+        assert channel is not None
+        say(f"  warroom opened #{sim.channels[channel].name} and announced it in #incidents")
+        say()
+        say("== Responders take roles, pin evidence and move the status along")
+        await command(alice, f"role scribe <@{bob}|bob>", channel)
+        await command(alice, f"role comms <@{carol}|carol>", channel)
+        evidence = sim.user_post(bob, channel, "Error rate jumped to 23% at 14:02, right after deploy 4711")
+        await slack.react(carol, channel, evidence)
+        await warroom.worker.run_until_idle()
+        say("  @carol reacted with :pushpin: to @bob's message")
+        await command(alice, "status identified Deploy 4711 broke the payment client", channel)
+        await command(alice, "note Rolling back deploy 4711", channel)
+        await command(alice, "status monitoring Rollback done, error rate falling", channel)
+        say()
+        say("== @bob presses Resolve on the pinned summary and fills in the form")
+        incident = await warroom.service.get(1)
+        await slack.click(bob, channel, incident.summary_ts or "", "open_resolve_modal")
+        view_id = next(reversed(sim.views))
+        await slack.submit(
+            bob, view_id, {"summary": "Rolled back deploy 4711; payment client pinned to v2.3"}
+        )
+        await warroom.worker.run_until_idle()
+        await command(alice, "close", channel)
+
+        say()
+        say("== What #incidents showed")
+        incidents_channel = sim.channel_named("incidents")
+        assert incidents_channel is not None
+        for line in sim.transcript(incidents_channel.id):
+            say(f"  {line}")
+        say()
+        say(
+            f"== What #{sim.channels[channel].name} showed (topic: {sim.resolve_mentions(sim.channels[channel].topic)})"
+        )
+        for line in sim.transcript(channel):
+            say(f"  {line}")
+        say()
+        say("== The timeline warroom recorded")
+        for event in await warroom.service.timeline(1):
+            say(f"  {event.at:%H:%M:%S} {event.kind:<9} {sim.resolve_mentions(event.text)}")
+        incident = await warroom.service.get(1)
+        say()
+        say("== Milestones")
+        for name in ("declared_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
+            value = getattr(incident, name)
+            say(f"  {name:<16} {value:%Y-%m-%d %H:%M:%S} UTC" if value else f"  {name:<16} -")

@@ -1,0 +1,382 @@
+"""Incident use cases. Each public method is one transaction: it applies the domain rules,
+appends to the timeline and enqueues the Slack work that projects the change, then commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.config import WarroomConfig
+from bot.domain import incident as rules
+from bot.domain.incident import DomainError, Status
+from bot.store import jobs
+from bot.store.db import Database
+from bot.store.tables import Incident, ProcessedEvent, RoleAssignment, TimelineEvent, utcnow
+
+
+class NotFound(DomainError):
+    pass
+
+
+PROJECTION_FIELDS = frozenset(
+    {"channel_id", "channel_name", "summary_ts", "announcement_channel_id", "announcement_ts", "slack_topic"}
+)
+
+
+def incident_queue(number: int) -> str:
+    return f"incident:{number}"
+
+
+class IncidentService:
+    def __init__(
+        self,
+        db: Database,
+        config: WarroomConfig,
+        *,
+        notify: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.notify = notify  # wakes the worker once new jobs are committed
+        self.clock = clock
+
+    # ----------------------------------------------------------------- commands
+
+    async def declare(
+        self,
+        *,
+        title: str,
+        reporter: str,
+        severity: str | None = None,
+        commander: str | None = None,
+        description: str | None = None,
+        declare_key: str | None = None,
+    ) -> Incident:
+        title = rules.clean_title(title)
+        severity = rules.parse_severity(severity or self.config.default_severity, self.config.severity_names)
+        description = (description or "").strip() or None
+        now = self.clock()
+        try:
+            async with self.db.transaction() as session:
+                if declare_key and (existing := await self._by_declare_key(session, declare_key)):
+                    return existing
+                incident = Incident(
+                    title=title,
+                    severity=severity,
+                    status=Status.INVESTIGATING.value,
+                    description=description,
+                    reporter_id=reporter,
+                    declare_key=declare_key,
+                    started_at=now,
+                    detected_at=now,
+                    declared_at=now,
+                    updated_at=now,
+                )
+                session.add(incident)
+                await session.flush()
+                number = _number(incident)
+                self._append(session, number, "declared", reporter, f"Declared {severity}: {title}", now)
+                if commander:
+                    # No echo or invite of its own: opening the channel invites and shows roles.
+                    await self._assign(
+                        session, incident, "commander", commander, reporter, now, project=False
+                    )
+                jobs.enqueue(
+                    session, "slack.open_channel", {"incident": number}, queue=incident_queue(number)
+                )
+        except IntegrityError:
+            # The same modal submitted twice at once: the other request declared it.
+            if declare_key:
+                async with self.db.sessions() as session:
+                    if existing := await self._by_declare_key(session, declare_key):
+                        return existing
+            raise
+        self.notify()
+        return incident
+
+    async def change_status(
+        self, number: int, status: Status, actor: str, message: str | None = None
+    ) -> Incident:
+        async with self.db.transaction() as session:
+            incident = await self._lock(session, number)
+            now = self.clock()
+            change = rules.change_status(incident, status, now)
+            text = f"Status {change.old.value} → {change.new.value}"
+            if change.reopened:
+                text = "Reopened: status resolved → investigating"
+            if message:
+                text += f": {message.strip()}"
+            if status is Status.RESOLVED and message:
+                incident.resolve_summary = message.strip()
+            self._changed(session, incident, "status", actor, text, now)
+        self.notify()
+        return incident
+
+    async def resolve(self, number: int, actor: str, summary: str | None = None) -> Incident:
+        return await self.change_status(number, Status.RESOLVED, actor, summary)
+
+    async def close(self, number: int, actor: str) -> Incident:
+        return await self.change_status(number, Status.CLOSED, actor)
+
+    async def change_severity(self, number: int, severity: str, actor: str) -> Incident:
+        new = rules.parse_severity(severity, self.config.severity_names)
+        async with self.db.transaction() as session:
+            incident = await self._lock(session, number)
+            now = self.clock()
+            old = rules.change_severity(incident, new, self.config.severity_names)
+            self._changed(session, incident, "severity", actor, f"Severity {old} → {new}", now)
+        self.notify()
+        return incident
+
+    async def assign_role(self, number: int, role: str, user: str, actor: str) -> Incident:
+        async with self.db.transaction() as session:
+            incident = await self._lock(session, number)
+            await self._assign(session, incident, role.lower(), user, actor, self.clock())
+        self.notify()
+        return incident
+
+    async def add_note(self, number: int, text: str, actor: str) -> TimelineEvent:
+        text = rules.clean_note(text)
+        async with self.db.transaction() as session:
+            incident = await self._lock(session, number)
+            event = self._append(session, _number(incident), "note", actor, text, self.clock())
+            await session.flush()
+            self._echo(session, incident, event)
+        self.notify()
+        return event
+
+    async def record_pinned_message(
+        self, number: int, *, channel: str, ts: str, author: str | None, text: str, pinned_by: str
+    ) -> bool:
+        """Put a pinned Slack message on the timeline at its original time, once."""
+        key = f"pin:{channel}:{ts}"
+        at = datetime.fromtimestamp(float(ts), tz=UTC)
+        source = f"slack:{channel}:{ts}"
+        try:
+            async with self.db.transaction() as session:
+                if await session.scalar(
+                    sa.select(col(TimelineEvent.id)).where(col(TimelineEvent.idempotency_key) == key)
+                ):
+                    return False
+                pinned = f"Pinned by <@{pinned_by}>: {text}" if author is None else text
+                event = self._append(session, number, "pinned", author or pinned_by, pinned, at, key=key)
+                event.source = source
+        except IntegrityError:
+            return False
+        return True
+
+    async def add_system_note(self, number: int, text: str) -> None:
+        """warroom's own remarks (a Slack update that failed for good, ...): timeline only."""
+        async with self.db.transaction() as session:
+            self._append(session, number, "system", None, text, self.clock())
+
+    async def record_projection(self, number: int, **fields: str) -> Incident:
+        """Remember what was done in Slack (channel id, message ts, topic) for idempotency."""
+        unknown = set(fields) - PROJECTION_FIELDS
+        if unknown:
+            raise ValueError(f"not projection fields: {sorted(unknown)}")
+        async with self.db.transaction() as session:
+            incident = await self._lock(session, number)
+            for name, value in fields.items():
+                setattr(incident, name, value)
+        return incident
+
+    async def request_pin(self, number: int, *, channel: str, ts: str, user: str, delivery: str) -> bool:
+        """A :pushpin: reaction: fetching the message is Slack work, so it becomes a job."""
+        return await self._once(
+            delivery,
+            "slack.record_pin",
+            {"incident": number, "channel": channel, "ts": ts, "user": user},
+            queue=incident_queue(number),
+        )
+
+    async def request_home(self, user: str, *, delivery: str) -> bool:
+        return await self._once(delivery, "slack.publish_home", {"user": user}, queue=f"home:{user}")
+
+    # ----------------------------------------------------------------- queries
+
+    async def get(self, number: int) -> Incident:
+        async with self.db.sessions() as session:
+            incident = await session.get(Incident, number)
+        if incident is None:
+            raise NotFound(f"There is no incident #{number}.")
+        return incident
+
+    async def by_channel(self, channel_id: str) -> Incident | None:
+        async with self.db.sessions() as session:
+            return (
+                await session.execute(sa.select(Incident).where(col(Incident.channel_id) == channel_id))
+            ).scalar_one_or_none()
+
+    async def list_incidents(self, *, open_only: bool = True, limit: int = 100) -> list[Incident]:
+        stmt = sa.select(Incident).order_by(col(Incident.number).desc()).limit(limit)
+        if open_only:
+            stmt = stmt.where(col(Incident.status) != Status.CLOSED.value)
+        async with self.db.sessions() as session:
+            return list((await session.execute(stmt)).scalars())
+
+    async def roles(self, numbers: list[int]) -> dict[int, dict[str, str]]:
+        """Current role holders per incident: {number: {role: user}}."""
+        result: dict[int, dict[str, str]] = {n: {} for n in numbers}
+        if not numbers:
+            return result
+        stmt = (
+            sa.select(RoleAssignment)
+            .where(col(RoleAssignment.incident_number).in_(numbers), col(RoleAssignment.ended_at).is_(None))
+            .order_by(col(RoleAssignment.id))
+        )
+        async with self.db.sessions() as session:
+            for assignment in (await session.execute(stmt)).scalars():
+                result[assignment.incident_number][assignment.role] = assignment.user_id
+        return result
+
+    async def role_history(self, number: int) -> list[RoleAssignment]:
+        stmt = (
+            sa.select(RoleAssignment)
+            .where(col(RoleAssignment.incident_number) == number)
+            .order_by(col(RoleAssignment.id))
+        )
+        async with self.db.sessions() as session:
+            return list((await session.execute(stmt)).scalars())
+
+    async def timeline(self, number: int) -> list[TimelineEvent]:
+        stmt = (
+            sa.select(TimelineEvent)
+            .where(col(TimelineEvent.incident_number) == number)
+            .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
+        )
+        async with self.db.sessions() as session:
+            return list((await session.execute(stmt)).scalars())
+
+    async def event_by_key(self, key: str) -> TimelineEvent | None:
+        stmt = sa.select(TimelineEvent).where(col(TimelineEvent.idempotency_key) == key)
+        async with self.db.sessions() as session:
+            return (await session.execute(stmt)).scalar_one_or_none()
+
+    # ----------------------------------------------------------------- internals
+
+    async def _lock(self, session: AsyncSession, number: int) -> Incident:
+        stmt = sa.select(Incident).where(col(Incident.number) == number)
+        if not self.db.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
+            stmt = stmt.with_for_update()
+        incident = (await session.execute(stmt)).scalar_one_or_none()
+        if incident is None:
+            raise NotFound(f"There is no incident #{number}.")
+        return incident
+
+    async def _by_declare_key(self, session: AsyncSession, key: str) -> Incident | None:
+        return (
+            await session.execute(sa.select(Incident).where(col(Incident.declare_key) == key))
+        ).scalar_one_or_none()
+
+    async def _assign(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        role: str,
+        user: str,
+        actor: str,
+        now: datetime,
+        *,
+        project: bool = True,
+    ) -> None:
+        number = _number(incident)
+        current = (
+            await session.execute(
+                sa.select(RoleAssignment).where(
+                    col(RoleAssignment.incident_number) == number,
+                    col(RoleAssignment.role) == role,
+                    col(RoleAssignment.ended_at).is_(None),
+                )
+            )
+        ).scalar_one_or_none()
+        if current is not None and current.user_id == user:
+            raise DomainError(f"<@{user}> is already the {role}.")
+        rules.record_role(incident, role, self.config.role_names, now)
+        if current is not None:
+            current.ended_at = now
+        session.add(
+            RoleAssignment(
+                incident_number=number, role=role, user_id=user, assigned_by=actor, assigned_at=now
+            )
+        )
+        text = f"<@{user}> is now {role}"
+        if not project:
+            self._append(session, number, "role", actor, text, now)
+            return
+        self._changed(session, incident, "role", actor, text, now)
+        jobs.enqueue(
+            session, "slack.invite", {"incident": number, "users": [user]}, queue=incident_queue(number)
+        )
+
+    def _changed(
+        self, session: AsyncSession, incident: Incident, kind: str, actor: str, text: str, now: datetime
+    ) -> None:
+        """Record a change on the timeline; echo it in the channel and refresh the summary."""
+        incident.updated_at = now
+        event = self._append(session, _number(incident), kind, actor, text, now)
+        self._echo(session, incident, event)
+        jobs.enqueue(
+            session,
+            "slack.sync_summary",
+            {"incident": incident.number},
+            queue=incident_queue(_number(incident)),
+        )
+
+    def _echo(self, session: AsyncSession, incident: Incident, event: TimelineEvent) -> None:
+        # The event id is known only after flush; the job resolves it then via the event's key.
+        jobs.enqueue(
+            session,
+            "slack.echo",
+            {"incident": incident.number, "event_key": event.idempotency_key},
+            queue=incident_queue(_number(incident)),
+        )
+
+    def _append(
+        self,
+        session: AsyncSession,
+        number: int,
+        kind: str,
+        actor: str | None,
+        text: str,
+        at: datetime,
+        *,
+        key: str | None = None,
+    ) -> TimelineEvent:
+        event = TimelineEvent(
+            incident_number=number,
+            at=at,
+            recorded_at=self.clock(),
+            kind=kind,
+            actor=actor,
+            text=text,
+            idempotency_key=key or f"{kind}:{uuid.uuid4()}",
+        )
+        session.add(event)
+        return event
+
+    async def _once(self, delivery: str, kind: str, payload: dict[str, object], *, queue: str) -> bool:
+        """Enqueue a job for a delivery (a Slack event id) unless that delivery was handled."""
+        try:
+            async with self.db.transaction() as session:
+                if await session.get(ProcessedEvent, delivery) is not None:
+                    return False
+                session.add(ProcessedEvent(key=delivery, processed_at=self.clock()))
+                jobs.enqueue(session, kind, dict(payload), queue=queue)
+        except IntegrityError:
+            return False
+        self.notify()
+        return True
+
+
+def _number(incident: Incident) -> int:
+    assert incident.number is not None, "incident not flushed yet"
+    return incident.number

@@ -1,0 +1,309 @@
+"""Block Kit and message text builders. Pure: data in, Slack JSON out.
+
+All user text passes through `escape` / `escape_keeping_mentions` here, so a title or a note
+can never ping a channel or forge a link.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.config import WarroomConfig
+from bot.domain.incident import Status, allowed_next
+from bot.slack.text import escape, escape_keeping_mentions, slack_time
+from bot.store.tables import Incident, TimelineEvent
+
+Block = dict[str, Any]
+
+STATUS_EMOJI = {
+    "investigating": ":mag:",
+    "identified": ":bulb:",
+    "monitoring": ":eyes:",
+    "resolved": ":white_check_mark:",
+    "closed": ":lock:",
+}
+EVENT_EMOJI = {
+    "status": ":arrows_counterclockwise:",
+    "severity": ":rotating_light:",
+    "role": ":bust_in_silhouette:",
+    "note": ":memo:",
+    "pinned": ":pushpin:",
+    "declared": ":fire:",
+}
+
+
+def mrkdwn(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def heading(incident: Incident) -> str:
+    drill = "[DRILL] " if incident.drill else ""
+    return f"{drill}#{incident.number} {incident.title}"
+
+
+def who(user: str | None) -> str:
+    return f"<@{user}>" if user else "_unassigned_"
+
+
+def summary_blocks(incident: Incident, roles: dict[str, str], config: WarroomConfig) -> list[Block]:
+    """The pinned summary in the incident channel, kept current with chat.update."""
+    status = incident.status
+    fields = [
+        f"*Severity*\n{incident.severity}",
+        f"*Status*\n{STATUS_EMOJI.get(status, '')} {status}",
+    ]
+    fields += [f"*{role.name.title()}*\n{who(roles.get(role.name))}" for role in config.roles]
+    fields.append(f"*Declared*\n{slack_time(incident.declared_at)}")
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": heading(incident)[:150]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields[:10]]},
+    ]
+    if incident.description:
+        blocks.append(mrkdwn(escape(incident.description)))
+    if incident.resolve_summary:
+        blocks.append(mrkdwn(f"*Resolution*\n{escape(incident.resolve_summary)}"))
+    if status != Status.CLOSED:
+        value = str(incident.number)
+        actions = [
+            button("Take commander", "take_commander", value),
+            button("Update status", "open_status_modal", value),
+        ]
+        if status != Status.RESOLVED:
+            actions.append(button("Resolve", "open_resolve_modal", value, style="primary"))
+        blocks.append({"type": "actions", "block_id": "summary_actions", "elements": actions})
+    blocks.append(
+        context(
+            f"`{config.slash_command} help` lists the commands. Updated {slack_time(incident.updated_at)}"
+        )
+    )
+    return blocks
+
+
+def summary_text(incident: Incident) -> str:
+    """Notification fallback text; Slack shows it where blocks cannot be shown."""
+    return escape(f"{incident.severity} {heading(incident)} ({incident.status})")
+
+
+def announcement_blocks(incident: Incident, roles: dict[str, str]) -> list[Block]:
+    where = f"<#{incident.channel_id}>" if incident.channel_id else "(channel being created)"
+    return [
+        mrkdwn(
+            f":rotating_light: *{incident.severity}* incident *{escape(heading(incident))}*\n"
+            f"Status: {STATUS_EMOJI.get(incident.status, '')} {incident.status} · "
+            f"Commander: {who(roles.get('commander'))} · Join {where}"
+        )
+    ]
+
+
+def topic(incident: Incident, roles: dict[str, str]) -> str:
+    text = f"{incident.severity} | {incident.status} | IC: {who(roles.get('commander'))} | {incident.title}"
+    return text[:250]
+
+
+def echo_text(event: TimelineEvent) -> str:
+    """The short line posted in the channel when something changes."""
+    emoji = EVENT_EMOJI.get(event.kind, ":information_source:")
+    body = escape_keeping_mentions(event.text)
+    if event.kind == "note":
+        return f"{emoji} Note from {who(event.actor)}: {body}"
+    return f"{emoji} {body} (by {who(event.actor)})"
+
+
+def incident_line(incident: Incident, roles: dict[str, str]) -> str:
+    where = f"<#{incident.channel_id}>" if incident.channel_id else "_channel pending_"
+    return (
+        f"*#{incident.number}* {incident.severity} · {incident.status} · {escape(incident.title)} · "
+        f"IC {who(roles.get('commander'))} · {where}"
+    )
+
+
+def list_text(incidents: list[Incident], roles: dict[int, dict[str, str]]) -> str:
+    if not incidents:
+        return ":sunny: No open incidents."
+    lines = [incident_line(i, roles.get(i.number or 0, {})) for i in incidents[:30]]
+    more = f"\n…and {len(incidents) - 30} more" if len(incidents) > 30 else ""
+    return "*Open incidents*\n" + "\n".join(lines) + more
+
+
+def timeline_text(incident: Incident, events: list[TimelineEvent], limit: int = 40) -> str:
+    shown = events[-limit:]
+    lines = [
+        f"`{e.at:%Y-%m-%d %H:%M:%S}` {EVENT_EMOJI.get(e.kind, '•')} {escape_keeping_mentions(e.text)[:300]}"
+        + (f" ({who(e.actor)})" if e.actor else "")
+        for e in shown
+    ]
+    head = f"*Timeline of #{incident.number}* (UTC)"
+    if len(events) > limit:
+        head += f", last {limit} of {len(events)} entries"
+    text = head + "\n" + "\n".join(lines)
+    return text[:3900]
+
+
+def home_view(incidents: list[Incident], roles: dict[int, dict[str, str]], command: str) -> dict[str, Any]:
+    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "Open incidents"}}]
+    if not incidents:
+        blocks.append(mrkdwn(":sunny: No open incidents right now."))
+    for incident in incidents[:40]:
+        blocks.append(mrkdwn(incident_line(incident, roles.get(incident.number or 0, {}))))
+    if len(incidents) > 40:
+        blocks.append(context(f"…and {len(incidents) - 40} more: `{command} list`"))
+    blocks.append({"type": "divider"})
+    blocks.append(context(f"Declare one with `{command} declare [sevN] TITLE`, or `{command}` for the form."))
+    return {"type": "home", "blocks": blocks}
+
+
+def _input(
+    block_id: str, label: str, element: Block, *, optional: bool = False, hint: str | None = None
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": hint}
+    return block
+
+
+def _options(values: list[tuple[str, str]]) -> list[Block]:
+    return [{"text": {"type": "plain_text", "text": label[:75]}, "value": value} for value, label in values]
+
+
+def declare_modal(config: WarroomConfig, channel_id: str | None = None) -> dict[str, Any]:
+    severities = [(s.name, f"{s.name}: {s.description}") for s in config.severities]
+    default = next(o for o in _options(severities) if o["value"] == config.default_severity)
+    return {
+        "type": "modal",
+        "callback_id": "declare",
+        "private_metadata": channel_id or "",
+        "title": {"type": "plain_text", "text": "Declare an incident"},
+        "submit": {"type": "plain_text", "text": "Declare"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _input(
+                "title",
+                "What is broken?",
+                {"type": "plain_text_input", "action_id": "value", "max_length": 150},
+                hint="Short and specific: 'Checkout fails for card payments'",
+            ),
+            _input(
+                "severity",
+                "Severity",
+                {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": _options(severities),
+                    "initial_option": default,
+                },
+            ),
+            _input(
+                "commander",
+                "Commander",
+                {"type": "users_select", "action_id": "value"},
+                optional=True,
+                hint="You, if left empty",
+            ),
+            _input(
+                "description",
+                "What do we know?",
+                {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
+                optional=True,
+            ),
+        ],
+    }
+
+
+def status_modal(incident: Incident) -> dict[str, Any]:
+    choices = [
+        (s.value, f"{STATUS_EMOJI[s.value]} {s.value}")
+        for s in allowed_next(Status(incident.status))
+        if s != Status.CLOSED
+    ]
+    blocks: list[Block] = [mrkdwn(f"*{escape(heading(incident))}* is *{incident.status}*.")]
+    if choices:
+        blocks.append(
+            _input(
+                "status",
+                "New status",
+                {"type": "static_select", "action_id": "value", "options": _options(choices)},
+            )
+        )
+    blocks.append(
+        _input(
+            "message",
+            "What changed?",
+            {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
+            optional=True,
+        )
+    )
+    return {
+        "type": "modal",
+        "callback_id": "status_update",
+        "private_metadata": str(incident.number),
+        "title": {"type": "plain_text", "text": "Update status"},
+        "submit": {"type": "plain_text", "text": "Update"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
+def resolve_modal(incident: Incident) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "resolve",
+        "private_metadata": str(incident.number),
+        "title": {"type": "plain_text", "text": f"Resolve #{incident.number}"[:24]},
+        "submit": {"type": "plain_text", "text": "Resolve"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            mrkdwn(f"Resolving *{escape(heading(incident))}*."),
+            _input(
+                "summary",
+                "Resolution summary",
+                {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
+                hint="What fixed it? This opens the post-mortem.",
+            ),
+        ],
+    }
+
+
+def help_text(command: str, config: WarroomConfig) -> str:
+    severities = ", ".join(s.name for s in config.severities)
+    roles = "|".join(config.role_names)
+    return "\n".join(
+        [
+            "*warroom* runs incidents in Slack.",
+            "*Anywhere*",
+            f"• `{command}`: open the declare form",
+            f"• `{command} declare [sevN] TITLE`: declare an incident ({severities})",
+            f"• `{command} list`: open incidents",
+            f"• `{command} help`: this help",
+            "*Inside an incident channel*",
+            f"• `{command} status investigating|identified|monitoring|resolved`",
+            f"• `{command} sev N`: change severity",
+            f"• `{command} role {roles} @user`: hand out a role",
+            f"• `{command} note TEXT`: add a note to the timeline",
+            f"• `{command} timeline`: show the timeline",
+            f"• `{command} resolve [SUMMARY]`: resolve (the form opens without a summary)",
+            f"• `{command} close`: close a resolved incident",
+            "React with :pushpin: to put a message on the timeline.",
+        ]
+    )

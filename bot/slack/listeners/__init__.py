@@ -1,0 +1,34 @@
+"""Bolt listeners: parse what Slack sent, call one service method, answer. Nothing more."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.config import WarroomConfig
+from bot.services.incidents import IncidentService
+
+log = logging.getLogger(__name__)
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a person sees when warroom itself failed: no stack trace, a reference to find it."""
+    reference = uuid.uuid4().hex[:8]
+    log.error("request failed (reference %s)", reference, exc_info=exc)
+    return f":x: warroom hit an internal error (reference `{reference}`). Please try again; operators can find the details in the log."
+
+
+def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> None:
+    from bot.slack.listeners import actions, commands, events, views
+
+    commands.register(app, service, config)
+    actions.register(app, service)
+    views.register(app, service, config)
+    events.register(app, service)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        failure_text(error)

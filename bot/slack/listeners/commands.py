@@ -1,0 +1,168 @@
+"""The /incident slash command."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import WarroomConfig
+from bot.domain.incident import DomainError, parse_status
+from bot.services.incidents import IncidentService
+from bot.slack import blocks
+from bot.slack.listeners import failure_text
+from bot.slack.text import escape, parse_declare, parse_user, split_command
+from bot.store.tables import Incident
+
+Reply = str | None
+
+
+class Commands:
+    def __init__(self, service: IncidentService, config: WarroomConfig) -> None:
+        self.service = service
+        self.config = config
+        self.anywhere: dict[str, Callable[[str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]] = {
+            "declare": self.declare,
+            "list": self.list,
+            "help": self.help,
+        }
+        self.in_channel: dict[
+            str, Callable[[Incident, str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]
+        ] = {
+            "status": self.status,
+            "sev": self.severity,
+            "role": self.role,
+            "note": self.note,
+            "timeline": self.timeline,
+            "resolve": self.resolve,
+            "close": self.close,
+        }
+
+    async def handle(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
+        sub, rest = split_command(command.get("text", ""))
+        try:
+            reply = await self.dispatch(sub, rest, command, client)
+        except DomainError as exc:
+            reply = f":warning: {exc}"
+        except Exception as exc:
+            reply = failure_text(exc)
+        if reply:
+            await ack(text=reply, response_type="ephemeral")
+        else:
+            await ack()
+
+    async def dispatch(self, sub: str, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
+        if sub == "":
+            return await self.open_modal(
+                client, command["trigger_id"], blocks.declare_modal(self.config, command["channel_id"])
+            )
+        if sub in self.anywhere:
+            return await self.anywhere[sub](rest, command, client)
+        if sub in self.in_channel:
+            incident = await self.service.by_channel(command["channel_id"])
+            if incident is None:
+                raise DomainError(
+                    f"`{sub}` works inside an incident channel. `{self.config.slash_command} list` shows the open ones."
+                )
+            return await self.in_channel[sub](incident, rest, command, client)
+        known = ", ".join([*self.anywhere, *self.in_channel])
+        raise DomainError(
+            f"Unknown command `{escape(sub[:30])}`. Commands: {known}. `{self.config.slash_command} help` explains them."
+        )
+
+    async def open_modal(self, client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> Reply:
+        try:
+            await client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            raise DomainError(
+                f"Slack did not open the form ({exc.response.get('error')}); please try again."
+            ) from exc
+        return None
+
+    # ------------------------------------------------------------ anywhere
+
+    async def declare(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
+        severity, title = parse_declare(rest, self.config.severity_names)
+        user = command["user_id"]
+        incident = await self.service.declare(title=title, severity=severity, reporter=user, commander=user)
+        return (
+            f":rotating_light: Declared *#{incident.number}* {incident.severity}: {escape(incident.title)}. "
+            "The incident channel is on its way and you are its commander."
+        )
+
+    async def list(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
+        incidents = await self.service.list_incidents(open_only=True)
+        roles = await self.service.roles([i.number for i in incidents if i.number is not None])
+        return blocks.list_text(incidents, roles)
+
+    async def help(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
+        return blocks.help_text(self.config.slash_command, self.config)
+
+    # ------------------------------------------------------------ in an incident channel
+
+    async def status(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        if not rest:
+            return await self.open_modal(client, command["trigger_id"], blocks.status_modal(incident))
+        word, _, message = rest.partition(" ")
+        await self.service.change_status(
+            _n(incident), parse_status(word), command["user_id"], message or None
+        )
+        return None
+
+    async def severity(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        if not rest:
+            raise DomainError(f"Which severity? For example `{self.config.slash_command} sev 1`.")
+        await self.service.change_severity(_n(incident), rest, command["user_id"])
+        return None
+
+    async def role(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        role, _, who = rest.partition(" ")
+        if not role or not who:
+            raise DomainError(
+                f"Usage: `{self.config.slash_command} role {'|'.join(self.config.role_names)} @user`."
+            )
+        await self.service.assign_role(_n(incident), role.lower(), parse_user(who), command["user_id"])
+        return None
+
+    async def note(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        await self.service.add_note(_n(incident), rest, command["user_id"])
+        return None
+
+    async def timeline(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        return blocks.timeline_text(incident, await self.service.timeline(_n(incident)))
+
+    async def resolve(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        if not rest:
+            return await self.open_modal(client, command["trigger_id"], blocks.resolve_modal(incident))
+        await self.service.resolve(_n(incident), command["user_id"], rest)
+        return None
+
+    async def close(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        await self.service.close(_n(incident), command["user_id"])
+        return None
+
+
+def _n(incident: Incident) -> int:
+    assert incident.number is not None
+    return incident.number
+
+
+def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> None:
+    app.command(config.slash_command)(Commands(service, config).handle)

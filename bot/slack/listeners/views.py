@@ -1,0 +1,85 @@
+"""Modal submissions: declare, status update, resolve.
+
+Validation problems go back to the form (response_action=errors) next to the field at fault.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.config import WarroomConfig
+from bot.domain.incident import DomainError, Status, parse_status
+from bot.services.incidents import IncidentService
+from bot.slack.listeners import failure_text
+
+
+def field(view: dict[str, Any], block_id: str) -> str | None:
+    """The value of one input of a submitted view (text, select or user)."""
+    state = view.get("state", {}).get("values", {}).get(block_id, {}).get("value")
+    if not state:
+        return None
+    if state.get("selected_option"):
+        return str(state["selected_option"]["value"])
+    return state.get("selected_user") or state.get("value") or None
+
+
+def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> None:
+    async def submit(ack: Any, block_id: str, action: Any) -> None:
+        """Run the service call; show a refusal on the form, an internal error as well."""
+        try:
+            await action()
+        except DomainError as exc:
+            await ack(response_action="errors", errors={block_id: str(exc)[:150]})
+            return
+        except Exception as exc:
+            await ack(response_action="errors", errors={block_id: failure_text(exc)[:150]})
+            return
+        await ack()
+
+    @app.view("declare")
+    async def declare(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        await submit(
+            ack,
+            "title",
+            lambda: service.declare(
+                title=field(view, "title") or "",
+                severity=field(view, "severity"),
+                reporter=user,
+                commander=field(view, "commander") or user,
+                description=field(view, "description"),
+                declare_key=f"view:{view['id']}",
+            ),
+        )
+
+    @app.view("status_update")
+    async def status_update(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        number = int(view["private_metadata"])
+        chosen = field(view, "status")
+        if chosen is None:
+            await ack(
+                response_action="errors", errors={"message": "This incident cannot change status from here."}
+            )
+            return
+        await submit(
+            ack,
+            "status",
+            lambda: service.change_status(
+                number, parse_status(chosen), body["user"]["id"], field(view, "message")
+            ),
+        )
+
+    @app.view("resolve")
+    async def resolve(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        number = int(view["private_metadata"])
+        summary = (field(view, "summary") or "").strip()
+        if not summary:
+            await ack(response_action="errors", errors={"summary": "Say in a sentence what fixed it."})
+            return
+        await submit(
+            ack,
+            "summary",
+            lambda: service.change_status(number, Status.RESOLVED, body["user"]["id"], summary),
+        )

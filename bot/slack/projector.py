@@ -1,0 +1,254 @@
+"""Job handlers that make Slack match the database.
+
+Every handler is idempotent: it looks at what the database says was already done (channel_id,
+summary_ts, announcement_ts, ...) and only does the rest, so a retry or a second worker
+changes nothing that was done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import WarroomConfig
+from bot.services.incidents import IncidentService
+from bot.slack import blocks
+from bot.slack.text import channel_name, escape
+from bot.store.tables import Incident, Job
+from bot.worker import Handler
+
+log = logging.getLogger(__name__)
+
+# Slack errors that say "try again", as opposed to "this request is wrong".
+TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# Slack errors that mean the wanted state already holds.
+ALREADY_DONE = {"already_in_channel", "already_pinned", "already_reacted"}
+MAX_TRANSIENT_ATTEMPTS = 50  # with the 5-minute cap: keeps trying through a ~4 hour outage
+MAX_OTHER_ATTEMPTS = 3
+
+
+class ChannelNotReady(Exception):
+    """The incident channel does not exist yet; try again shortly."""
+
+
+def retry_policy(exc: BaseException, attempts: int) -> float | None:
+    """Seconds until the next attempt of a failed Slack job, or None to give up."""
+    if isinstance(exc, ChannelNotReady):
+        return 2.0 if attempts < MAX_TRANSIENT_ATTEMPTS else None
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        if status == 429:
+            return float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
+        if status >= 500 or exc.response.get("error") in TRANSIENT_ERRORS:
+            return _backoff(attempts) if attempts < MAX_TRANSIENT_ATTEMPTS else None
+        return _backoff(attempts) if attempts < MAX_OTHER_ATTEMPTS else None
+    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
+        return _backoff(attempts) if attempts < MAX_TRANSIENT_ATTEMPTS else None
+    return _backoff(attempts) if attempts < MAX_OTHER_ATTEMPTS else None
+
+
+def _backoff(attempts: int) -> float:
+    return min(2.0 ** (attempts - 1), 300.0) * random.uniform(0.8, 1.2)
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", ""))
+
+
+class SlackProjector:
+    def __init__(self, client: AsyncWebClient, service: IncidentService, config: WarroomConfig) -> None:
+        self.client = client
+        self.service = service
+        self.config = config
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "slack.open_channel": self.open_channel,
+            "slack.sync_summary": self.sync_summary,
+            "slack.echo": self.echo,
+            "slack.invite": self.invite,
+            "slack.record_pin": self.record_pin,
+            "slack.publish_home": self.publish_home,
+        }
+
+    async def on_give_up(self, job: Job, error: str) -> None:
+        """A job that failed for good leaves a note on its incident's timeline."""
+        number = job.payload.get("incident")
+        if isinstance(number, int):
+            await self.service.add_system_note(
+                number, f"Slack update `{job.kind}` failed for good: {error[:300]}"
+            )
+
+    # ------------------------------------------------------------ handlers
+
+    async def open_channel(self, payload: dict[str, Any]) -> None:
+        """Create the channel; then invite, post the summary, set the topic and announce at
+        once; then pin. Three sequential round trips to Slack."""
+        incident = await self.service.get(payload["incident"])
+        if incident.channel_id is None:
+            incident = await self._create_channel(incident)
+        roles = (await self.service.roles([_n(incident)]))[_n(incident)]
+        people = [incident.reporter_id, *roles.values()]
+        await asyncio.gather(
+            self._invite(incident, people),
+            self._post_summary(incident, roles),
+            self._set_topic(incident, roles),
+            self._announce(incident, roles),
+        )
+        incident = await self.service.get(_n(incident))
+        try:
+            await self.client.pins_add(channel=_channel(incident), timestamp=incident.summary_ts)
+        except SlackApiError as exc:
+            if _error(exc) not in ALREADY_DONE:
+                raise
+
+    async def sync_summary(self, payload: dict[str, Any]) -> None:
+        incident = await self.service.get(payload["incident"])
+        roles = (await self.service.roles([_n(incident)]))[_n(incident)]
+        calls: list[Awaitable[Any]] = [self._set_topic(incident, roles)]
+        if incident.summary_ts:
+            calls.append(
+                self.client.chat_update(
+                    channel=_channel(incident),
+                    ts=incident.summary_ts,
+                    text=blocks.summary_text(incident),
+                    blocks=blocks.summary_blocks(incident, roles, self.config),
+                )
+            )
+        if incident.announcement_ts:
+            calls.append(
+                self.client.chat_update(
+                    channel=incident.announcement_channel_id or self.config.announcement_channel,
+                    ts=incident.announcement_ts,
+                    text=blocks.summary_text(incident),
+                    blocks=blocks.announcement_blocks(incident, roles),
+                )
+            )
+        await asyncio.gather(*calls)
+
+    async def echo(self, payload: dict[str, Any]) -> None:
+        incident = await self.service.get(payload["incident"])
+        channel = _channel(incident)
+        event = await self.service.event_by_key(payload["event_key"])
+        if event is None:
+            return
+        await self.client.chat_postMessage(channel=channel, text=blocks.echo_text(event))
+
+    async def invite(self, payload: dict[str, Any]) -> None:
+        incident = await self.service.get(payload["incident"])
+        _channel(incident)
+        await self._invite(incident, payload["users"])
+
+    async def record_pin(self, payload: dict[str, Any]) -> None:
+        history = await self.client.conversations_history(
+            channel=payload["channel"], latest=payload["ts"], inclusive=True, limit=1
+        )
+        found: list[dict[str, Any]] = history.get("messages", [])
+        messages = [m for m in found if m.get("ts") == payload["ts"]]
+        if not messages:
+            log.info("pinned message %s in %s is gone; nothing to record", payload["ts"], payload["channel"])
+            return
+        message = messages[0]
+        await self.service.record_pinned_message(
+            payload["incident"],
+            channel=payload["channel"],
+            ts=payload["ts"],
+            author=message.get("user"),
+            text=str(message.get("text") or "(message without text)"),
+            pinned_by=payload["user"],
+        )
+
+    async def publish_home(self, payload: dict[str, Any]) -> None:
+        incidents = await self.service.list_incidents(open_only=True, limit=50)
+        roles = await self.service.roles([_n(i) for i in incidents])
+        view = blocks.home_view(incidents, roles, self.config.slash_command)
+        await self.client.views_publish(user_id=payload["user"], view=view)
+
+    # ------------------------------------------------------------ steps
+
+    async def _create_channel(self, incident: Incident) -> Incident:
+        for attempt in range(20):
+            name = channel_name(
+                self.config.channel_prefix,
+                _n(incident),
+                incident.title,
+                drill=incident.drill,
+                attempt=attempt,
+            )
+            try:
+                response = await self.client.conversations_create(name=name, is_private=incident.private)
+            except SlackApiError as exc:
+                if _error(exc) == "name_taken":
+                    continue
+                raise
+            channel = response["channel"]
+            return await self.service.record_projection(
+                _n(incident), channel_id=channel["id"], channel_name=channel["name"]
+            )
+        raise RuntimeError(f"no free channel name for incident #{incident.number} after 20 tries")
+
+    async def _invite(self, incident: Incident, users: list[str]) -> None:
+        wanted = sorted({u for u in users if u and u[0] in "UW"})
+        if not wanted:
+            return
+        try:
+            await self.client.conversations_invite(channel=_channel(incident), users=",".join(wanted))
+        except SlackApiError as exc:
+            if _error(exc) in ALREADY_DONE:
+                return
+            if _error(exc) == "user_not_found" and len(wanted) > 1:
+                for user in wanted:  # invite the others even if one id is stale
+                    await self._invite(incident, [user])
+                return
+            if _error(exc) == "user_not_found":
+                log.warning("cannot invite %s to incident #%s: unknown user", wanted[0], incident.number)
+                return
+            raise
+
+    async def _post_summary(self, incident: Incident, roles: dict[str, str]) -> None:
+        if incident.summary_ts:
+            return
+        response = await self.client.chat_postMessage(
+            channel=_channel(incident),
+            text=blocks.summary_text(incident),
+            blocks=blocks.summary_blocks(incident, roles, self.config),
+        )
+        await self.service.record_projection(_n(incident), summary_ts=response["ts"])
+
+    async def _set_topic(self, incident: Incident, roles: dict[str, str]) -> None:
+        topic = blocks.topic(incident, roles)
+        if incident.channel_id is None or incident.slack_topic == topic:
+            return
+        await self.client.conversations_setTopic(channel=incident.channel_id, topic=topic)
+        await self.service.record_projection(_n(incident), slack_topic=topic)
+
+    async def _announce(self, incident: Incident, roles: dict[str, str]) -> None:
+        if incident.announcement_ts:
+            return
+        response = await self.client.chat_postMessage(
+            channel=self.config.announcement_channel,
+            text=escape(f"{incident.severity} incident #{incident.number}: {incident.title}"),
+            blocks=blocks.announcement_blocks(incident, roles),
+            unfurl_links=False,
+        )
+        await self.service.record_projection(
+            _n(incident), announcement_channel_id=response["channel"], announcement_ts=response["ts"]
+        )
+
+
+def _channel(incident: Incident) -> str:
+    if incident.channel_id is None:
+        raise ChannelNotReady(f"incident #{incident.number} has no channel yet")
+    return incident.channel_id
+
+
+def _n(incident: Incident) -> int:
+    assert incident.number is not None
+    return incident.number

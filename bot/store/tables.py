@@ -1,0 +1,124 @@
+"""Database tables (SQLModel). Timestamps are timezone-aware UTC on every backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stores UTC, hands back aware datetimes (SQLite drops the zone, PostgreSQL keeps it)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Incident(SQLModel, table=True):
+    number: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    severity: str = Field(max_length=16)
+    status: str = Field(max_length=16, index=True)
+    service: str | None = Field(default=None, max_length=100)
+    description: str | None = None
+    reporter_id: str = Field(max_length=32)
+    private: bool = False
+    drill: bool = False
+    # Set for incidents declared from a modal, so a double submission declares once.
+    declare_key: str | None = Field(default=None, max_length=100, unique=True)
+    resolve_summary: str | None = None
+
+    # Slack projection: what has been done in Slack so far (see slack/projector.py).
+    channel_id: str | None = Field(default=None, max_length=32, index=True)
+    channel_name: str | None = Field(default=None, max_length=80)
+    summary_ts: str | None = Field(default=None, max_length=32)
+    announcement_channel_id: str | None = Field(default=None, max_length=32)
+    announcement_ts: str | None = Field(default=None, max_length=32)
+    slack_topic: str | None = Field(default=None, max_length=250)
+
+    started_at: datetime = _time(nullable=False)
+    detected_at: datetime = _time(nullable=False)
+    declared_at: datetime = _time(nullable=False)
+    acknowledged_at: datetime | None = _time()
+    mitigated_at: datetime | None = _time()
+    resolved_at: datetime | None = _time()
+    closed_at: datetime | None = _time()
+    updated_at: datetime = _time(nullable=False)
+
+
+class RoleAssignment(SQLModel, table=True):
+    __tablename__ = "role_assignment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_number: int = Field(foreign_key="incident.number", index=True)
+    role: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    assigned_by: str = Field(max_length=32)
+    assigned_at: datetime = _time(nullable=False)
+    ended_at: datetime | None = _time()
+
+
+class TimelineEvent(SQLModel, table=True):
+    __tablename__ = "timeline_event"
+    __table_args__ = (sa.Index("ix_timeline_incident_at", "incident_number", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_number: int = Field(foreign_key="incident.number")
+    at: datetime = _time(nullable=False)
+    recorded_at: datetime = _time(nullable=False)
+    kind: str = Field(max_length=32)
+    actor: str | None = Field(default=None, max_length=32)
+    text: str
+    # Where it came from, e.g. the Slack channel and ts of a pinned message.
+    source: str | None = Field(default=None, max_length=200)
+    idempotency_key: str = Field(max_length=200, unique=True)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Deliveries already handled (Slack event ids), so a retry changes nothing."""
+
+    __tablename__ = "processed_event"
+
+    key: str = Field(primary_key=True, max_length=200)
+    processed_at: datetime = _time(nullable=False)
+
+
+class Job(SQLModel, table=True):
+    """The outbox and the scheduler: Slack side effects waiting to be done (store/jobs.py)."""
+
+    __table_args__ = (sa.Index("ix_job_pending", "done_at", "failed_at", "run_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64)
+    # Jobs in one queue run one at a time in id order (an incident's messages stay in order).
+    queue: str = Field(max_length=100, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    run_at: datetime = _time(nullable=False)
+    attempts: int = 0
+    locked_until: datetime | None = _time()
+    last_error: str | None = None
+    created_at: datetime = _time(nullable=False)
+    done_at: datetime | None = _time()
+    failed_at: datetime | None = _time()

@@ -1,0 +1,139 @@
+"""The job worker: claims due jobs, runs their handlers, retries or gives up.
+
+It knows nothing of Slack: handlers and the retry policy are injected by the composition root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from bot.store import jobs
+from bot.store.db import Database
+from bot.store.tables import Job, utcnow
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+# Seconds to wait before the next attempt, or None to give up.
+RetryPolicy = Callable[[BaseException, int], float | None]
+GiveUpHook = Callable[[Job, str], Awaitable[None]]
+
+
+def default_retry_policy(exc: BaseException, attempts: int) -> float | None:
+    return None if attempts >= 5 else min(2.0**attempts, 300.0)
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        handlers: dict[str, Handler],
+        *,
+        retry_policy: RetryPolicy = default_retry_policy,
+        on_give_up: GiveUpHook | None = None,
+        concurrency: int = 16,
+        lease: timedelta = timedelta(seconds=60),
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.handlers = handlers
+        self.retry_policy = retry_policy
+        self.on_give_up = on_give_up
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+        self.stats = {"run": 0, "retried": 0, "failed": 0}
+
+    def notify(self) -> None:
+        """New jobs were committed: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                free = self.concurrency - len(self._running)
+                if free > 0:
+                    try:
+                        claimed = await jobs.claim(self.db, limit=free, lease=self.lease)
+                    except Exception:
+                        log.exception("claiming jobs failed; trying again shortly")
+                        claimed = []
+                    for job in claimed:
+                        task = asyncio.create_task(self._execute(job))
+                        self._running.add(task)
+                        task.add_done_callback(self._finished)
+                    if claimed:
+                        continue
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            for task in self._running:
+                task.cancel()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()
+
+    async def run_until_idle(self, *, horizon: timedelta = timedelta(0), max_rounds: int = 1000) -> int:
+        """Run every job due within `horizon` (and those they enqueue); return how many ran.
+
+        Tests and the demo use this instead of the background loop, so they are deterministic.
+        """
+        ran = 0
+        for _ in range(max_rounds):
+            claimed = await jobs.claim(
+                self.db, limit=self.concurrency, lease=self.lease, now=utcnow() + horizon
+            )
+            if not claimed:
+                return ran
+            await asyncio.gather(*(self._execute(job) for job in claimed))
+            ran += len(claimed)
+        raise RuntimeError(f"jobs still pending after {max_rounds} rounds")
+
+    async def _execute(self, job: Job) -> None:
+        assert job.id is not None
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            await handler(job.payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._handle_failure(job, exc)
+        else:
+            self.stats["run"] += 1
+            await jobs.complete(self.db, job.id)
+
+    async def _handle_failure(self, job: Job, exc: Exception) -> None:
+        assert job.id is not None
+        error = f"{type(exc).__name__}: {exc}"
+        delay = self.retry_policy(exc, job.attempts)
+        if delay is None:
+            self.stats["failed"] += 1
+            log.error(
+                "job %s (%s) failed for good after %d attempts: %s", job.id, job.kind, job.attempts, error
+            )
+            await jobs.give_up(self.db, job.id, error)
+            if self.on_give_up is not None:
+                await self.on_give_up(job, error)
+            return
+        self.stats["retried"] += 1
+        log.warning(
+            "job %s (%s) attempt %d failed, retrying in %.1fs: %s",
+            job.id,
+            job.kind,
+            job.attempts,
+            delay,
+            error,
+        )
+        await jobs.retry_later(self.db, job.id, error, utcnow() + timedelta(seconds=delay))
