@@ -38,6 +38,7 @@ class Worker:
         concurrency: int = 16,
         lease: timedelta = timedelta(seconds=60),
         poll_interval: float = 1.0,
+        shutdown_grace: float = 5.0,
     ) -> None:
         self.db = db
         self.handlers = handlers
@@ -46,6 +47,7 @@ class Worker:
         self.concurrency = concurrency
         self.lease = lease
         self.poll_interval = poll_interval
+        self.shutdown_grace = shutdown_grace
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self.stats = {"run": 0, "retried": 0, "failed": 0}
@@ -76,6 +78,9 @@ class Worker:
                 except TimeoutError:
                     pass
         finally:
+            # Let jobs in flight finish (a cancelled one would only run again after its lease).
+            if self._running:
+                await asyncio.wait(set(self._running), timeout=self.shutdown_grace)
             for task in self._running:
                 task.cancel()
 

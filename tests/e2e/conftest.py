@@ -1,0 +1,40 @@
+"""Fixtures for end-to-end tests: an incident already declared and projected into Slack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from bot.app import Warroom
+from bot.sim.driver import SlackDriver
+from bot.sim.server import Channel, SlackSimulator
+from tests.conftest import People
+from tests.e2e.helpers import settle
+
+
+@dataclass
+class Declared:
+    number: int
+    channel: Channel
+    summary_ts: str
+
+
+@pytest.fixture
+async def general(sim: SlackSimulator) -> str:
+    channel = sim.channel_named("general")
+    assert channel is not None
+    return channel.id
+
+
+@pytest.fixture
+async def declared(
+    warroom: Warroom, slack: SlackDriver, sim: SlackSimulator, people: People, general: str
+) -> Declared:
+    """Incident #1, declared by alice (its commander), with its channel ready."""
+    response = await slack.command(people.alice, "declare sev3 Search is slow", general)
+    assert response.status_code == 200
+    await settle(warroom)
+    incident = await warroom.service.get(1)
+    assert incident.channel_id and incident.summary_ts
+    return Declared(1, sim.channels[incident.channel_id], incident.summary_ts)

@@ -1,0 +1,115 @@
+"""The durable job queue and the worker, on the real database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from bot.store import jobs
+from bot.store.db import Database
+from bot.store.tables import Job, utcnow
+from bot.worker import Worker
+
+LEASE = timedelta(seconds=60)
+
+
+async def add(db: Database, *specs: tuple[str, str]) -> list[int]:
+    async with db.transaction() as session:
+        created = [
+            jobs.enqueue(session, kind, {"n": i}, queue=queue) for i, (kind, queue) in enumerate(specs)
+        ]
+        await session.flush()
+    return [j.id for j in created if j.id is not None]
+
+
+async def test_one_job_per_queue_at_a_time_in_order(db: Database) -> None:
+    a1, a2, b1 = await add(db, ("k", "a"), ("k", "a"), ("k", "b"))
+    first = await jobs.claim(db, limit=10, lease=LEASE)
+    assert [j.id for j in first] == [a1, b1]
+    assert await jobs.claim(db, limit=10, lease=LEASE) == []  # a2 waits for a1
+    await jobs.complete(db, a1)
+    assert [j.id for j in await jobs.claim(db, limit=10, lease=LEASE)] == [a2]
+
+
+async def test_a_job_waiting_for_retry_holds_back_its_queue(db: Database) -> None:
+    a1, a2 = await add(db, ("k", "a"), ("k", "a"))
+    await jobs.claim(db, limit=10, lease=LEASE)
+    await jobs.retry_later(db, a1, "boom", utcnow() + timedelta(seconds=30))
+    assert await jobs.claim(db, limit=10, lease=LEASE) == []
+    later = await jobs.claim(db, limit=10, lease=LEASE, now=utcnow() + timedelta(seconds=31))
+    assert [j.id for j in later] == [a1]
+    await jobs.give_up(db, a1, "still boom")  # a dead job no longer blocks the queue
+    assert [j.id for j in await jobs.claim(db, limit=10, lease=LEASE)] == [a2]
+
+
+async def test_an_expired_lease_makes_the_job_claimable_again(db: Database) -> None:
+    (job_id,) = await add(db, ("k", "a"))
+    (claimed,) = await jobs.claim(db, limit=1, lease=LEASE)
+    assert claimed.attempts == 1
+    assert await jobs.claim(db, limit=1, lease=LEASE) == []  # another worker sees it leased
+    (again,) = await jobs.claim(db, limit=1, lease=LEASE, now=utcnow() + LEASE + timedelta(seconds=1))
+    assert again.id == job_id and again.attempts == 2
+
+
+async def test_concurrent_claimers_never_share_a_job(db: Database) -> None:
+    await add(db, *[("k", f"q{i}") for i in range(60)])
+    batches = await asyncio.gather(*(jobs.claim(db, limit=10, lease=LEASE) for _ in range(8)))
+    claimed = [j.id for batch in batches for j in batch]
+    assert len(claimed) == len(set(claimed))
+    rest = await jobs.claim(db, limit=100, lease=LEASE)
+    assert len(claimed) + len(rest) == 60
+
+
+async def test_worker_retries_then_gives_up_and_reports(db: Database) -> None:
+    attempts: list[dict[str, Any]] = []
+    reported: list[tuple[int | None, str]] = []
+
+    async def flaky(payload: dict[str, Any]) -> None:
+        attempts.append(payload)
+        raise ValueError("nope")
+
+    async def report(job: Job, error: str) -> None:
+        reported.append((job.id, error))
+
+    worker = Worker(
+        db, {"flaky": flaky}, retry_policy=lambda exc, n: 1.0 if n < 3 else None, on_give_up=report
+    )
+    (job_id,) = await add(db, ("flaky", "a"))
+    assert await worker.run_until_idle() == 1  # the retry is due a second later: not yet
+    assert await worker.run_until_idle(horizon=timedelta(hours=1)) == 2  # attempts 2 and 3
+    assert await worker.run_until_idle(horizon=timedelta(days=1)) == 0
+    assert len(attempts) == 3
+    assert reported == [(job_id, "ValueError: nope")]
+    assert await jobs.counts(db) == {"pending": 0, "done": 0, "failed": 1}
+    assert worker.stats == {"run": 0, "retried": 2, "failed": 1}
+
+
+async def test_unknown_job_kind_fails_visibly(db: Database) -> None:
+    worker = Worker(db, {}, retry_policy=lambda exc, n: None)
+    await add(db, ("mystery", "a"))
+    await worker.run_until_idle()
+    async with db.sessions() as session:
+        job = await session.get(Job, 1)
+    assert job is not None and job.failed_at is not None
+    assert job.last_error == "LookupError: no handler for job kind 'mystery'"
+
+
+async def test_background_loop_runs_jobs_as_they_are_notified(db: Database) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler(payload: dict[str, Any]) -> None:
+        started.set()
+        await release.wait()
+
+    worker = Worker(db, {"k": handler}, poll_interval=30)  # only notify() can wake it in time
+    task = asyncio.create_task(worker.run_forever())
+    await asyncio.sleep(0.05)
+    await add(db, ("k", "a"))
+    worker.notify()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    task.cancel()  # shutting down while the job is in flight...
+    release.set()
+    await asyncio.gather(task, return_exceptions=True)
+    assert await jobs.counts(db) == {"pending": 0, "done": 1, "failed": 0}  # ...lets it finish
