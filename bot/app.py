@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
@@ -42,6 +44,19 @@ class Warroom:
     slack: AsyncWebClient
     bolt: AsyncApp
     http: FastAPI
+
+    async def open_connections(self) -> None:
+        """One pooled HTTP session for every Slack call (slack_sdk opens one per call otherwise)."""
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT))
+        self.slack.session = session
+        self.bolt.client.session = session
+
+    async def close(self) -> None:
+        session = self.slack.session
+        self.slack.session = self.bolt.client.session = None
+        if session is not None:
+            await session.close()
+        await self.db.dispose()
 
 
 def build(
@@ -84,8 +99,8 @@ def build(
     return warroom
 
 
-def build_app(settings: Settings) -> FastAPI:
-    return build(settings).http
+def build_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
+    return build(settings, run_worker=run_worker).http
 
 
 def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
@@ -93,6 +108,10 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await warroom.db.migrate()
+        await warroom.open_connections()
+        # Everything built so far lives as long as the process: keep the garbage collector
+        # from scanning it again and again (shorter pauses under load).
+        gc.freeze()
         task = asyncio.create_task(warroom.worker.run_forever()) if run_worker else None
         try:
             yield
@@ -101,7 +120,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await warroom.db.dispose()
+            await warroom.close()
 
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     app.state.warroom = warroom

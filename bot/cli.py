@@ -39,8 +39,9 @@ def _run(work: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 def serve(
     host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
     port: int | None = typer.Option(None, help="Port; default $PORT or 3000."),
+    worker: bool = typer.Option(True, help="Run the job worker in this process (see `warroom worker`)."),
 ) -> None:
-    """Run the HTTP server (Slack events, webhooks, API) and the job worker."""
+    """Run the HTTP server (Slack events, webhooks, API) and, unless --no-worker, the job worker."""
     import uvicorn
 
     from bot.app import build_app
@@ -51,7 +52,7 @@ def serve(
     )
     try:
         settings.require_slack()
-        application = build_app(settings)
+        application = build_app(settings, run_worker=worker)
     except ConfigError as exc:
         _fail(str(exc))
     uvicorn.run(application, host=host, port=port or settings.port, log_level=settings.log_level.lower())

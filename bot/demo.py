@@ -40,10 +40,11 @@ async def run_demo(out: TextIO | None = None) -> int:
         )
         warroom = build(settings, run_worker=False)
         await warroom.db.migrate()
+        await warroom.open_connections()
         try:
             await _story(warroom, sim, say)
         finally:
-            await warroom.db.dispose()
+            await warroom.close()
             await sim.stop()
     return 0
 

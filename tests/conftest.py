@@ -123,8 +123,9 @@ def config() -> WarroomConfig:
 async def warroom(db: Database, sim: SlackSimulator, config: WarroomConfig) -> AsyncIterator[Warroom]:
     """warroom wired to the simulator; its worker is driven by the test (settle)."""
     app = build(make_settings(db.url, sim), config, run_worker=False, migrate=False)
+    await app.open_connections()
     yield app
-    await app.db.dispose()
+    await app.close()
 
 
 @pytest.fixture

@@ -30,6 +30,13 @@ PROJECTION_FIELDS = frozenset(
 )
 
 
+# Hot-path writes are Core statements built once and run with a parameter dict: no ORM unit
+# of work and no per-call statement construction (together most of a declare's CPU time).
+INSERT_INCIDENT = sa.insert(Incident.__table__).returning(Incident.__table__.c.number)  # type: ignore[attr-defined]
+INSERT_TIMELINE_EVENT = sa.insert(TimelineEvent.__table__)  # type: ignore[attr-defined]
+INSERT_ROLE_ASSIGNMENT = sa.insert(RoleAssignment.__table__)  # type: ignore[attr-defined]
+
+
 def incident_queue(number: int) -> str:
     return f"incident:{number}"
 
@@ -64,32 +71,34 @@ class IncidentService:
         severity = rules.parse_severity(severity or self.config.default_severity, self.config.severity_names)
         description = (description or "").strip() or None
         now = self.clock()
+        incident = Incident(
+            title=title,
+            severity=severity,
+            status=Status.INVESTIGATING.value,
+            description=description,
+            reporter_id=reporter,
+            declare_key=declare_key,
+            started_at=now,
+            detected_at=now,
+            declared_at=now,
+            updated_at=now,
+        )
+        if commander:
+            rules.record_role(incident, "commander", self.config.role_names, now)
         try:
             async with self.db.transaction() as session:
                 if declare_key and (existing := await self._by_declare_key(session, declare_key)):
                     return existing
-                incident = Incident(
-                    title=title,
-                    severity=severity,
-                    status=Status.INVESTIGATING.value,
-                    description=description,
-                    reporter_id=reporter,
-                    declare_key=declare_key,
-                    started_at=now,
-                    detected_at=now,
-                    declared_at=now,
-                    updated_at=now,
+                number = await session.scalar(INSERT_INCIDENT, incident.model_dump(exclude={"number"}))
+                incident.number = number
+                await self._append(
+                    session, number, "declared", reporter, f"Declared {severity}: {title}", now
                 )
-                session.add(incident)
-                await session.flush()
-                number = _number(incident)
-                self._append(session, number, "declared", reporter, f"Declared {severity}: {title}", now)
                 if commander:
                     # No echo or invite of its own: opening the channel invites and shows roles.
-                    await self._assign(
-                        session, incident, "commander", commander, reporter, now, project=False
-                    )
-                jobs.enqueue(
+                    text = await self._add_role(session, incident, "commander", commander, reporter, now)
+                    await self._append(session, number, "role", reporter, text, now)
+                await jobs.enqueue(
                     session, "slack.open_channel", {"incident": number}, queue=incident_queue(number)
                 )
         except IntegrityError:
@@ -116,7 +125,7 @@ class IncidentService:
                 text += f": {message.strip()}"
             if status is Status.RESOLVED and message:
                 incident.resolve_summary = message.strip()
-            self._changed(session, incident, "status", actor, text, now)
+            await self._changed(session, incident, "status", actor, text, now)
         self.notify()
         return incident
 
@@ -132,7 +141,7 @@ class IncidentService:
             incident = await self._lock(session, number)
             now = self.clock()
             old = rules.change_severity(incident, new, self.config.severity_names)
-            self._changed(session, incident, "severity", actor, f"Severity {old} → {new}", now)
+            await self._changed(session, incident, "severity", actor, f"Severity {old} → {new}", now)
         self.notify()
         return incident
 
@@ -143,15 +152,13 @@ class IncidentService:
         self.notify()
         return incident
 
-    async def add_note(self, number: int, text: str, actor: str) -> TimelineEvent:
+    async def add_note(self, number: int, text: str, actor: str) -> None:
         text = rules.clean_note(text)
         async with self.db.transaction() as session:
-            incident = await self._lock(session, number)
-            event = self._append(session, _number(incident), "note", actor, text, self.clock())
-            await session.flush()
-            self._echo(session, incident, event)
+            await self._lock(session, number)
+            key = await self._append(session, number, "note", actor, text, self.clock())
+            await self._echo(session, number, key)
         self.notify()
-        return event
 
     async def record_pinned_message(
         self, number: int, *, channel: str, ts: str, author: str | None, text: str, pinned_by: str
@@ -167,8 +174,9 @@ class IncidentService:
                 ):
                     return False
                 pinned = f"Pinned by <@{pinned_by}>: {text}" if author is None else text
-                event = self._append(session, number, "pinned", author or pinned_by, pinned, at, key=key)
-                event.source = source
+                await self._append(
+                    session, number, "pinned", author or pinned_by, pinned, at, key=key, source=source
+                )
         except IntegrityError:
             return False
         return True
@@ -176,7 +184,7 @@ class IncidentService:
     async def add_system_note(self, number: int, text: str) -> None:
         """warroom's own remarks (a Slack update that failed for good, ...): timeline only."""
         async with self.db.transaction() as session:
-            self._append(session, number, "system", None, text, self.clock())
+            await self._append(session, number, "system", None, text, self.clock())
 
     async def record_projection(self, number: int, **fields: str) -> Incident:
         """Remember what was done in Slack (channel id, message ts, topic) for idempotency."""
@@ -184,9 +192,12 @@ class IncidentService:
         if unknown:
             raise ValueError(f"not projection fields: {sorted(unknown)}")
         async with self.db.transaction() as session:
-            incident = await self._lock(session, number)
-            for name, value in fields.items():
-                setattr(incident, name, value)
+            stmt = (
+                sa.update(Incident).where(col(Incident.number) == number).values(fields).returning(Incident)
+            )
+            incident = (await session.execute(stmt)).scalar_one_or_none()
+        if incident is None:
+            raise NotFound(f"There is no incident #{number}.")
         return incident
 
     async def request_pin(self, number: int, *, channel: str, ts: str, user: str, delivery: str) -> bool:
@@ -278,15 +289,7 @@ class IncidentService:
         ).scalar_one_or_none()
 
     async def _assign(
-        self,
-        session: AsyncSession,
-        incident: Incident,
-        role: str,
-        user: str,
-        actor: str,
-        now: datetime,
-        *,
-        project: bool = True,
+        self, session: AsyncSession, incident: Incident, role: str, user: str, actor: str, now: datetime
     ) -> None:
         number = _number(incident)
         current = (
@@ -303,44 +306,43 @@ class IncidentService:
         rules.record_role(incident, role, self.config.role_names, now)
         if current is not None:
             current.ended_at = now
-        session.add(
-            RoleAssignment(
-                incident_number=number, role=role, user_id=user, assigned_by=actor, assigned_at=now
-            )
-        )
-        text = f"<@{user}> is now {role}"
-        if not project:
-            self._append(session, number, "role", actor, text, now)
-            return
-        self._changed(session, incident, "role", actor, text, now)
-        jobs.enqueue(
+        text = await self._add_role(session, incident, role, user, actor, now)
+        await self._changed(session, incident, "role", actor, text, now)
+        await jobs.enqueue(
             session, "slack.invite", {"incident": number, "users": [user]}, queue=incident_queue(number)
         )
 
-    def _changed(
+    async def _add_role(
+        self, session: AsyncSession, incident: Incident, role: str, user: str, actor: str, now: datetime
+    ) -> str:
+        """Record a new role holder (the caller checked the rules and ended the previous
+        holder); returns the timeline text."""
+        row = {
+            "incident_number": _number(incident),
+            "role": role,
+            "user_id": user,
+            "assigned_by": actor,
+            "assigned_at": now,
+        }
+        await session.execute(INSERT_ROLE_ASSIGNMENT, row)
+        return f"<@{user}> is now {role}"
+
+    async def _changed(
         self, session: AsyncSession, incident: Incident, kind: str, actor: str, text: str, now: datetime
     ) -> None:
         """Record a change on the timeline; echo it in the channel and refresh the summary."""
+        number = _number(incident)
         incident.updated_at = now
-        event = self._append(session, _number(incident), kind, actor, text, now)
-        self._echo(session, incident, event)
-        jobs.enqueue(
-            session,
-            "slack.sync_summary",
-            {"incident": incident.number},
-            queue=incident_queue(_number(incident)),
+        key = await self._append(session, number, kind, actor, text, now)
+        await self._echo(session, number, key)
+        await jobs.enqueue(session, "slack.sync_summary", {"incident": number}, queue=incident_queue(number))
+
+    async def _echo(self, session: AsyncSession, number: int, event_key: str) -> None:
+        await jobs.enqueue(
+            session, "slack.echo", {"incident": number, "event_key": event_key}, queue=incident_queue(number)
         )
 
-    def _echo(self, session: AsyncSession, incident: Incident, event: TimelineEvent) -> None:
-        # The event id is known only after flush; the job resolves it then via the event's key.
-        jobs.enqueue(
-            session,
-            "slack.echo",
-            {"incident": incident.number, "event_key": event.idempotency_key},
-            queue=incident_queue(_number(incident)),
-        )
-
-    def _append(
+    async def _append(
         self,
         session: AsyncSession,
         number: int,
@@ -350,18 +352,22 @@ class IncidentService:
         at: datetime,
         *,
         key: str | None = None,
-    ) -> TimelineEvent:
-        event = TimelineEvent(
-            incident_number=number,
-            at=at,
-            recorded_at=self.clock(),
-            kind=kind,
-            actor=actor,
-            text=text,
-            idempotency_key=key or f"{kind}:{uuid.uuid4()}",
-        )
-        session.add(event)
-        return event
+        source: str | None = None,
+    ) -> str:
+        """Append to the timeline; returns the event's idempotency key."""
+        key = key or f"{kind}:{uuid.uuid4()}"
+        row = {
+            "incident_number": number,
+            "at": at,
+            "recorded_at": self.clock(),
+            "kind": kind,
+            "actor": actor,
+            "text": text,
+            "source": source,
+            "idempotency_key": key,
+        }
+        await session.execute(INSERT_TIMELINE_EVENT, row)
+        return key
 
     async def _once(self, delivery: str, kind: str, payload: dict[str, object], *, queue: str) -> bool:
         """Enqueue a job for a delivery (a Slack event id) unless that delivery was handled."""
@@ -370,7 +376,7 @@ class IncidentService:
                 if await session.get(ProcessedEvent, delivery) is not None:
                     return False
                 session.add(ProcessedEvent(key=delivery, processed_at=self.clock()))
-                jobs.enqueue(session, kind, dict(payload), queue=queue)
+                await jobs.enqueue(session, kind, dict(payload), queue=queue)
         except IntegrityError:
             return False
         self.notify()

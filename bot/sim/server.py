@@ -217,10 +217,14 @@ class SlackSimulator:
             self.port = server.sockets[0].getsockname()[1]
 
     async def go_down(self) -> None:
-        """Stop listening: clients now get 'connection refused' until come_up()."""
+        """Stop listening and drop open connections: clients get 'connection refused' until
+        come_up(), pooled keep-alive connections included."""
         if self._site is not None:
             await self._site.stop()
             self._site = None
+        server = self._runner.server if self._runner is not None else None
+        for connection in list(server.connections if server is not None else []):
+            connection.force_close()
 
     async def stop(self) -> None:
         await self.go_down()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_WRITE = "warroom_write"  # execution option: this SQLite transaction will write
 _MIGRATION_LOCK = 7_402_133  # any constant: serialises `db upgrade` across replicas on PostgreSQL
 
 
@@ -34,18 +36,35 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+            # Every aiosqlite connection is a thread; a fixed pool avoids starting threads
+            # (and re-running the PRAGMAs) for overflow connections under load.
+            kwargs.update(connect_args={"timeout": 30}, pool_size=4, max_overflow=0, pool_timeout=30)
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # No pre-ping (a round trip per checkout); connections that died with a server
+            # restart are detected on use and the pool is refreshed.
+            # A pool as large as the concurrency we serve: overflow connections are opened and
+            # closed per use, which costs a connect and cold statement caches each time.
+            kwargs.update(pool_size=30, max_overflow=10, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_writer = asyncio.Lock()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any exception."""
-        async with self.sessions() as session, session.begin():
+        """One unit of work: commits on success, rolls back on any exception.
+
+        SQLite allows one writer at a time: writers in this process queue on a lock (FIFO,
+        no busy-wait sleeps) and take the write lock up front (BEGIN IMMEDIATE), so a write
+        never fails halfway for lack of it.
+        """
+        if not self.is_sqlite:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._sqlite_writer, self.sessions() as session, session.begin():
+            await session.connection(execution_options={_WRITE: True})  # emits BEGIN IMMEDIATE
             yield session
 
     async def migrate(self) -> None:
@@ -89,4 +108,4 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")

@@ -19,19 +19,28 @@ from sqlmodel import col
 from bot.store.db import Database
 from bot.store.tables import Job, utcnow
 
+INSERT_JOB = sa.insert(Job.__table__)  # type: ignore[attr-defined]
 
-def enqueue(
+
+async def enqueue(
     session: AsyncSession,
     kind: str,
     payload: dict[str, Any],
     *,
     queue: str,
     run_at: datetime | None = None,
-) -> Job:
+) -> None:
+    """Add a job in the caller's transaction (a Core insert: this is on every hot path)."""
     now = utcnow()
-    job = Job(kind=kind, queue=queue, payload=payload, run_at=run_at or now, created_at=now)
-    session.add(job)
-    return job
+    row = {
+        "kind": kind,
+        "queue": queue,
+        "payload": payload,
+        "run_at": run_at or now,
+        "created_at": now,
+        "attempts": 0,
+    }
+    await session.execute(INSERT_JOB, row)
 
 
 async def has_pending(session: AsyncSession, kind: str, queue: str) -> bool:

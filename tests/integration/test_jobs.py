@@ -6,6 +6,9 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+from sqlmodel import col
+
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import Job, utcnow
@@ -15,12 +18,13 @@ LEASE = timedelta(seconds=60)
 
 
 async def add(db: Database, *specs: tuple[str, str]) -> list[int]:
+    """Enqueue jobs of (kind, queue) in one transaction; return their ids in order."""
     async with db.transaction() as session:
-        created = [
-            jobs.enqueue(session, kind, {"n": i}, queue=queue) for i, (kind, queue) in enumerate(specs)
-        ]
-        await session.flush()
-    return [j.id for j in created if j.id is not None]
+        for i, (kind, queue) in enumerate(specs):
+            await jobs.enqueue(session, kind, {"n": i}, queue=queue)
+    async with db.sessions() as session:
+        ids = (await session.execute(sa.select(col(Job.id)).order_by(col(Job.id)))).scalars()
+        return [i for i in ids if i is not None][-len(specs) :]
 
 
 async def test_one_job_per_queue_at_a_time_in_order(db: Database) -> None:

@@ -1,0 +1,114 @@
+"""Shared set-up for the benchmarks: the Slack simulator on a thread of its own, `warroom
+serve` in a child process (as in production), and a signed Slack driver aimed at it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bot.sim.server import BOT_TOKEN, SlackSimulator
+
+SECRET = "bench-signing-secret"
+
+
+@dataclass
+class Running:
+    sim: SlackSimulator
+    url: str
+    database_url: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fresh_database(kind: str, directory: str) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{Path(directory) / 'bench.db'}"
+    name = f"warroom_bench_{os.getpid()}"
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}"'], check=True
+    )
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'CREATE DATABASE "{name}"'], check=True
+    )
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+@contextmanager
+def running_warroom(database: str, *, latency: float = 0.0) -> Iterator[Running]:
+    sim = SlackSimulator(latency=latency).start_in_thread()
+    sim.add_channel("incidents")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
+        database_url = fresh_database(database, tmp)
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": sim.api_url,
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "warning",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=tmp,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("warroom serve did not start")
+                time.sleep(0.1)
+            yield Running(sim, url, database_url)
+        finally:
+            server.terminate()
+            server.wait(10)
+            sim.stop_thread()
+            if database != "sqlite":
+                name = database_url.rsplit("/", 1)[1]
+                subprocess.run(
+                    [
+                        "psql",
+                        "-h",
+                        "127.0.0.1",
+                        "-U",
+                        "postgres",
+                        "-qc",
+                        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                    ],
+                    check=False,
+                )
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def summary(values_ms: list[float]) -> str:
+    return (
+        f"n={len(values_ms)} p50={percentile(values_ms, 50):.1f} ms p90={percentile(values_ms, 90):.1f} ms "
+        f"p99={percentile(values_ms, 99):.1f} ms max={max(values_ms):.1f} ms mean={statistics.fmean(values_ms):.1f} ms"
+    )
