@@ -4,7 +4,8 @@ Slack gives an app 3,000 ms to answer; warroom's target is p99 < 100 ms. The ans
 after the incident, its timeline and its Slack job are committed, so this measures the whole
 write path, with the worker projecting earlier incidents into the simulator at the same time.
 
-    python bench/ack_latency.py [--database sqlite|postgresql] [--count 200] [--concurrency 20]
+    python -m bench.ack_latency [--database sqlite|postgresql] [--count 200] [--concurrency 20]
+                                [--separate-worker]
 """
 
 from __future__ import annotations
@@ -63,11 +64,16 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument(
+        "--separate-worker", action="store_true", help="serve --no-worker plus warroom worker"
+    )
     args = parser.parse_args()
-    with running_warroom(args.database) as env:
+    with running_warroom(args.database, separate_worker=args.separate_worker) as env:
         latencies = asyncio.run(run(env, args.count, args.concurrency))
+    mode = "separate worker" if args.separate_worker else "worker in serve"
     print(
-        f"ack latency, {args.count} declares at concurrency {args.concurrency} on {args.database}: {summary(latencies)}"
+        f"ack latency, {args.count} declares at concurrency {args.concurrency}, {args.database}, {mode}: "
+        f"{summary(latencies)}"
     )
 
 

@@ -49,7 +49,14 @@ def fresh_database(kind: str, directory: str) -> str:
 
 
 @contextmanager
-def running_warroom(database: str, *, latency: float = 0.0) -> Iterator[Running]:
+def running_warroom(
+    database: str, *, latency: float = 0.0, separate_worker: bool = False
+) -> Iterator[Running]:
+    """`warroom serve` as a child process; with `separate_worker`, `serve --no-worker` plus
+    `warroom worker` in a second process."""
+    # The simulator shares this process with the load generator: switch threads promptly so
+    # neither adds whole 5 ms GIL slices to the other's timings.
+    sys.setswitchinterval(0.0005)
     sim = SlackSimulator(latency=latency).start_in_thread()
     sim.add_channel("incidents")
     port = free_port()
@@ -63,10 +70,12 @@ def running_warroom(database: str, *, latency: float = 0.0) -> Iterator[Running]
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "warning",
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=tmp,
+        serve = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        server = subprocess.Popen([*serve, "--no-worker"] if separate_worker else serve, env=env, cwd=tmp)
+        worker = (
+            subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp)
+            if separate_worker
+            else None
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -82,8 +91,10 @@ def running_warroom(database: str, *, latency: float = 0.0) -> Iterator[Running]
                 time.sleep(0.1)
             yield Running(sim, url, database_url)
         finally:
-            server.terminate()
-            server.wait(10)
+            for process in (server, worker):
+                if process is not None:
+                    process.terminate()
+                    process.wait(10)
             sim.stop_thread()
             if database != "sqlite":
                 name = database_url.rsplit("/", 1)[1]

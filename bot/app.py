@@ -27,6 +27,7 @@ from bot.config import Settings, WarroomConfig, load_config
 from bot.services.incidents import IncidentService
 from bot.slack import listeners
 from bot.slack.projector import SlackProjector, retry_policy
+from bot.store import jobs
 from bot.store.db import Database
 from bot.worker import Worker
 
@@ -50,6 +51,11 @@ class Warroom:
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT))
         self.slack.session = session
         self.bolt.client.session = session
+
+    async def run_worker(self) -> None:
+        """Run jobs until cancelled, woken by commits in this or any other process."""
+        async with jobs.notifications(self.db, self.worker.notify):
+            await self.worker.run_forever()
 
     async def close(self) -> None:
         session = self.slack.session
@@ -112,7 +118,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         # Everything built so far lives as long as the process: keep the garbage collector
         # from scanning it again and again (shorter pauses under load).
         gc.freeze()
-        task = asyncio.create_task(warroom.worker.run_forever()) if run_worker else None
+        task = asyncio.create_task(warroom.run_worker()) if run_worker else None
         try:
             yield
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -35,6 +36,15 @@ def _run(work: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         _fail(str(exc))
 
 
+def _tune_process(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # SQLite work runs on aiosqlite's threads; with Python's default 5 ms switch interval a
+    # finished query can wait that long for the event loop thread to let go of the GIL.
+    sys.setswitchinterval(0.0005)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
@@ -56,6 +66,35 @@ def serve(
     except ConfigError as exc:
         _fail(str(exc))
     uvicorn.run(application, host=host, port=port or settings.port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def worker() -> None:
+    """Run only the job worker (pair it with `warroom serve --no-worker`)."""
+    from bot.app import build
+
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    async def work() -> None:
+        warroom = build(settings, run_worker=False)
+        await warroom.db.migrate()
+        await warroom.open_connections()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await warroom.run_worker()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await warroom.close()
+
+    _run(work)
 
 
 @db_app.command("upgrade")

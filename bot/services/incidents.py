@@ -355,8 +355,22 @@ class IncidentService:
         source: str | None = None,
     ) -> str:
         """Append to the timeline; returns the event's idempotency key."""
-        key = key or f"{kind}:{uuid.uuid4()}"
-        row = {
+        row = self._timeline_row(number, kind, actor, text, at, key=key, source=source)
+        await session.execute(INSERT_TIMELINE_EVENT, row)
+        return str(row["idempotency_key"])
+
+    def _timeline_row(
+        self,
+        number: int,
+        kind: str,
+        actor: str | None,
+        text: str,
+        at: datetime,
+        *,
+        key: str | None = None,
+        source: str | None = None,
+    ) -> dict[str, object]:
+        return {
             "incident_number": number,
             "at": at,
             "recorded_at": self.clock(),
@@ -364,10 +378,8 @@ class IncidentService:
             "actor": actor,
             "text": text,
             "source": source,
-            "idempotency_key": key,
+            "idempotency_key": key or f"{kind}:{uuid.uuid4()}",
         }
-        await session.execute(INSERT_TIMELINE_EVENT, row)
-        return key
 
     async def _once(self, delivery: str, kind: str, payload: dict[str, object], *, queue: str) -> bool:
         """Enqueue a job for a delivery (a Slack event id) unless that delivery was handled."""

@@ -89,25 +89,28 @@ class SlackProjector:
     # ------------------------------------------------------------ handlers
 
     async def open_channel(self, payload: dict[str, Any]) -> None:
-        """Create the channel; then invite, post the summary, set the topic and announce at
-        once; then pin. Three sequential round trips to Slack."""
-        incident = await self.service.get(payload["incident"])
+        """Three sequential round trips to Slack: create the channel; then invite, set the
+        topic, announce and post the summary at once; then pin the summary."""
+        number = payload["incident"]
+        incident, all_roles = await asyncio.gather(self.service.get(number), self.service.roles([number]))
+        roles = all_roles[number]
+        steps: list[Awaitable[Any]] = []
         if incident.channel_id is None:
-            incident = await self._create_channel(incident)
-        roles = (await self.service.roles([_n(incident)]))[_n(incident)]
-        people = [incident.reporter_id, *roles.values()]
+            await self._create_channel(incident)
+            # Recording the channel runs beside the next round trip instead of before it:
+            # either way a crash right after the create would leave that channel unrecorded.
+            steps.append(
+                self.service.record_projection(
+                    number, channel_id=_channel(incident), channel_name=incident.channel_name or ""
+                )
+            )
         await asyncio.gather(
-            self._invite(incident, people),
-            self._post_summary(incident, roles),
+            *steps,
+            self._invite(incident, [incident.reporter_id, *roles.values()]),
+            self._post_and_pin_summary(incident, roles),
             self._set_topic(incident, roles),
             self._announce(incident, roles),
         )
-        incident = await self.service.get(_n(incident))
-        try:
-            await self.client.pins_add(channel=_channel(incident), timestamp=incident.summary_ts)
-        except SlackApiError as exc:
-            if _error(exc) not in ALREADY_DONE:
-                raise
 
     async def sync_summary(self, payload: dict[str, Any]) -> None:
         incident = await self.service.get(payload["incident"])
@@ -173,7 +176,8 @@ class SlackProjector:
 
     # ------------------------------------------------------------ steps
 
-    async def _create_channel(self, incident: Incident) -> Incident:
+    async def _create_channel(self, incident: Incident) -> None:
+        """Create the channel (a suffix after name_taken) and note its id on `incident`."""
         for attempt in range(20):
             name = channel_name(
                 self.config.channel_prefix,
@@ -188,10 +192,11 @@ class SlackProjector:
                 if _error(exc) == "name_taken":
                     continue
                 raise
-            channel = response["channel"]
-            return await self.service.record_projection(
-                _n(incident), channel_id=channel["id"], channel_name=channel["name"]
+            incident.channel_id, incident.channel_name = (
+                response["channel"]["id"],
+                response["channel"]["name"],
             )
+            return
         raise RuntimeError(f"no free channel name for incident #{incident.number} after 20 tries")
 
     async def _invite(self, incident: Incident, users: list[str]) -> None:
@@ -212,15 +217,28 @@ class SlackProjector:
                 return
             raise
 
-    async def _post_summary(self, incident: Incident, roles: dict[str, str]) -> None:
-        if incident.summary_ts:
+    async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str]) -> None:
+        if incident.summary_ts is not None:
+            await self._pin(incident, incident.summary_ts)
             return
         response = await self.client.chat_postMessage(
             channel=_channel(incident),
             text=blocks.summary_text(incident),
             blocks=blocks.summary_blocks(incident, roles, self.config),
         )
-        await self.service.record_projection(_n(incident), summary_ts=response["ts"])
+        summary_ts = str(response["ts"])
+        # Remembering the ts and pinning are independent: do both at once.
+        await asyncio.gather(
+            self.service.record_projection(_n(incident), summary_ts=summary_ts),
+            self._pin(incident, summary_ts),
+        )
+
+    async def _pin(self, incident: Incident, ts: str) -> None:
+        try:
+            await self.client.pins_add(channel=_channel(incident), timestamp=ts)
+        except SlackApiError as exc:
+            if _error(exc) not in ALREADY_DONE:
+                raise
 
     async def _set_topic(self, incident: Incident, roles: dict[str, str]) -> None:
         topic = blocks.topic(incident, roles)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "warroom_write"  # execution option: this SQLite transaction will write
+_READ = "warroom_read"  # execution option: this SQLite session only reads
 _MIGRATION_LOCK = 7_402_133  # any constant: serialises `db upgrade` across replicas on PostgreSQL
 
 
@@ -48,7 +49,14 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads run in autocommit: no BEGIN/COMMIT round trips around a SELECT. Every write
+        # goes through transaction(), which has sessions of its own. (SQLite: the connections
+        # are in autocommit already and _tune_sqlite skips the BEGIN for reads.)
+        reads = self.engine.execution_options(
+            **({_READ: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"})
+        )
+        self.sessions = async_sessionmaker(reads, expire_on_commit=False)
+        self._writers = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_writer = asyncio.Lock()
 
     @asynccontextmanager
@@ -60,10 +68,10 @@ class Database:
         never fails halfway for lack of it.
         """
         if not self.is_sqlite:
-            async with self.sessions() as session, session.begin():
+            async with self._writers() as session, session.begin():
                 yield session
             return
-        async with self._sqlite_writer, self.sessions() as session, session.begin():
+        async with self._sqlite_writer, self._writers() as session, session.begin():
             await session.connection(execution_options={_WRITE: True})  # emits BEGIN IMMEDIATE
             yield session
 
@@ -108,4 +116,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(_READ):
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")

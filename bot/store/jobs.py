@@ -8,18 +8,22 @@ id order; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas share the work.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from bot.store.db import Database
-from bot.store.tables import Job, utcnow
+from bot.store.tables import Job, UTCDateTime, utcnow
 
 INSERT_JOB = sa.insert(Job.__table__)  # type: ignore[attr-defined]
+NOTIFY_CHANNEL = "warroom_jobs"  # see migration 0002
 
 
 async def enqueue(
@@ -40,7 +44,26 @@ async def enqueue(
         "created_at": now,
         "attempts": 0,
     }
-    await session.execute(INSERT_JOB, row)
+    await session.execute(INSERT_JOB, row)  # on PostgreSQL a trigger NOTIFYs the workers
+
+
+@asynccontextmanager
+async def notifications(db: Database, wake: Callable[[], None]) -> AsyncIterator[None]:
+    """Call `wake` whenever any process commits new jobs (PostgreSQL LISTEN/NOTIFY).
+
+    On SQLite there is nothing to listen to: one process serves, and it wakes its own
+    worker directly; a separate worker process polls.
+    """
+    if db.is_sqlite:
+        yield
+        return
+    dsn = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    await connection.add_listener(NOTIFY_CHANNEL, lambda *_: wake())
+    try:
+        yield
+    finally:
+        await connection.close()
 
 
 async def has_pending(session: AsyncSession, kind: str, queue: str) -> bool:
@@ -59,39 +82,56 @@ def _pending() -> sa.ColumnElement[bool]:
     return sa.and_(col(Job.done_at).is_(None), col(Job.failed_at).is_(None))
 
 
-async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[Job]:
-    """Lease up to `limit` due jobs, at most one per queue, oldest first."""
-    now = now or utcnow()
-    earlier = aliased(Job)
+def _claim_statement(*, skip_locked: bool) -> sa.Update:
+    """UPDATE ... RETURNING over the due jobs, at most one per queue: one round trip."""
+    table = Job.__table__  # type: ignore[attr-defined]
+    candidate, earlier = table.alias("candidate"), table.alias("earlier")
     blocked = (
-        sa.select(col(earlier.id))
+        sa.select(earlier.c.id)
         .where(
-            col(earlier.queue) == col(Job.queue),
-            col(earlier.id) < col(Job.id),
-            col(earlier.done_at).is_(None),
-            col(earlier.failed_at).is_(None),
+            earlier.c.queue == candidate.c.queue,
+            earlier.c.id < candidate.c.id,
+            earlier.c.done_at.is_(None),
+            earlier.c.failed_at.is_(None),
         )
         .exists()
     )
+    now = sa.bindparam("now", type_=UTCDateTime())
     due = (
-        sa.select(Job)
+        sa.select(candidate.c.id)
         .where(
-            _pending(),
-            col(Job.run_at) <= now,
-            sa.or_(col(Job.locked_until).is_(None), col(Job.locked_until) < now),
+            candidate.c.done_at.is_(None),
+            candidate.c.failed_at.is_(None),
+            candidate.c.run_at <= now,
+            sa.or_(candidate.c.locked_until.is_(None), candidate.c.locked_until < now),
             ~blocked,
         )
-        .order_by(col(Job.id))
-        .limit(limit)
+        .order_by(candidate.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
     )
-    if not db.is_sqlite:
-        due = due.with_for_update(skip_locked=True, of=Job)
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True, of=candidate)
+    return (
+        sa.update(table)
+        .where(table.c.id.in_(due))
+        .values(locked_until=sa.bindparam("until", type_=UTCDateTime()), attempts=table.c.attempts + 1)
+        .returning(*table.c)
+    )
+
+
+CLAIM_SQLITE = _claim_statement(skip_locked=False)
+CLAIM_POSTGRESQL = _claim_statement(skip_locked=True)
+
+
+async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[Job]:
+    """Lease up to `limit` due jobs, at most one per queue, oldest first."""
+    now = now or utcnow()
+    statement = CLAIM_SQLITE if db.is_sqlite else CLAIM_POSTGRESQL
     async with db.transaction() as session:
-        jobs = list((await session.execute(due)).scalars())
-        for job in jobs:
-            job.locked_until = now + lease
-            job.attempts += 1
-    return jobs
+        rows = (
+            await session.execute(statement, {"now": now, "limit": limit, "until": now + lease})
+        ).mappings()
+        return sorted((Job(**row) for row in rows), key=lambda job: job.id or 0)
 
 
 async def complete(db: Database, job_id: int) -> None:

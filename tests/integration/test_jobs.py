@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
@@ -117,3 +118,16 @@ async def test_background_loop_runs_jobs_as_they_are_notified(db: Database) -> N
     release.set()
     await asyncio.gather(task, return_exceptions=True)
     assert await jobs.counts(db) == {"pending": 0, "done": 1, "failed": 0}  # ...lets it finish
+
+
+async def test_commits_in_one_process_wake_listeners_in_another(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    woken = asyncio.Event()
+    other = Database(db.url)  # a separate pool, as another process would have
+    try:
+        async with jobs.notifications(other, woken.set):
+            await add(db, ("k", "a"))
+            await asyncio.wait_for(woken.wait(), timeout=5)
+    finally:
+        await other.dispose()

@@ -1,0 +1,93 @@
+"""The commands an operator runs: `warroom incident ...` without Slack, and `warroom worker`
+as a process of its own that projects what was committed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.store.db import Database
+from tests.conftest import People
+
+
+def environment(db: Database, sim: SlackSimulator) -> dict[str, str]:
+    url = db.url.replace("+aiosqlite", "").replace("+asyncpg", "")
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": "unused-here",
+        "SLACK_API_URL": sim.api_url,
+        "WARROOM_CONFIG": "",
+    }
+
+
+async def warroom(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_incident_commands_work_without_slack(
+    db: Database, sim: SlackSimulator, people: People
+) -> None:
+    await sim.go_down()  # Slack is unreachable: the database is the source of truth
+    env = environment(db, sim)
+    code, out, err = await warroom(
+        env, "incident", "declare", "Disk full on db-3", "--sev", "sev2", "--commander", people.alice
+    )
+    assert code == 0, err
+    assert out.strip() == "Declared #1 SEV2: Disk full on db-3"
+
+    code, out, _ = await warroom(env, "incident", "list", "--json")
+    listed: list[dict[str, Any]] = json.loads(out)
+    assert [(i["number"], i["status"], i["channel_id"], i["roles"]) for i in listed] == [
+        (1, "investigating", None, {"commander": people.alice})
+    ]
+    code, out, _ = await warroom(env, "incident", "show", "1")
+    assert code == 0 and "#1 Disk full on db-3" in out and "Declared SEV2: Disk full on db-3" in out
+
+    code, _, err = await warroom(env, "incident", "declare", "  ")
+    assert code == 1 and "needs a title" in err and "Traceback" not in err
+    code, _, err = await warroom(env, "incident", "show", "42")
+    assert code == 1 and "There is no incident #42." in err
+
+
+async def test_a_separate_worker_process_projects_committed_incidents(
+    db: Database, sim: SlackSimulator, people: People
+) -> None:
+    sim.add_channel("incidents")
+    env = environment(db, sim)
+    code, _, err = await warroom(env, "incident", "declare", "Queue backlog", "--commander", people.bob)
+    assert code == 0, err
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "worker", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        for _ in range(200):
+            channel = sim.channel_named("inc-1-queue-backlog")
+            if channel is not None and channel.pins:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the worker did not open the channel")
+        assert people.bob in channel.members
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err_bytes = await asyncio.wait_for(worker.communicate(), timeout=10)
+    assert worker.returncode == 0, err_bytes.decode()
+    code, out, _ = await warroom(env, "incident", "show", "1", "--json")
+    assert json.loads(out)["channel_id"] == channel.id
