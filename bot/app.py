@@ -21,6 +21,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import api
 from bot.config import Settings, WarroomConfig, load_config
@@ -35,6 +36,32 @@ log = logging.getLogger(__name__)
 SLACK_TIMEOUT = 10  # seconds; a slow Slack must not hold a job lease for long
 
 
+class InFlight:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+class SlackRequestsInFlight:
+    """Counts Slack requests being answered, so the worker can step aside for them."""
+
+    def __init__(self, app: ASGIApp, counter: InFlight) -> None:
+        self.app = app
+        self.counter = counter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/slack/events":
+            await self.app(scope, receive, send)
+            return
+        self.counter.count += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.counter.count -= 1
+
+
 @dataclass
 class Warroom:
     settings: Settings
@@ -45,6 +72,7 @@ class Warroom:
     slack: AsyncWebClient
     bolt: AsyncApp
     http: FastAPI
+    slack_requests: InFlight
 
     async def open_connections(self) -> None:
         """One pooled HTTP session for every Slack call (slack_sdk opens one per call otherwise)."""
@@ -74,7 +102,8 @@ def build(
 ) -> Warroom:
     config = config or load_config(settings.warroom_config or None)
     db = Database(settings.database_url)
-    worker = Worker(db, {}, retry_policy=retry_policy)
+    slack_requests = InFlight()
+    worker = Worker(db, {}, retry_policy=retry_policy, yield_to=slack_requests.__bool__)
     service = IncidentService(db, config, notify=worker.notify)
     slack = AsyncWebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT
@@ -100,7 +129,7 @@ def build(
         ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
     )
     listeners.register(bolt, service, config)
-    warroom = Warroom(settings, config, db, service, worker, slack, bolt, FastAPI())
+    warroom = Warroom(settings, config, db, service, worker, slack, bolt, FastAPI(), slack_requests)
     warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
     return warroom
 
@@ -130,6 +159,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
 
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     app.state.warroom = warroom
+    app.add_middleware(SlackRequestsInFlight, counter=warroom.slack_requests)
     slack_handler = AsyncSlackRequestHandler(warroom.bolt)
 
     @app.post("/slack/events", include_in_schema=False)

@@ -39,6 +39,7 @@ class Worker:
         lease: timedelta = timedelta(seconds=60),
         poll_interval: float = 1.0,
         shutdown_grace: float = 5.0,
+        yield_to: Callable[[], bool] = lambda: False,
     ) -> None:
         self.db = db
         self.handlers = handlers
@@ -48,6 +49,9 @@ class Worker:
         self.lease = lease
         self.poll_interval = poll_interval
         self.shutdown_grace = shutdown_grace
+        # While this says so (Slack requests waiting for their ack), run one job at a time:
+        # an ack has a 3-second deadline, a projection does not.
+        self.yield_to = yield_to
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self.stats = {"run": 0, "retried": 0, "failed": 0}
@@ -60,7 +64,8 @@ class Worker:
         try:
             while True:
                 self._wake.clear()
-                free = self.concurrency - len(self._running)
+                limit = 1 if self.yield_to() else self.concurrency
+                free = limit - len(self._running)
                 if free > 0:
                     try:
                         claimed = await jobs.claim(self.db, limit=free, lease=self.lease)

@@ -131,3 +131,37 @@ async def test_commits_in_one_process_wake_listeners_in_another(db: Database) ->
             await asyncio.wait_for(woken.wait(), timeout=5)
     finally:
         await other.dispose()
+
+
+async def test_worker_runs_one_job_at_a_time_while_slack_waits_for_acks(db: Database) -> None:
+    running = 0
+    most = 0
+    slack_waiting = True
+
+    async def handler(payload: dict[str, Any]) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+
+    worker = Worker(db, {"k": handler}, concurrency=8, poll_interval=0.01, yield_to=lambda: slack_waiting)
+    await add(db, *[("k", f"q{i}") for i in range(6)])
+    task = asyncio.create_task(worker.run_forever())
+    try:
+        for _ in range(500):
+            if (await jobs.counts(db))["done"] == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert most == 1
+        slack_waiting = False  # the acks are out: full speed again
+        await add(db, *[("k", f"r{i}") for i in range(8)])
+        for _ in range(500):
+            if (await jobs.counts(db))["done"] == 14:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert (await jobs.counts(db))["done"] == 14
+    assert most > 1
