@@ -35,20 +35,29 @@ async def run(env: Running, count: int) -> tuple[list[float], list[int]]:
             async with http.post("/slack/events", data=body, headers=headers) as response:
                 assert response.status == 200 and f"#{number}" in await response.text()
             name = f"inc-{number}-ready-bench-{number}"
-            while True:
-                channel = env.sim.channel_named(name)
-                if channel is not None and channel.pins:
-                    break
+            while (pinned_at := pin_answered(env, name)) is None:
                 await asyncio.sleep(0.001)
-            with env.sim.lock:
-                pinned_at = next(
-                    c.at
-                    for c in env.sim.calls
-                    if c.method == "pins.add" and c.args.get("channel") == channel.id
-                )
+            channel = env.sim.channel_named(name)
+            assert channel is not None
             ready_ms.append((pinned_at - started) * 1000)
             invited_ok.append(int(alice in channel.members))
     return ready_ms, invited_ok
+
+
+def pin_answered(env: Running, name: str) -> float | None:
+    """When the simulator answered pins.add for the channel called `name`, if it has."""
+    channel = env.sim.channel_named(name)
+    if channel is None:
+        return None
+    with env.sim.lock:
+        return next(
+            (
+                c.at
+                for c in env.sim.calls
+                if c.method == "pins.add" and c.args.get("channel") == channel.id and not c.error
+            ),
+            None,
+        )
 
 
 def main() -> None:

@@ -322,35 +322,45 @@ class SlackSimulator:
     # ------------------------------------------------------------ HTTP
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        arrived = loop.time()
         method = request.match_info["method"]
         args = await _read_args(request)
         fault = self._take_fault(method)
-        delay = self.latency + (fault.delay if fault else 0.0)
-        if delay:
-            await asyncio.sleep(delay)
+        # `latency` is the whole round trip as the client sees it: the answer leaves that
+        # long after the request came in, however long the simulator itself took.
+        deadline = arrived + self.latency + (fault.delay if fault else 0.0)
+        status: int = 200
+        headers: dict[str, str] = {}
+        error: str | None = None
+        body: Args = {}
         if fault and fault.drop:
+            error = "dropped"
+        elif fault and fault.status >= 400:
+            status, error = fault.status, "ratelimited" if fault.status == 429 else "internal_error"
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            body = {"ok": False, "error": error}
+        else:
+            body = self._call(method, request, args)
+            error = None if body["ok"] else str(body["error"])
+        await asyncio.sleep(max(0.0, deadline - loop.time()))
+        self._record(method, args, error, status)
+        if error == "dropped":
             if request.transport is not None:
                 request.transport.abort()
-            self._record(method, args, "dropped", 0)
             raise web.HTTPInternalServerError()  # never reaches the client
-        if fault and fault.status >= 400:
-            error = "ratelimited" if fault.status == 429 else "internal_error"
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            self._record(method, args, error, fault.status)
-            return web.json_response({"ok": False, "error": error}, status=fault.status, headers=headers)
+        return web.json_response(body, status=status, headers=headers)
+
+    def _call(self, method: str, request: web.Request, args: Args) -> Args:
         handler: Callable[[Args], Args] | None = getattr(self, "m_" + method.replace(".", "_"), None)
         try:
             with self.lock:
                 self._authenticate(request, args)
                 if handler is None:
                     raise SlackError("unknown_method")
-                body = {"ok": True, **handler(args)}
-                self._record(method, args, None, 200)
+                return {"ok": True, **handler(args)}
         except SlackError as exc:
-            with self.lock:
-                self._record(method, args, exc.code, 200)
-            body = {"ok": False, "error": exc.code}
-        return web.json_response(body)
+            return {"ok": False, "error": exc.code}
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
