@@ -35,7 +35,7 @@ async def run(env: Running, count: int) -> tuple[list[float], list[int]]:
             async with http.post("/slack/events", data=body, headers=headers) as response:
                 assert response.status == 200 and f"#{number}" in await response.text()
             name = f"inc-{number}-ready-bench-{number}"
-            while (pinned_at := pin_answered(env, name)) is None:
+            while (pinned_at := pin_answered(env, name)) is None:  # noqa: ASYNC110 (simulator thread)
                 await asyncio.sleep(0.001)
             channel = env.sim.channel_named(name)
             assert channel is not None
