@@ -43,10 +43,17 @@ async def run(env: Running, count: int, concurrency: int) -> list[float]:
             assert response.status == 200 and "Declared" in text, text
             return elapsed
 
+        # Warm-up: open the HTTP and database connections and fill their statement caches,
+        # as a server that has been running for a while has.
         warm_up = [
-            slack.command_body(people[0], f"declare sev4 warm-up {i}", general) for i in range(concurrency)
+            slack.command_body(people[0], f"declare sev4 warm-up {i}", general)
+            for i in range(5 * concurrency)
         ]
-        await asyncio.gather(*(declare(b) for b in warm_up))  # open the connections, warm the caches
+        for start in range(0, len(warm_up), concurrency):
+            await asyncio.gather(*(declare(b) for b in warm_up[start : start + concurrency]))
+        # Start from a steady state: let the worker finish projecting the warm-up incidents.
+        while env.sim.count("pins.add") < len(warm_up):  # noqa: ASYNC110 (simulator thread)
+            await asyncio.sleep(0.05)
         queue = list(reversed(bodies))
 
         async def client() -> None:

@@ -3,7 +3,9 @@ serve` in a child process (as in production), and a signed Slack driver aimed at
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -27,6 +29,11 @@ class Running:
     sim: SlackSimulator
     url: str
     database_url: str
+
+
+def _die_with_parent() -> None:
+    """Child processes get SIGTERM when the benchmark process dies, however it dies."""
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -71,9 +78,12 @@ def running_warroom(
             "LOG_LEVEL": "warning",
         }
         serve = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        server = subprocess.Popen([*serve, "--no-worker"] if separate_worker else serve, env=env, cwd=tmp)
+        command = [*serve, "--no-worker"] if separate_worker else serve
+        server = subprocess.Popen(command, env=env, cwd=tmp, preexec_fn=_die_with_parent)
         worker = (
-            subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp)
+            subprocess.Popen(
+                [sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp, preexec_fn=_die_with_parent
+            )
             if separate_worker
             else None
         )
