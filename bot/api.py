@@ -11,16 +11,6 @@ from pydantic import BaseModel
 from bot.services.incidents import IncidentService, NotFound
 from bot.store.tables import Incident, TimelineEvent
 
-MILESTONES = (
-    "started_at",
-    "detected_at",
-    "declared_at",
-    "acknowledged_at",
-    "mitigated_at",
-    "resolved_at",
-    "closed_at",
-)
-
 
 class IncidentOut(BaseModel):
     number: int

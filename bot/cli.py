@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from bot.config import ConfigError, Settings, load_config
-from bot.domain.incident import DomainError
+from bot.domain.incident import MILESTONES, DomainError
 
 app = typer.Typer(help="warroom: incident response in Slack.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -182,15 +182,7 @@ def incident_show(number: int, as_json: bool = typer.Option(False, "--json", hel
     )
     for role, user in data["roles"].items():
         typer.echo(f"  {role}: {user}")
-    for name in (
-        "started_at",
-        "detected_at",
-        "declared_at",
-        "acknowledged_at",
-        "mitigated_at",
-        "resolved_at",
-        "closed_at",
-    ):
+    for name in MILESTONES:
         typer.echo(f"  {name:<16} {data[name] or '-'}")
     typer.echo("timeline:")
     for event in data["timeline"]:

@@ -12,6 +12,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+MILESTONES = (
+    "started_at",
+    "detected_at",
+    "declared_at",
+    "acknowledged_at",
+    "mitigated_at",
+    "resolved_at",
+    "closed_at",
+)
 TITLE_MAX = 150
 NOTE_MAX = 3000
 

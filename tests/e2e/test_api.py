@@ -5,20 +5,11 @@ from __future__ import annotations
 import httpx
 
 from bot.app import Warroom
+from bot.domain.incident import MILESTONES
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
 from tests.conftest import People
 from tests.e2e.conftest import Declared
-
-MILESTONES = [
-    "started_at",
-    "detected_at",
-    "declared_at",
-    "acknowledged_at",
-    "mitigated_at",
-    "resolved_at",
-    "closed_at",
-]
 
 
 async def test_incidents_as_json(
