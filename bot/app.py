@@ -23,13 +23,15 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot import api
+from bot import api, webhooks
 from bot.config import Settings, WarroomConfig, load_config
+from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.slack import listeners
 from bot.slack.projector import SlackProjector, retry_policy
 from bot.store import jobs
 from bot.store.db import Database
+from bot.store.tables import utcnow
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class Warroom:
     config: WarroomConfig
     db: Database
     service: IncidentService
+    alerts: AlertService
     worker: Worker
     slack: AsyncWebClient
     bolt: AsyncApp
@@ -105,10 +108,11 @@ def build(
     slack_requests = InFlight()
     worker = Worker(db, {}, retry_policy=retry_policy, yield_to=slack_requests.__bool__)
     service = IncidentService(db, config, notify=worker.notify)
+    alerts = AlertService(db, config, service, notify=worker.notify)
     slack = AsyncWebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT
     )
-    projector = SlackProjector(slack, service, config)
+    projector = SlackProjector(slack, service, alerts, config)
     worker.handlers.update(projector.handlers())
     worker.on_give_up = projector.on_give_up
 
@@ -128,8 +132,8 @@ def build(
         process_before_response=True,  # answer Slack only after the change is committed
         ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
     )
-    listeners.register(bolt, service, config)
-    warroom = Warroom(settings, config, db, service, worker, slack, bolt, FastAPI(), slack_requests)
+    listeners.register(bolt, service, alerts, config)
+    warroom = Warroom(settings, config, db, service, alerts, worker, slack, bolt, FastAPI(), slack_requests)
     warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
     return warroom
 
@@ -187,4 +191,5 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     app.include_router(api.router(warroom.service))
+    app.include_router(webhooks.router(warroom.alerts, warroom.settings, utcnow))
     return app

@@ -7,12 +7,23 @@ and hands what each part needs down to it.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.alerts import Action, LabelMatch, Route
 
 
 class ConfigError(Exception):
@@ -94,6 +105,104 @@ DEFAULT_ROLES = [
 ]
 
 
+def parse_duration(value: str | int | float) -> timedelta:
+    """`90s`, `30m`, `4h`, `2d` (or a number of seconds)."""
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like 90s, 30m, 4h or 2d")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(seconds=amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+
+
+Matcher = str | dict[str, str | bool]
+
+
+def _matcher(where: str, spec: Matcher | None) -> LabelMatch | None:
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return LabelMatch(equals=spec)
+    if set(spec) == {"regex"}:
+        try:
+            return LabelMatch(regex=re.compile(str(spec["regex"])))
+        except re.error as exc:
+            raise ValueError(f"{where}: bad regex: {exc}") from None
+    if set(spec) == {"present"} and isinstance(spec["present"], bool):
+        return LabelMatch(present=spec["present"])
+    raise ValueError(f"{where}: use a string, {{regex: ...}} or {{present: true|false}}")
+
+
+class RouteMatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: Matcher | None = None
+    service: Matcher | None = None
+    labels: dict[str, Matcher] = Field(default_factory=dict)
+
+
+class RouteConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    match: RouteMatch = Field(default_factory=RouteMatch)
+    action: Action = Action.DECLARE
+    service: str | None = None
+    severity: str | None = None
+    runbook: str | None = None
+
+    def compile(self, where: str) -> Route:
+        return Route(
+            name=self.name or where,
+            action=self.action,
+            source=_matcher(f"{where}.match.source", self.match.source),
+            service=_matcher(f"{where}.match.service", self.match.service),
+            labels=tuple(
+                (name, m)
+                for name, spec in self.match.labels.items()
+                if (m := _matcher(f"{where}.match.labels.{name}", spec)) is not None
+            ),
+            set_service=self.service,
+            set_severity=self.severity,
+            runbook=self.runbook,
+        )
+
+
+class AlertsConfig(BaseModel):
+    """How alerts become incidents: routes (first match wins), the default, grouping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    routes: list[RouteConfig] = Field(default_factory=list)
+    default: RouteConfig = Field(default_factory=lambda: RouteConfig(name="default", action=Action.DECLARE))
+    group_window: timedelta = timedelta(hours=4)
+    triage_channel: str = "incidents"
+    alerts_message_interval: timedelta = timedelta(seconds=5)
+    _compiled: list[Route] = PrivateAttr(default_factory=list)
+    _default: Route | None = PrivateAttr(default=None)
+
+    @field_validator("group_window", "alerts_message_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: str | int | float | timedelta) -> timedelta:
+        return value if isinstance(value, timedelta) else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _compile(self) -> AlertsConfig:
+        self._compiled = [r.compile(f"alerts.routes.{i}") for i, r in enumerate(self.routes)]
+        self._default = self.default.compile("alerts.default")
+        return self
+
+    @property
+    def compiled_routes(self) -> list[Route]:
+        return self._compiled
+
+    @property
+    def default_route(self) -> Route:
+        assert self._default is not None
+        return self._default
+
+
 class WarroomConfig(BaseModel):
     """What an operator may configure in warroom.yaml; every key has a built-in default."""
 
@@ -105,6 +214,7 @@ class WarroomConfig(BaseModel):
     channel_prefix: str = "inc"
     announcement_channel: str = "incidents"
     slash_command: str = "/incident"
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @field_validator("channel_prefix")
     @classmethod
@@ -142,6 +252,11 @@ class WarroomConfig(BaseModel):
             raise ValueError("roles: names must be unique")
         if "commander" not in roles:
             raise ValueError("roles: the commander role is required")
+        for where, rule in [("alerts.default", self.alerts.default)] + [
+            (f"alerts.routes.{i}", r) for i, r in enumerate(self.alerts.routes)
+        ]:
+            if rule.severity is not None and rule.severity not in names:
+                raise ValueError(f"{where}.severity: {rule.severity!r} is not one of {', '.join(names)}")
         return self
 
     @property

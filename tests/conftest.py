@@ -23,7 +23,9 @@ from bot.sim.server import BOT_TOKEN, SlackSimulator
 from bot.store.db import Database, async_url
 
 SIGNING_SECRET = "test-signing-secret"
-TABLES = ["timeline_event", "role_assignment", "processed_event", "job", "incident"]
+ALERT_TOKEN = "test-alert-token"
+PAGERDUTY_SECRET = "test-pagerduty-secret"
+TABLES = ["timeline_event", "role_assignment", "processed_event", "job", "alert", "incident"]
 
 
 async def _create_pg_database(server_url: str, name: str) -> None:
@@ -111,6 +113,8 @@ def make_settings(database_url: str, sim: SlackSimulator) -> Settings:
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=sim.api_url,
         database_url=database_url,
+        alert_webhook_token=ALERT_TOKEN,
+        pagerduty_webhook_secret=PAGERDUTY_SECRET,
     )
 
 

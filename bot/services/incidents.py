@@ -26,7 +26,15 @@ class NotFound(DomainError):
 
 
 PROJECTION_FIELDS = frozenset(
-    {"channel_id", "channel_name", "summary_ts", "announcement_channel_id", "announcement_ts", "slack_topic"}
+    {
+        "channel_id",
+        "channel_name",
+        "summary_ts",
+        "announcement_channel_id",
+        "announcement_ts",
+        "slack_topic",
+        "alerts_ts",
+    }
 )
 
 
@@ -57,6 +65,61 @@ class IncidentService:
 
     # ----------------------------------------------------------------- commands
 
+    def new_incident(
+        self,
+        *,
+        title: str,
+        reporter: str,
+        severity: str | None = None,
+        commander: str | None = None,
+        description: str | None = None,
+        declare_key: str | None = None,
+        service: str | None = None,
+        started_at: datetime | None = None,
+    ) -> Incident:
+        """Check and build an incident to declare (not stored yet)."""
+        now = self.clock()
+        incident = Incident(
+            title=rules.clean_title(title),
+            severity=rules.parse_severity(
+                severity or self.config.default_severity, self.config.severity_names
+            ),
+            status=Status.INVESTIGATING.value,
+            description=(description or "").strip() or None,
+            service=service,
+            reporter_id=reporter,
+            declare_key=declare_key,
+            started_at=min(started_at or now, now),
+            detected_at=min(started_at or now, now),
+            declared_at=now,
+            updated_at=now,
+        )
+        if commander:
+            rules.record_role(incident, "commander", self.config.role_names, now)
+        return incident
+
+    async def insert_declared(
+        self, session: AsyncSession, incident: Incident, commander: str | None
+    ) -> Incident:
+        """Store a new incident, its first timeline entries and the job that opens its channel,
+        in the caller's transaction."""
+        number = await session.scalar(INSERT_INCIDENT, incident.model_dump(exclude={"number"}))
+        assert number is not None
+        incident.number = number
+        now, reporter = incident.declared_at, incident.reporter_id
+        events = [
+            self.timeline_row(
+                number, "declared", reporter, f"Declared {incident.severity}: {incident.title}", now
+            )
+        ]
+        if commander:
+            # No echo or invite of its own: opening the channel invites and shows roles.
+            text = await self._add_role(session, incident, "commander", commander, reporter, now)
+            events.append(self.timeline_row(number, "role", reporter, text, now))
+        await session.execute(INSERT_TIMELINE_EVENT, events)
+        await jobs.enqueue(session, "slack.open_channel", {"incident": number}, queue=incident_queue(number))
+        return incident
+
     async def declare(
         self,
         *,
@@ -67,40 +130,19 @@ class IncidentService:
         description: str | None = None,
         declare_key: str | None = None,
     ) -> Incident:
-        title = rules.clean_title(title)
-        severity = rules.parse_severity(severity or self.config.default_severity, self.config.severity_names)
-        description = (description or "").strip() or None
-        now = self.clock()
-        incident = Incident(
+        incident = self.new_incident(
             title=title,
+            reporter=reporter,
             severity=severity,
-            status=Status.INVESTIGATING.value,
+            commander=commander,
             description=description,
-            reporter_id=reporter,
             declare_key=declare_key,
-            started_at=now,
-            detected_at=now,
-            declared_at=now,
-            updated_at=now,
         )
-        if commander:
-            rules.record_role(incident, "commander", self.config.role_names, now)
         try:
             async with self.db.transaction() as session:
                 if declare_key and (existing := await self._by_declare_key(session, declare_key)):
                     return existing
-                number = await session.scalar(INSERT_INCIDENT, incident.model_dump(exclude={"number"}))
-                incident.number = number
-                await self._append(
-                    session, number, "declared", reporter, f"Declared {severity}: {title}", now
-                )
-                if commander:
-                    # No echo or invite of its own: opening the channel invites and shows roles.
-                    text = await self._add_role(session, incident, "commander", commander, reporter, now)
-                    await self._append(session, number, "role", reporter, text, now)
-                await jobs.enqueue(
-                    session, "slack.open_channel", {"incident": number}, queue=incident_queue(number)
-                )
+                await self.insert_declared(session, incident, commander)
         except IntegrityError:
             # The same modal submitted twice at once: the other request declared it.
             if declare_key:
@@ -355,11 +397,11 @@ class IncidentService:
         source: str | None = None,
     ) -> str:
         """Append to the timeline; returns the event's idempotency key."""
-        row = self._timeline_row(number, kind, actor, text, at, key=key, source=source)
+        row = self.timeline_row(number, kind, actor, text, at, key=key, source=source)
         await session.execute(INSERT_TIMELINE_EVENT, row)
         return str(row["idempotency_key"])
 
-    def _timeline_row(
+    def timeline_row(
         self,
         number: int,
         kind: str,

@@ -11,7 +11,7 @@ from typing import Any
 from bot.config import WarroomConfig
 from bot.domain.incident import Status, allowed_next
 from bot.slack.text import escape, escape_keeping_mentions, slack_time
-from bot.store.tables import Incident, TimelineEvent
+from bot.store.tables import AlertRecord, Incident, TimelineEvent
 
 Block = dict[str, Any]
 
@@ -307,3 +307,59 @@ def help_text(command: str, config: WarroomConfig) -> str:
             "React with :pushpin: to put a message on the timeline.",
         ]
     )
+
+
+def alerts_blocks(firing: int, resolved: int, newest: list[AlertRecord]) -> list[Block]:
+    """The one alerts message of an incident, updated in place."""
+    state = ":red_circle:" if firing else ":large_green_circle:"
+    lines = []
+    for alert in newest:
+        mark = ":red_circle:" if alert.status == "firing" else ":white_check_mark:"
+        link = next((u for u in alert.links if u.startswith(("https://", "http://"))), None)
+        title = escape(alert.title[:200])
+        lines.append(f"{mark} {f'<{escape(link)}|{title}>' if link else title} ({escape(alert.source)})")
+    blocks: list[Block] = [mrkdwn(f"{state} *Alerts*: {firing} firing, {resolved} resolved")]
+    if lines:
+        blocks.append(mrkdwn("\n".join(lines)))
+        if firing + resolved > len(newest):
+            blocks.append(
+                context(f"Newest {len(newest)} of {firing + resolved}; every alert is on the timeline.")
+            )
+    return blocks
+
+
+def alerts_text(firing: int, resolved: int) -> str:
+    return f"Alerts: {firing} firing, {resolved} resolved"
+
+
+def alerts_cleared_blocks(incident: Incident, commander: str | None, total: int) -> list[Block]:
+    ask = (
+        f"{who(commander)}, is it over?" if commander else "Nobody is commander yet; whoever is: is it over?"
+    )
+    return [
+        mrkdwn(f":white_check_mark: All {total} alerts of this incident have resolved. {ask}"),
+        {
+            "type": "actions",
+            "block_id": "alerts_cleared",
+            "elements": [button("Resolve", "open_resolve_modal", str(incident.number), style="primary")],
+        },
+    ]
+
+
+def triage_blocks(alert: AlertRecord, value: str) -> list[Block]:
+    link = next((u for u in alert.links if u.startswith(("https://", "http://"))), None)
+    details = [f"*{escape(alert.title[:200])}*", f"Source: {escape(alert.source)}"]
+    if alert.service:
+        details.append(f"Service: {escape(alert.service)}")
+    if alert.severity:
+        details.append(f"Severity: {escape(alert.severity)}")
+    if link:
+        details.append(f"<{escape(link)}|Open in {escape(alert.source)}>")
+    return [
+        mrkdwn(":mag: An alert needs a look:\n" + "\n".join(details)),
+        {
+            "type": "actions",
+            "block_id": "triage",
+            "elements": [button("Declare incident", "declare_from_alert", value, style="danger")],
+        },
+    ]

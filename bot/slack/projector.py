@@ -8,6 +8,7 @@ changes nothing that was done.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Awaitable
@@ -18,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import WarroomConfig
+from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.slack import blocks
 from bot.slack.text import channel_name, escape
@@ -63,9 +65,12 @@ def _error(exc: SlackApiError) -> str:
 
 
 class SlackProjector:
-    def __init__(self, client: AsyncWebClient, service: IncidentService, config: WarroomConfig) -> None:
+    def __init__(
+        self, client: AsyncWebClient, service: IncidentService, alerts: AlertService, config: WarroomConfig
+    ) -> None:
         self.client = client
         self.service = service
+        self.alerts = alerts
         self.config = config
 
     def handlers(self) -> dict[str, Handler]:
@@ -76,6 +81,9 @@ class SlackProjector:
             "slack.invite": self.invite,
             "slack.record_pin": self.record_pin,
             "slack.publish_home": self.publish_home,
+            "slack.sync_alerts": self.sync_alerts,
+            "slack.alerts_cleared": self.alerts_cleared,
+            "slack.triage": self.triage,
         }
 
     async def on_give_up(self, job: Job, error: str) -> None:
@@ -173,6 +181,43 @@ class SlackProjector:
         roles = await self.service.roles([_n(i) for i in incidents])
         view = blocks.home_view(incidents, roles, self.config.slash_command)
         await self.client.views_publish(user_id=payload["user"], view=view)
+
+    async def sync_alerts(self, payload: dict[str, Any]) -> None:
+        """Post or update the incident's one alerts message with the current counts."""
+        incident = await self.service.get(payload["incident"])
+        channel = _channel(incident)
+        summary = await self.alerts.summary(_n(incident))
+        text = blocks.alerts_text(summary.firing, summary.resolved)
+        shown = blocks.alerts_blocks(summary.firing, summary.resolved, summary.newest)
+        if incident.alerts_ts:
+            await self.client.chat_update(channel=channel, ts=incident.alerts_ts, text=text, blocks=shown)
+            return
+        response = await self.client.chat_postMessage(channel=channel, text=text, blocks=shown)
+        await self.service.record_projection(_n(incident), alerts_ts=str(response["ts"]))
+
+    async def alerts_cleared(self, payload: dict[str, Any]) -> None:
+        incident = await self.service.get(payload["incident"])
+        channel = _channel(incident)
+        if incident.status in ("resolved", "closed") or incident.alerts_cleared_at is None:
+            return  # resolved meanwhile, or an alert fired again before we asked
+        roles = (await self.service.roles([_n(incident)]))[_n(incident)]
+        summary = await self.alerts.summary(_n(incident), newest=0)
+        await self.client.chat_postMessage(
+            channel=channel,
+            text="All alerts have resolved: resolve the incident?",
+            blocks=blocks.alerts_cleared_blocks(incident, roles.get("commander"), summary.resolved),
+        )
+
+    async def triage(self, payload: dict[str, Any]) -> None:
+        alert = await self.alerts.get(payload["source"], payload["fingerprint"])
+        if alert is None or alert.incident_number is not None:
+            return  # declared or joined an incident meanwhile
+        value = json.dumps({"source": alert.source, "fingerprint": alert.fingerprint})
+        await self.client.chat_postMessage(
+            channel=self.config.alerts.triage_channel,
+            text=escape(f"Alert needs a look: {alert.title}"),
+            blocks=blocks.triage_blocks(alert, value),
+        )
 
     # ------------------------------------------------------------ steps
 

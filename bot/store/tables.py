@@ -57,6 +57,9 @@ class Incident(SQLModel, table=True):
     announcement_channel_id: str | None = Field(default=None, max_length=32)
     announcement_ts: str | None = Field(default=None, max_length=32)
     slack_topic: str | None = Field(default=None, max_length=250)
+    alerts_ts: str | None = Field(default=None, max_length=32)  # the alerts message, updated in place
+    alerts_cleared_at: datetime | None = _time()  # when all alerts resolved (and the commander was asked)
+    last_alert_at: datetime | None = _time()
 
     started_at: datetime = _time(nullable=False)
     detected_at: datetime = _time(nullable=False)
@@ -66,6 +69,32 @@ class Incident(SQLModel, table=True):
     resolved_at: datetime | None = _time()
     closed_at: datetime | None = _time()
     updated_at: datetime = _time(nullable=False)
+
+
+class AlertRecord(SQLModel, table=True):
+    """One alert per (source, fingerprint): its latest status, and the incident it joined."""
+
+    __tablename__ = "alert"
+    __table_args__ = (sa.UniqueConstraint("source", "fingerprint", name="uq_alert_source_fingerprint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    fingerprint: str = Field(max_length=255)
+    group_key: str | None = Field(default=None, max_length=500, index=True)
+    status: str = Field(max_length=16)
+    title: str = Field(max_length=500)
+    service: str | None = Field(default=None, max_length=100)
+    severity: str | None = Field(default=None, max_length=50)
+    route: str = Field(max_length=100)
+    action: str = Field(max_length=16)
+    labels: dict[str, str] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    annotations: dict[str, str] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    links: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    starts_at: datetime = _time(nullable=False)
+    ends_at: datetime | None = _time()
+    first_seen_at: datetime = _time(nullable=False)
+    last_seen_at: datetime = _time(nullable=False)
+    incident_number: int | None = Field(default=None, foreign_key="incident.number", index=True)
 
 
 class RoleAssignment(SQLModel, table=True):

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import WarroomConfig
+from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,11 @@ def failure_text(exc: BaseException) -> str:
     return f":x: warroom hit an internal error (reference `{reference}`). Please try again; operators can find the details in the log."
 
 
-def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> None:
+def register(app: AsyncApp, service: IncidentService, alerts: AlertService, config: WarroomConfig) -> None:
     from bot.slack.listeners import actions, commands, events, views
 
     commands.register(app, service, config)
-    actions.register(app, service)
+    actions.register(app, service, alerts)
     views.register(app, service, config)
     events.register(app, service)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -9,12 +10,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.incident import DomainError, Status
+from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.slack import blocks
 from bot.slack.listeners import failure_text
 
 
-def register(app: AsyncApp, service: IncidentService) -> None:
+def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> None:
     async def answer(respond: Any, text: str) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
@@ -62,3 +64,24 @@ def register(app: AsyncApp, service: IncidentService) -> None:
     ) -> None:
         await ack()
         await open_form(body, action, client, respond, "resolve")
+
+    @app.action("declare_from_alert")
+    async def declare_from_alert(
+        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        await ack()
+        user = body["user"]["id"]
+        try:
+            which = json.loads(action["value"])
+            incident = await alerts.declare_from_triage(which["source"], which["fingerprint"], user)
+        except DomainError as exc:
+            await answer(respond, f":warning: {exc}")
+            return
+        except Exception as exc:
+            await answer(respond, failure_text(exc))
+            return
+        await respond(
+            text=f":rotating_light: <@{user}> declared *#{incident.number}* from this alert.",
+            response_type="in_channel",
+            replace_original=True,
+        )

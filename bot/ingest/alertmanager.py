@@ -1,0 +1,76 @@
+"""Prometheus Alertmanager webhook (payload version 4), and Grafana's compatible variant."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from bot.domain.alerts import Alert, AlertStatus
+from bot.ingest import PayloadError, field, load_json, string_map, timestamp
+
+
+def parse(body: bytes, *, source: str = "alertmanager", now: datetime) -> list[Alert]:
+    data = load_json(body)
+    version = data.get("version")
+    if source == "alertmanager" and version != "4":
+        raise PayloadError("version", f'expected Alertmanager webhook version "4", got {version!r}')
+    group_key = field(data, "groupKey", str, "")
+    common_labels = string_map(data, "commonLabels", "")
+    common_annotations = string_map(data, "commonAnnotations", "")
+    raw_alerts = field(data, "alerts", list, "")
+    if not raw_alerts:
+        raise PayloadError("alerts", "is empty")
+    prefix = f"{data.get('orgId')}:" if source == "grafana" and data.get("orgId") is not None else ""
+    alerts = []
+    for i, raw in enumerate(raw_alerts):
+        where = f"alerts[{i}]."
+        if not isinstance(raw, dict):
+            raise PayloadError(f"alerts[{i}]", "expected an object")
+        status = field(raw, "status", str, where)
+        if status not in ("firing", "resolved"):
+            raise PayloadError(f"{where}status", f"expected firing or resolved, got {status!r}")
+        labels = {**common_labels, **string_map(raw, "labels", where)}
+        annotations = {**common_annotations, **string_map(raw, "annotations", where)}
+        fingerprint = field(raw, "fingerprint", str, where, required=False) or _fingerprint(labels)
+        starts_at = timestamp(raw.get("startsAt"), f"{where}startsAt") or now
+        links = tuple(
+            u
+            for u in (raw.get("generatorURL"), raw.get("dashboardURL"), raw.get("panelURL"))
+            if isinstance(u, str) and u
+        )
+        alerts.append(
+            Alert(
+                source=source,
+                fingerprint=prefix + fingerprint,
+                status=AlertStatus(status),
+                title=_title(labels, annotations, data),
+                starts_at=starts_at,
+                ends_at=timestamp(raw.get("endsAt"), f"{where}endsAt") if status == "resolved" else None,
+                group_key=f"{source}:{prefix}{group_key}",
+                service=labels.get("service"),
+                severity=labels.get("severity"),
+                labels=labels,
+                annotations=annotations,
+                links=links,
+            )
+        )
+    return alerts
+
+
+def _title(labels: dict[str, str], annotations: dict[str, str], data: dict[str, Any]) -> str:
+    for candidate in (
+        annotations.get("summary"),
+        annotations.get("title"),
+        labels.get("alertname"),
+        data.get("title"),
+    ):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
+    return "Alert"
+
+
+def _fingerprint(labels: dict[str, str]) -> str:
+    """Alertmanager's own fingerprint is a hash of the label set; do the same when absent."""
+    canonical = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,74 @@
+"""PagerDuty Webhooks v3: signature check and incident events -> alerts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from bot.domain.alerts import Alert, AlertStatus
+from bot.ingest import field, load_json, timestamp
+
+# Events that change whether the PagerDuty incident is firing; the others are accepted and
+# acknowledged, but change nothing here.
+STATUS_BY_EVENT = {
+    "incident.triggered": AlertStatus.FIRING,
+    "incident.reopened": AlertStatus.FIRING,
+    "incident.resolved": AlertStatus.RESOLVED,
+}
+
+
+def signature_valid(body: bytes, header: str | None, secrets: list[str]) -> bool:
+    """X-PagerDuty-Signature carries one `v1=<hex>` per active secret (several while a secret
+    is rotated); one match is enough. Constant-time comparison."""
+    if not header:
+        return False
+    offered = [part.strip()[3:] for part in header.split(",") if part.strip().startswith("v1=")]
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if any(hmac.compare_digest(expected, candidate) for candidate in offered):
+            return True
+    return False
+
+
+def parse(body: bytes, *, now: datetime) -> tuple[str, list[Alert]]:
+    """Return the event type and the alerts it produces (none for events we only note)."""
+    data = load_json(body)
+    event = field(data, "event", dict, "")
+    event_type = field(event, "event_type", str, "event.")
+    resource = field(event, "data", dict, "event.")
+    if not event_type.startswith("incident.") or event_type not in STATUS_BY_EVENT:
+        return event_type, []
+    incident_id = field(resource, "id", str, "event.data.")
+    title = (
+        field(resource, "title", str, "event.data.", required=False) or f"PagerDuty incident {incident_id}"
+    )
+    service = resource.get("service") if isinstance(resource.get("service"), dict) else {}
+    priority = resource.get("priority") if isinstance(resource.get("priority"), dict) else {}
+    link = resource.get("html_url")
+    occurred = timestamp(event.get("occurred_at"), "event.occurred_at") or now
+    started = timestamp(resource.get("created_at"), "event.data.created_at") or occurred
+    status = STATUS_BY_EVENT[event_type]
+    return event_type, [
+        Alert(
+            source="pagerduty",
+            fingerprint=incident_id,
+            status=status,
+            title=title,
+            starts_at=started,
+            ends_at=occurred if status is AlertStatus.RESOLVED else None,
+            group_key=f"pagerduty:{incident_id}",
+            service=str(service.get("summary")) if service.get("summary") else None,
+            severity=str(priority.get("summary") or resource.get("urgency") or "") or None,
+            labels={
+                k: str(v)
+                for k, v in (
+                    ("pagerduty_service_id", service.get("id")),
+                    ("urgency", resource.get("urgency")),
+                    ("incident_key", resource.get("incident_key")),
+                )
+                if v
+            },
+            links=(link,) if isinstance(link, str) and link else (),
+        )
+    ]

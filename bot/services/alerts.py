@@ -1,0 +1,505 @@
+"""Alert ingestion: one webhook delivery is one transaction.
+
+Each alert is upserted on (source, fingerprint); the routes decide declare / triage / ignore;
+grouping sends an alert to the open incident that holds its group key (or its service, within
+the window) before a new incident is declared. Every alert that joins, resolves or fires again
+goes on the incident's timeline; Slack gets one alerts message per incident, refreshed at most
+once per interval however many alerts arrive, and one question to the commander when every
+alert has resolved.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.config import WarroomConfig
+from bot.domain.alerts import (
+    Action,
+    Alert,
+    AlertStatus,
+    Decision,
+    OpenIncident,
+    incident_title,
+    pick_incident,
+    route,
+)
+from bot.domain.incident import DomainError, Status
+from bot.services.incidents import INSERT_TIMELINE_EVENT, IncidentService, incident_queue
+from bot.store import jobs
+from bot.store.db import Database
+from bot.store.tables import AlertRecord, Incident, Job, ProcessedEvent, utcnow
+
+ALERT = AlertRecord.__table__  # type: ignore[attr-defined]
+INSERT_ALERT = sa.insert(ALERT)
+UPDATE_ALERT = (
+    sa.update(ALERT)
+    .where(ALERT.c.id == sa.bindparam("alert_id"))
+    .values(
+        status=sa.bindparam("new_status"),
+        ends_at=sa.bindparam("new_ends_at"),
+        last_seen_at=sa.bindparam("seen"),
+        incident_number=sa.bindparam("incident"),
+    )
+)
+
+
+def alerts_queue(number: int) -> str:
+    return f"alerts:{number}"
+
+
+@dataclass
+class IngestResult:
+    received: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    ignored: int = 0
+    triaged: int = 0
+    declared: list[int] = field(default_factory=list)
+    incidents: list[int] = field(default_factory=list)  # every incident an alert joined or left
+    duplicate_delivery: bool = False
+
+
+@dataclass
+class _Batch:
+    """What one transaction has decided so far."""
+
+    now: datetime
+    candidates: dict[int, OpenIncident]
+    inserts: list[dict[str, object]] = field(default_factory=list)
+    updates: list[dict[str, object]] = field(default_factory=list)
+    timeline: list[dict[str, object]] = field(default_factory=list)
+    touched: dict[int, datetime] = field(default_factory=dict)  # incident -> earliest alert start
+    triage_keys: set[str] = field(default_factory=set)
+
+
+class AlertService:
+    def __init__(
+        self,
+        db: Database,
+        config: WarroomConfig,
+        incidents: IncidentService,
+        *,
+        notify: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.incidents = incidents
+        self.notify = notify
+        self.clock = clock
+
+    def decide(self, alert: Alert) -> Decision:
+        alerts = self.config.alerts
+        return route(alert, alerts.compiled_routes, alerts.default_route, self.config.default_severity)
+
+    async def ingest(self, alerts: list[Alert], *, delivery: str | None = None) -> IngestResult:
+        result = IngestResult(received=len(alerts))
+        try:
+            async with self.db.transaction() as session:
+                if delivery is not None:
+                    if await session.get(ProcessedEvent, delivery) is not None:
+                        return IngestResult(received=len(alerts), duplicate_delivery=True)
+                    session.add(ProcessedEvent(key=delivery, processed_at=self.clock()))
+                await self._ingest(session, alerts, result)
+        except IntegrityError:
+            if delivery is not None:  # the same delivery, at the same moment, in another process
+                return IngestResult(received=len(alerts), duplicate_delivery=True)
+            raise
+        self.notify()
+        return result
+
+    async def summary(self, number: int, *, newest: int = 5) -> AlertsSummary:
+        async with self.db.sessions() as session:
+            return await _summary(session, number, newest)
+
+    async def get(self, source: str, fingerprint: str) -> AlertRecord | None:
+        stmt = sa.select(AlertRecord).where(
+            col(AlertRecord.source) == source, col(AlertRecord.fingerprint) == fingerprint
+        )
+        async with self.db.sessions() as session:
+            return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def declare_from_triage(self, source: str, fingerprint: str, user: str) -> Incident:
+        """The "Declare incident" button on a triage post: declare with this alert and the
+        firing alerts of its group; a second click finds the incident the first one made."""
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(
+                    sa.select(AlertRecord).where(
+                        col(AlertRecord.source) == source, col(AlertRecord.fingerprint) == fingerprint
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                raise DomainError("That alert is no longer on record.")
+            if row.incident_number is not None:
+                incident = await session.get(Incident, row.incident_number)
+                assert incident is not None
+                return incident
+            incident = self.incidents.new_incident(
+                title=incident_title(_as_alert(row), row.service),
+                reporter=user,
+                commander=user,
+                severity=self.decide(_as_alert(row)).severity,
+                service=row.service,
+                started_at=row.starts_at,
+            )
+            incident = await self.incidents.insert_declared(session, incident, commander=user)
+            assert incident.number is not None
+            siblings = [row]
+            if row.group_key:
+                siblings = list(
+                    await session.scalars(
+                        sa.select(AlertRecord).where(
+                            col(AlertRecord.group_key) == row.group_key,
+                            col(AlertRecord.incident_number).is_(None),
+                            col(AlertRecord.status) == "firing",
+                        )
+                    )
+                )
+            now = self.clock()
+            for sibling in siblings:
+                sibling.incident_number = incident.number
+            await session.execute(
+                INSERT_TIMELINE_EVENT,
+                [
+                    self.incidents.timeline_row(
+                        incident.number,
+                        "alert",
+                        None,
+                        f"Alert firing: {a.title} ({a.source})",
+                        now,
+                        source=f"{a.source}:{a.fingerprint}",
+                    )
+                    for a in siblings
+                ],
+            )
+            incident.last_alert_at = now
+            await self._schedule_alerts_message(session, incident.number, now)
+        self.notify()
+        return incident
+
+    async def _ingest(self, session: AsyncSession, alerts: list[Alert], result: IngestResult) -> None:
+        now = self.clock()
+        decisions = {(a.source, a.fingerprint): self.decide(a) for a in alerts}
+        await self._lock_groups(session, alerts, decisions)
+        existing = await self._existing(session, alerts)
+        batch = _Batch(now=now, candidates=await self._open_incidents(session, alerts, decisions))
+        # The same alert twice in one delivery: the last word counts.
+        latest = {(a.source, a.fingerprint): a for a in sorted(alerts, key=lambda a: a.starts_at)}
+        for key, alert in latest.items():
+            decision = decisions[key]
+            row = existing.get(key)
+            if row is None:
+                await self._new_alert(session, alert, decision, batch, result)
+            else:
+                await self._known_alert(session, alert, decision, row, batch, result)
+        if batch.inserts:
+            await session.execute(INSERT_ALERT, batch.inserts)
+        if batch.updates:
+            await session.execute(UPDATE_ALERT, batch.updates)
+        if batch.timeline:
+            await session.execute(INSERT_TIMELINE_EVENT, batch.timeline)
+        for number, earliest in batch.touched.items():
+            await self._after_change(session, number, earliest, now)
+        result.incidents = sorted(batch.touched)
+
+    async def _new_alert(
+        self, session: AsyncSession, alert: Alert, decision: Decision, batch: _Batch, result: IngestResult
+    ) -> None:
+        result.new += 1
+        number = None
+        if alert.status is AlertStatus.FIRING:
+            number = await self._place(session, alert, decision, batch, result)
+            if number is not None:
+                self._note(batch, number, alert, "Alert firing")
+        batch.inserts.append(self._row(alert, decision, number, batch.now))
+
+    async def _known_alert(
+        self,
+        session: AsyncSession,
+        alert: Alert,
+        decision: Decision,
+        row: AlertRecord,
+        batch: _Batch,
+        result: IngestResult,
+    ) -> None:
+        number = row.incident_number
+        if alert.status.value == row.status and not (alert.status is AlertStatus.FIRING and number is None):
+            result.unchanged += 1  # a re-send: Alertmanager repeats firing groups
+            batch.updates.append(_update(row, alert, number, batch.now))
+            return
+        result.changed += 1
+        placed_now = False
+        if alert.status is AlertStatus.FIRING and number is None:
+            number = await self._place(session, alert, decision, batch, result)
+            placed_now = number is not None
+        if number is not None:
+            if alert.status is AlertStatus.RESOLVED:
+                what = "Alert resolved"
+            else:
+                what = "Alert firing" if placed_now else "Alert firing again"
+            self._note(batch, number, alert, what)
+        batch.updates.append(_update(row, alert, number, batch.now))
+
+    async def _place(
+        self, session: AsyncSession, alert: Alert, decision: Decision, batch: _Batch, result: IngestResult
+    ) -> int | None:
+        """The incident a firing alert belongs to: an open one, a new one, or none."""
+        if decision.action is Action.IGNORE:
+            result.ignored += 1
+            return None
+        window = self.config.alerts.group_window
+        number = pick_incident(alert, decision.service, batch.candidates.values(), batch.now, window)
+        if number is not None:
+            return number
+        if decision.action is Action.TRIAGE:
+            result.triaged += 1
+            await self._triage(session, alert, decision, batch)
+            return None
+        incident = self.incidents.new_incident(
+            title=incident_title(alert, decision.service),
+            reporter=f"alert:{alert.source}",
+            severity=decision.severity,
+            service=decision.service,
+            started_at=alert.starts_at,
+        )
+        incident = await self.incidents.insert_declared(session, incident, commander=None)
+        assert incident.number is not None
+        result.declared.append(incident.number)
+        batch.candidates[incident.number] = OpenIncident(
+            incident.number,
+            decision.service,
+            frozenset({alert.group_key} if alert.group_key else ()),
+            batch.now,
+        )
+        return incident.number
+
+    def _note(self, batch: _Batch, number: int, alert: Alert, what: str) -> None:
+        """Every alert that joins, resolves or fires again goes on the timeline."""
+        # On the timeline at the time the source says it happened, not when we heard of it.
+        happened = alert.ends_at if alert.status is AlertStatus.RESOLVED else alert.starts_at
+        at = min(happened or batch.now, batch.now)
+        text = f"{what}: {alert.title} ({alert.source})"
+        batch.timeline.append(
+            self.incidents.timeline_row(
+                number, "alert", None, text[:1000], at, source=f"{alert.source}:{alert.fingerprint}"
+            )
+        )
+        candidate = batch.candidates.get(number)
+        if candidate is not None and alert.group_key and alert.group_key not in candidate.group_keys:
+            batch.candidates[number] = OpenIncident(
+                number, candidate.service, candidate.group_keys | {alert.group_key}, batch.now
+            )
+        earliest = batch.touched.get(number)
+        batch.touched[number] = alert.starts_at if earliest is None else min(earliest, alert.starts_at)
+
+    async def _triage(self, session: AsyncSession, alert: Alert, decision: Decision, batch: _Batch) -> None:
+        """One triage post per group of alerts, with a button that declares the incident."""
+        key = alert.group_key or f"{alert.source}:{alert.fingerprint}"
+        if key in batch.triage_keys:
+            return
+        batch.triage_keys.add(key)
+        already = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ALERT)
+            .where(
+                ALERT.c.group_key == key, ALERT.c.action == Action.TRIAGE.value, ALERT.c.status == "firing"
+            )
+        )
+        if already:
+            return
+        payload = {"source": alert.source, "fingerprint": alert.fingerprint}
+        await jobs.enqueue(session, "slack.triage", payload, queue=f"triage:{key}"[:100])
+
+    async def _after_change(
+        self, session: AsyncSession, number: int, earliest: datetime, now: datetime
+    ) -> None:
+        """Milestones from the earliest alert, the all-clear question, the alerts message."""
+        incident = await session.get(Incident, number)
+        assert incident is not None
+        if earliest < incident.started_at:
+            incident.started_at = earliest
+        if earliest < incident.detected_at:
+            incident.detected_at = earliest
+        incident.last_alert_at = now
+        firing = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ALERT)
+            .where(ALERT.c.incident_number == number, ALERT.c.status == "firing")
+        )
+        active = incident.status not in (Status.RESOLVED, Status.CLOSED)
+        if firing == 0 and active and incident.alerts_cleared_at is None:
+            incident.alerts_cleared_at = now
+            await jobs.enqueue(
+                session, "slack.alerts_cleared", {"incident": number}, queue=incident_queue(number)
+            )
+        elif firing and incident.alerts_cleared_at is not None:
+            incident.alerts_cleared_at = None  # firing again: a later all-clear asks again
+        await self._schedule_alerts_message(session, number, now)
+
+    async def _schedule_alerts_message(self, session: AsyncSession, number: int, now: datetime) -> None:
+        """At most one alerts-message refresh per interval, however many alerts arrive."""
+        queue = alerts_queue(number)
+        if await jobs.has_pending(session, "slack.sync_alerts", queue):
+            return
+        last = await session.scalar(sa.select(sa.func.max(col(Job.run_at))).where(col(Job.queue) == queue))
+        run_at = now if last is None else max(now, last + self.config.alerts.alerts_message_interval)
+        await jobs.enqueue(session, "slack.sync_alerts", {"incident": number}, queue=queue, run_at=run_at)
+
+    async def _existing(
+        self, session: AsyncSession, alerts: list[Alert]
+    ) -> dict[tuple[str, str], AlertRecord]:
+        by_source: dict[str, set[str]] = defaultdict(set)
+        for alert in alerts:
+            by_source[alert.source].add(alert.fingerprint)
+        found: dict[tuple[str, str], AlertRecord] = {}
+        for source, fingerprints in by_source.items():
+            rows = await session.execute(
+                sa.select(AlertRecord).where(
+                    col(AlertRecord.source) == source, col(AlertRecord.fingerprint).in_(fingerprints)
+                )
+            )
+            for row in rows.scalars():
+                found[(row.source, row.fingerprint)] = row
+        return found
+
+    async def _open_incidents(
+        self, session: AsyncSession, alerts: list[Alert], decisions: dict[tuple[str, str], Decision]
+    ) -> dict[int, OpenIncident]:
+        """Open incidents these alerts could join: by group key or by service."""
+        keys = {a.group_key for a in alerts if a.group_key}
+        services = {d.service for d in decisions.values() if d.service}
+        open_statuses = [s.value for s in Status if s not in (Status.RESOLVED, Status.CLOSED)]
+        numbers: set[int] = set()
+        if keys:
+            numbers |= set(
+                (
+                    await session.scalars(
+                        sa.select(ALERT.c.incident_number)
+                        .join(Incident.__table__, Incident.__table__.c.number == ALERT.c.incident_number)  # type: ignore[attr-defined]
+                        .where(ALERT.c.group_key.in_(keys), col(Incident.status).in_(open_statuses))
+                        .distinct()
+                    )
+                ).all()
+            )
+        if services:
+            by_service = await session.scalars(
+                sa.select(col(Incident.number)).where(
+                    col(Incident.service).in_(services), col(Incident.status).in_(open_statuses)
+                )
+            )
+            numbers |= {n for n in by_service if n is not None}
+        if not numbers:
+            return {}
+        incidents = (
+            await session.scalars(sa.select(Incident).where(col(Incident.number).in_(numbers)))
+        ).all()
+        group_keys: dict[int, set[str]] = defaultdict(set)
+        for number, key in await session.execute(
+            sa.select(ALERT.c.incident_number, ALERT.c.group_key)
+            .where(ALERT.c.incident_number.in_(numbers), ALERT.c.group_key.is_not(None))
+            .distinct()
+        ):
+            group_keys[number].add(key)
+        return {
+            i.number: OpenIncident(
+                i.number, i.service, frozenset(group_keys[i.number]), i.last_alert_at or i.declared_at
+            )
+            for i in incidents
+            if i.number is not None
+        }
+
+    async def _lock_groups(
+        self, session: AsyncSession, alerts: list[Alert], decisions: dict[tuple[str, str], Decision]
+    ) -> None:
+        """Serialise deliveries that could join the same incident (PostgreSQL; SQLite already
+        has one writer at a time), so two replicas never declare the same group twice."""
+        if self.db.is_sqlite:
+            return
+        names = {f"group:{a.group_key}" for a in alerts if a.group_key}
+        names |= {f"service:{d.service}" for d in decisions.values() if d.service}
+        for name in sorted(names):  # a fixed order: no deadlocks between deliveries
+            await session.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(name.encode()))))
+
+    def _row(self, alert: Alert, decision: Decision, number: int | None, now: datetime) -> dict[str, object]:
+        return {
+            "source": alert.source,
+            "fingerprint": alert.fingerprint,
+            "group_key": alert.group_key,
+            "status": alert.status.value,
+            "title": alert.title[:500],
+            "service": decision.service,
+            "severity": (alert.severity or "")[:50] or None,
+            "route": decision.route[:100],
+            "action": decision.action.value,
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "links": list(alert.links),
+            "starts_at": alert.starts_at,
+            "ends_at": alert.ends_at,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "incident_number": number,
+        }
+
+
+def _as_alert(row: AlertRecord) -> Alert:
+    return Alert(
+        source=row.source,
+        fingerprint=row.fingerprint,
+        status=AlertStatus(row.status),
+        title=row.title,
+        starts_at=row.starts_at,
+        group_key=row.group_key,
+        service=row.service,
+        severity=row.severity,
+        labels=row.labels,
+        annotations=row.annotations,
+    )
+
+
+def _update(row: AlertRecord, alert: Alert, number: int | None, now: datetime) -> dict[str, object]:
+    return {
+        "alert_id": row.id,
+        "new_status": alert.status.value,
+        "new_ends_at": alert.ends_at,
+        "seen": now,
+        "incident": number,
+    }
+
+
+@dataclass(frozen=True)
+class AlertsSummary:
+    firing: int
+    resolved: int
+    newest: list[AlertRecord]
+
+
+async def _summary(session: AsyncSession, number: int, newest: int) -> AlertsSummary:
+    counts: dict[str, int] = dict(
+        (
+            await session.execute(
+                sa.select(ALERT.c.status, sa.func.count())
+                .where(ALERT.c.incident_number == number)
+                .group_by(ALERT.c.status)
+            )
+        ).all()
+    )
+    rows = await session.scalars(
+        sa.select(AlertRecord)
+        .where(col(AlertRecord.incident_number) == number)
+        .order_by(col(AlertRecord.last_seen_at).desc(), col(AlertRecord.id).desc())
+        .limit(newest)
+    )
+    return AlertsSummary(int(counts.get("firing", 0)), int(counts.get("resolved", 0)), list(rows))

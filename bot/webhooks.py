@@ -1,0 +1,127 @@
+"""Alert webhooks: Alertmanager, Grafana, PagerDuty (v3) and generic JSON.
+
+Each request is checked (credentials, size, shape) before anything is stored; a bad one gets
+a JSON error naming what is wrong and changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot.config import Settings
+from bot.domain.alerts import Alert
+from bot.ingest import MAX_BODY, PayloadError, alertmanager, generic, grafana, pagerduty
+from bot.services.alerts import AlertService, IngestResult
+
+
+class Refused(Exception):
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise Refused(413, f"body larger than {MAX_BODY} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise Refused(413, f"body larger than {MAX_BODY} bytes")
+    return bytes(body)
+
+
+def check_token(header: str | None, token: str) -> None:
+    """Bearer token, or basic auth with the token as password (Alertmanager's http_config
+    can send either); compared in constant time."""
+    if not token:
+        raise Refused(403, "alert webhooks are disabled: set ALERT_WEBHOOK_TOKEN")
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() == "bearer":
+        offered = value.strip()
+    elif scheme.lower() == "basic":
+        try:
+            offered = base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            raise Refused(401, "malformed basic credentials") from None
+    else:
+        raise Refused(401, "credentials required: Authorization: Bearer <token> or basic auth")
+    if not hmac.compare_digest(offered.encode(), token.encode()):
+        raise Refused(403, "wrong credentials")
+
+
+def summary(result: IngestResult) -> dict[str, object]:
+    return {
+        "received": result.received,
+        "new": result.new,
+        "changed": result.changed,
+        "unchanged": result.unchanged,
+        "ignored": result.ignored,
+        "triaged": result.triaged,
+        "declared": result.declared,
+        "incidents": result.incidents,
+        "duplicate": result.duplicate_delivery,
+    }
+
+
+def router(alerts: AlertService, settings: Settings, clock: Callable[[], datetime]) -> APIRouter:
+    api = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+    async def handle(request: Request, parse: Callable[[bytes], list[Alert]]) -> JSONResponse:
+        try:
+            check_token(request.headers.get("authorization"), settings.alert_webhook_token)
+            parsed = parse(await read_body(request))
+        except Refused as exc:
+            return JSONResponse({"error": exc.error}, status_code=exc.status)
+        except PayloadError as exc:
+            return JSONResponse(
+                {"error": "invalid payload", "field": exc.field, "message": exc.message}, status_code=400
+            )
+        return JSONResponse(summary(await alerts.ingest(parsed)))
+
+    @api.post("/alertmanager", summary="Prometheus Alertmanager webhook (payload version 4)")
+    async def from_alertmanager(request: Request) -> JSONResponse:
+        return await handle(request, lambda body: alertmanager.parse(body, now=clock()))
+
+    @api.post("/grafana", summary="Grafana unified alerting webhook")
+    async def from_grafana(request: Request) -> JSONResponse:
+        return await handle(request, lambda body: grafana.parse(body, now=clock()))
+
+    @api.post("/generic", summary="warroom's generic alert JSON (see bot/ingest/generic.py)")
+    async def from_generic(request: Request) -> JSONResponse:
+        return await handle(request, lambda body: generic.parse(body, now=clock()))
+
+    @api.post("/pagerduty", summary="PagerDuty Webhooks v3 (X-PagerDuty-Signature)")
+    async def from_pagerduty(request: Request) -> JSONResponse:
+        secrets = [s.strip() for s in settings.pagerduty_webhook_secret.split(",") if s.strip()]
+        try:
+            if not secrets:
+                raise Refused(403, "PagerDuty webhooks are disabled: set PAGERDUTY_WEBHOOK_SECRET")
+            body = await read_body(request)
+            signature = request.headers.get("x-pagerduty-signature")
+            if not signature:
+                raise Refused(401, "X-PagerDuty-Signature is missing")
+            if not pagerduty.signature_valid(body, signature, secrets):
+                raise Refused(403, "no valid signature in X-PagerDuty-Signature")
+            event_type, parsed = pagerduty.parse(body, now=clock())
+        except Refused as exc:
+            return JSONResponse({"error": exc.error}, status_code=exc.status)
+        except PayloadError as exc:
+            return JSONResponse(
+                {"error": "invalid payload", "field": exc.field, "message": exc.message}, status_code=400
+            )
+        webhook_id = request.headers.get("x-webhook-id")
+        delivery = f"pagerduty:{webhook_id}" if webhook_id else None
+        result = await alerts.ingest(parsed, delivery=delivery)
+        return JSONResponse({"event_type": event_type, **summary(result)})
+
+    return api
