@@ -57,7 +57,11 @@ def fresh_database(kind: str, directory: str) -> str:
 
 @contextmanager
 def running_warroom(
-    database: str, *, latency: float = 0.0, separate_worker: bool = False
+    database: str,
+    *,
+    latency: float = 0.0,
+    separate_worker: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Running]:
     """`warroom serve` as a child process; with `separate_worker`, `serve --no-worker` plus
     `warroom worker` in a second process."""
@@ -76,6 +80,7 @@ def running_warroom(
             "SLACK_API_URL": sim.api_url,
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "warning",
+            **(extra_env or {}),
         }
         serve = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
         command = [*serve, "--no-worker"] if separate_worker else serve

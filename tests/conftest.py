@@ -25,7 +25,15 @@ from bot.store.db import Database, async_url
 SIGNING_SECRET = "test-signing-secret"
 ALERT_TOKEN = "test-alert-token"
 PAGERDUTY_SECRET = "test-pagerduty-secret"
-TABLES = ["timeline_event", "role_assignment", "processed_event", "job", "alert", "incident"]
+TABLES = [
+    "timeline_event",
+    "role_assignment",
+    "processed_event",
+    "job",
+    "alert",
+    "incident_group",
+    "incident",
+]
 
 
 async def _create_pg_database(server_url: str, name: str) -> None:

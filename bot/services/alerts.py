@@ -15,8 +15,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -36,7 +38,7 @@ from bot.domain.incident import DomainError, Status
 from bot.services.incidents import INSERT_TIMELINE_EVENT, IncidentService, incident_queue
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import AlertRecord, Incident, Job, ProcessedEvent, utcnow
+from bot.store.tables import AlertRecord, Incident, IncidentGroup, Job, ProcessedEvent, UTCDateTime, utcnow
 
 ALERT = AlertRecord.__table__  # type: ignore[attr-defined]
 INSERT_ALERT = sa.insert(ALERT)
@@ -50,6 +52,83 @@ UPDATE_ALERT = (
         incident_number=sa.bindparam("incident"),
     )
 )
+
+
+INCIDENT = Incident.__table__  # type: ignore[attr-defined]
+JOB = Job.__table__  # type: ignore[attr-defined]
+TOUCH_INCIDENT = (
+    sa.update(INCIDENT)
+    .where(INCIDENT.c.number == sa.bindparam("n"))
+    .values(
+        started_at=sa.case(
+            (
+                INCIDENT.c.started_at > sa.bindparam("earliest", type_=UTCDateTime()),
+                sa.bindparam("earliest", type_=UTCDateTime()),
+            ),
+            else_=INCIDENT.c.started_at,
+        ),
+        detected_at=sa.case(
+            (
+                INCIDENT.c.detected_at > sa.bindparam("earliest", type_=UTCDateTime()),
+                sa.bindparam("earliest", type_=UTCDateTime()),
+            ),
+            else_=INCIDENT.c.detected_at,
+        ),
+        last_alert_at=sa.bindparam("now", type_=UTCDateTime()),
+    )
+    .returning(INCIDENT.c.status, INCIDENT.c.alerts_cleared_at)
+)
+SET_CLEARED = (
+    sa.update(INCIDENT)
+    .where(INCIDENT.c.number == sa.bindparam("n"))
+    .values(alerts_cleared_at=sa.bindparam("cleared", type_=UTCDateTime()))
+)
+COUNT_FIRING = (
+    sa.select(sa.func.count())
+    .select_from(ALERT)
+    .where(ALERT.c.incident_number == sa.bindparam("n"), ALERT.c.status == "firing")
+)
+ALERTS_MESSAGE_STATE = sa.select(
+    sa.func.max(JOB.c.run_at),
+    sa.func.count().filter(
+        sa.and_(JOB.c.done_at.is_(None), JOB.c.failed_at.is_(None), JOB.c.locked_until.is_(None))
+    ),
+).where(JOB.c.queue == sa.bindparam("queue"))
+LOCK_KEYS = sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k").bindparams(
+    sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger()))
+)
+
+
+OPEN_STATUSES = [s.value for s in Status if s not in (Status.RESOLVED, Status.CLOSED)]
+GROUP = IncidentGroup.__table__  # type: ignore[attr-defined]
+OPEN_CANDIDATES = (
+    sa.select(
+        INCIDENT.c.number,
+        INCIDENT.c.service,
+        INCIDENT.c.last_alert_at,
+        INCIDENT.c.declared_at,
+        GROUP.c.group_key,
+    )
+    .select_from(INCIDENT.outerjoin(GROUP, GROUP.c.incident_number == INCIDENT.c.number))
+    .where(
+        INCIDENT.c.status.in_(OPEN_STATUSES),
+        sa.or_(
+            INCIDENT.c.service.in_(sa.bindparam("services", expanding=True)),
+            INCIDENT.c.number.in_(
+                sa.select(GROUP.c.incident_number).where(
+                    GROUP.c.group_key.in_(sa.bindparam("keys", expanding=True))
+                )
+            ),
+        ),
+    )
+)
+INSERT_GROUP = sa.insert(GROUP)
+
+
+class _Known(NamedTuple):
+    id: int
+    status: str
+    incident_number: int | None
 
 
 def alerts_queue(number: int) -> str:
@@ -80,6 +159,7 @@ class _Batch:
     timeline: list[dict[str, object]] = field(default_factory=list)
     touched: dict[int, datetime] = field(default_factory=dict)  # incident -> earliest alert start
     triage_keys: set[str] = field(default_factory=set)
+    new_groups: set[tuple[str, int]] = field(default_factory=set)  # (group key, incident)
 
 
 class AlertService:
@@ -170,6 +250,10 @@ class AlertService:
             now = self.clock()
             for sibling in siblings:
                 sibling.incident_number = incident.number
+            if row.group_key:
+                await session.execute(
+                    INSERT_GROUP, {"group_key": row.group_key, "incident_number": incident.number}
+                )
             await session.execute(
                 INSERT_TIMELINE_EVENT,
                 [
@@ -210,6 +294,9 @@ class AlertService:
             await session.execute(UPDATE_ALERT, batch.updates)
         if batch.timeline:
             await session.execute(INSERT_TIMELINE_EVENT, batch.timeline)
+        if batch.new_groups:
+            rows = [{"group_key": key, "incident_number": number} for key, number in sorted(batch.new_groups)]
+            await session.execute(INSERT_GROUP, rows)
         for number, earliest in batch.touched.items():
             await self._after_change(session, number, earliest, now)
         result.incidents = sorted(batch.touched)
@@ -230,7 +317,7 @@ class AlertService:
         session: AsyncSession,
         alert: Alert,
         decision: Decision,
-        row: AlertRecord,
+        row: _Known,
         batch: _Batch,
         result: IngestResult,
     ) -> None:
@@ -278,10 +365,7 @@ class AlertService:
         assert incident.number is not None
         result.declared.append(incident.number)
         batch.candidates[incident.number] = OpenIncident(
-            incident.number,
-            decision.service,
-            frozenset({alert.group_key} if alert.group_key else ()),
-            batch.now,
+            incident.number, decision.service, frozenset(), batch.now
         )
         return incident.number
 
@@ -301,6 +385,7 @@ class AlertService:
             batch.candidates[number] = OpenIncident(
                 number, candidate.service, candidate.group_keys | {alert.group_key}, batch.now
             )
+            batch.new_groups.add((alert.group_key, number))
         earliest = batch.touched.get(number)
         batch.touched[number] = alert.starts_at if earliest is None else min(earliest, alert.starts_at)
 
@@ -326,99 +411,60 @@ class AlertService:
         self, session: AsyncSession, number: int, earliest: datetime, now: datetime
     ) -> None:
         """Milestones from the earliest alert, the all-clear question, the alerts message."""
-        incident = await session.get(Incident, number)
-        assert incident is not None
-        if earliest < incident.started_at:
-            incident.started_at = earliest
-        if earliest < incident.detected_at:
-            incident.detected_at = earliest
-        incident.last_alert_at = now
-        firing = await session.scalar(
-            sa.select(sa.func.count())
-            .select_from(ALERT)
-            .where(ALERT.c.incident_number == number, ALERT.c.status == "firing")
-        )
-        active = incident.status not in (Status.RESOLVED, Status.CLOSED)
-        if firing == 0 and active and incident.alerts_cleared_at is None:
-            incident.alerts_cleared_at = now
+        status, cleared_at = (
+            await session.execute(TOUCH_INCIDENT, {"n": number, "earliest": earliest, "now": now})
+        ).one()
+        firing = await session.scalar(COUNT_FIRING, {"n": number})
+        active = status not in (Status.RESOLVED, Status.CLOSED)
+        if firing == 0 and active and cleared_at is None:
+            await session.execute(SET_CLEARED, {"n": number, "cleared": now})
             await jobs.enqueue(
                 session, "slack.alerts_cleared", {"incident": number}, queue=incident_queue(number)
             )
-        elif firing and incident.alerts_cleared_at is not None:
-            incident.alerts_cleared_at = None  # firing again: a later all-clear asks again
+        elif firing and cleared_at is not None:
+            await session.execute(SET_CLEARED, {"n": number, "cleared": None})  # a later all-clear asks again
         await self._schedule_alerts_message(session, number, now)
 
     async def _schedule_alerts_message(self, session: AsyncSession, number: int, now: datetime) -> None:
         """At most one alerts-message refresh per interval, however many alerts arrive."""
         queue = alerts_queue(number)
-        if await jobs.has_pending(session, "slack.sync_alerts", queue):
-            return
-        last = await session.scalar(sa.select(sa.func.max(col(Job.run_at))).where(col(Job.queue) == queue))
+        last, waiting = (await session.execute(ALERTS_MESSAGE_STATE, {"queue": queue})).one()
+        if waiting:
+            return  # a refresh that has not started yet will show this change too
         run_at = now if last is None else max(now, last + self.config.alerts.alerts_message_interval)
         await jobs.enqueue(session, "slack.sync_alerts", {"incident": number}, queue=queue, run_at=run_at)
 
-    async def _existing(
-        self, session: AsyncSession, alerts: list[Alert]
-    ) -> dict[tuple[str, str], AlertRecord]:
+    async def _existing(self, session: AsyncSession, alerts: list[Alert]) -> dict[tuple[str, str], _Known]:
         by_source: dict[str, set[str]] = defaultdict(set)
         for alert in alerts:
             by_source[alert.source].add(alert.fingerprint)
-        found: dict[tuple[str, str], AlertRecord] = {}
+        found: dict[tuple[str, str], _Known] = {}
         for source, fingerprints in by_source.items():
-            rows = await session.execute(
-                sa.select(AlertRecord).where(
-                    col(AlertRecord.source) == source, col(AlertRecord.fingerprint).in_(fingerprints)
-                )
-            )
-            for row in rows.scalars():
-                found[(row.source, row.fingerprint)] = row
+            stmt = sa.select(
+                ALERT.c.id, ALERT.c.source, ALERT.c.fingerprint, ALERT.c.status, ALERT.c.incident_number
+            ).where(ALERT.c.source == source, ALERT.c.fingerprint.in_(fingerprints))
+            for row in await session.execute(stmt):
+                found[(row.source, row.fingerprint)] = _Known(row.id, row.status, row.incident_number)
         return found
 
     async def _open_incidents(
         self, session: AsyncSession, alerts: list[Alert], decisions: dict[tuple[str, str], Decision]
     ) -> dict[int, OpenIncident]:
-        """Open incidents these alerts could join: by group key or by service."""
-        keys = {a.group_key for a in alerts if a.group_key}
-        services = {d.service for d in decisions.values() if d.service}
-        open_statuses = [s.value for s in Status if s not in (Status.RESOLVED, Status.CLOSED)]
-        numbers: set[int] = set()
-        if keys:
-            numbers |= set(
-                (
-                    await session.scalars(
-                        sa.select(ALERT.c.incident_number)
-                        .join(Incident.__table__, Incident.__table__.c.number == ALERT.c.incident_number)  # type: ignore[attr-defined]
-                        .where(ALERT.c.group_key.in_(keys), col(Incident.status).in_(open_statuses))
-                        .distinct()
-                    )
-                ).all()
-            )
-        if services:
-            by_service = await session.scalars(
-                sa.select(col(Incident.number)).where(
-                    col(Incident.service).in_(services), col(Incident.status).in_(open_statuses)
-                )
-            )
-            numbers |= {n for n in by_service if n is not None}
-        if not numbers:
+        """Open incidents these alerts could join, by group key or by service: one query."""
+        keys = sorted({a.group_key for a in alerts if a.group_key})
+        services = sorted({d.service for d in decisions.values() if d.service})
+        if not keys and not services:
             return {}
-        incidents = (
-            await session.scalars(sa.select(Incident).where(col(Incident.number).in_(numbers)))
-        ).all()
-        group_keys: dict[int, set[str]] = defaultdict(set)
-        for number, key in await session.execute(
-            sa.select(ALERT.c.incident_number, ALERT.c.group_key)
-            .where(ALERT.c.incident_number.in_(numbers), ALERT.c.group_key.is_not(None))
-            .distinct()
-        ):
-            group_keys[number].add(key)
-        return {
-            i.number: OpenIncident(
-                i.number, i.service, frozenset(group_keys[i.number]), i.last_alert_at or i.declared_at
+        found: dict[int, OpenIncident] = {}
+        for row in await session.execute(OPEN_CANDIDATES, {"keys": keys, "services": services}):
+            known = found.get(row.number)
+            group_keys = (known.group_keys if known else frozenset()) | (
+                {row.group_key} if row.group_key else set()
             )
-            for i in incidents
-            if i.number is not None
-        }
+            found[row.number] = OpenIncident(
+                row.number, row.service, group_keys, row.last_alert_at or row.declared_at
+            )
+        return found
 
     async def _lock_groups(
         self, session: AsyncSession, alerts: list[Alert], decisions: dict[tuple[str, str], Decision]
@@ -429,8 +475,10 @@ class AlertService:
             return
         names = {f"group:{a.group_key}" for a in alerts if a.group_key}
         names |= {f"service:{d.service}" for d in decisions.values() if d.service}
-        for name in sorted(names):  # a fixed order: no deadlocks between deliveries
-            await session.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(name.encode()))))
+        # One round trip; the keys in a fixed order, so two deliveries cannot deadlock.
+        keys = sorted({zlib.crc32(name.encode()) for name in names})
+        if keys:
+            await session.execute(LOCK_KEYS, {"keys": keys})
 
     def _row(self, alert: Alert, decision: Decision, number: int | None, now: datetime) -> dict[str, object]:
         return {
@@ -469,7 +517,7 @@ def _as_alert(row: AlertRecord) -> Alert:
     )
 
 
-def _update(row: AlertRecord, alert: Alert, number: int | None, now: datetime) -> dict[str, object]:
+def _update(row: _Known, alert: Alert, number: int | None, now: datetime) -> dict[str, object]:
     return {
         "alert_id": row.id,
         "new_status": alert.status.value,

@@ -97,6 +97,16 @@ class AlertRecord(SQLModel, table=True):
     incident_number: int | None = Field(default=None, foreign_key="incident.number", index=True)
 
 
+class IncidentGroup(SQLModel, table=True):
+    """The alert group keys an incident holds: what grouping looks up, a handful per incident
+    however many alerts it has."""
+
+    __tablename__ = "incident_group"
+
+    group_key: str = Field(primary_key=True, max_length=500)
+    incident_number: int = Field(primary_key=True, foreign_key="incident.number")
+
+
 class RoleAssignment(SQLModel, table=True):
     __tablename__ = "role_assignment"
 

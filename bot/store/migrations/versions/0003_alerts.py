@@ -44,6 +44,13 @@ def upgrade() -> None:
     with op.batch_alter_table("alert", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_alert_group_key"), ["group_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_alert_incident_number"), ["incident_number"], unique=False)
+    op.create_table(
+        "incident_group",
+        sa.Column("group_key", sa.String(length=500), nullable=False),
+        sa.Column("incident_number", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["incident_number"], ["incident.number"]),
+        sa.PrimaryKeyConstraint("group_key", "incident_number"),
+    )
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.add_column(sa.Column("alerts_ts", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("alerts_cleared_at", sa.DateTime(timezone=True), nullable=True))
@@ -55,6 +62,7 @@ def downgrade() -> None:
         batch_op.drop_column("last_alert_at")
         batch_op.drop_column("alerts_cleared_at")
         batch_op.drop_column("alerts_ts")
+    op.drop_table("incident_group")
     with op.batch_alter_table("alert", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alert_incident_number"))
         batch_op.drop_index(batch_op.f("ix_alert_group_key"))
