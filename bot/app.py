@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import httpx2
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import api, webhooks
 from bot.config import Settings, WarroomConfig, load_config
+from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.slack import listeners
@@ -102,18 +104,25 @@ def build(
     *,
     run_worker: bool = True,
     migrate: bool = True,
+    pagerduty_transport: httpx2.BaseTransport | None = None,
 ) -> Warroom:
     config = config or load_config(settings.warroom_config or None)
     db = Database(settings.database_url)
     slack_requests = InFlight()
     worker = Worker(db, {}, retry_policy=retry_policy, yield_to=slack_requests.__bool__)
-    service = IncidentService(db, config, notify=worker.notify)
+    service = IncidentService(
+        db, config, notify=worker.notify, pagerduty_routing_key=settings.pagerduty_routing_key or None
+    )
     alerts = AlertService(db, config, service, notify=worker.notify)
     slack = AsyncWebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT
     )
     projector = SlackProjector(slack, service, alerts, config)
     worker.handlers.update(projector.handlers())
+    pagerduty = PagerDutyJobs(
+        PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport), slack, service
+    )
+    worker.handlers.update(pagerduty.handlers())
     worker.on_give_up = projector.on_give_up
 
     async def authorize(

@@ -203,6 +203,21 @@ class AlertsConfig(BaseModel):
         return self._default
 
 
+class PagerDutyService(BaseModel):
+    """How a warroom service maps to PagerDuty."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    escalation_policy: str | None = None  # whose on-call people join the incident
+    routing_key: str | None = None  # Events API v2 integration key used by `page SERVICE`
+
+
+class PagerDutyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    services: dict[str, PagerDutyService] = Field(default_factory=dict)
+
+
 class WarroomConfig(BaseModel):
     """What an operator may configure in warroom.yaml; every key has a built-in default."""
 
@@ -215,6 +230,7 @@ class WarroomConfig(BaseModel):
     announcement_channel: str = "incidents"
     slash_command: str = "/incident"
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig)
 
     @field_validator("channel_prefix")
     @classmethod

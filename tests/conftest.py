@@ -32,6 +32,7 @@ TABLES = [
     "job",
     "alert",
     "incident_group",
+    "pagerduty_page",
     "incident",
 ]
 

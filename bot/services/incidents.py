@@ -4,6 +4,7 @@ appends to the timeline and enqueues the Slack work that projects the change, th
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from bot.domain import incident as rules
 from bot.domain.incident import DomainError, Status
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import Incident, ProcessedEvent, RoleAssignment, TimelineEvent, utcnow
+from bot.store.tables import Incident, PagerDutyPage, ProcessedEvent, RoleAssignment, TimelineEvent, utcnow
 
 
 class NotFound(DomainError):
@@ -42,6 +43,15 @@ PROJECTION_FIELDS = frozenset(
 # of work and no per-call statement construction (together most of a declare's CPU time).
 INSERT_INCIDENT = sa.insert(Incident.__table__).returning(Incident.__table__.c.number)  # type: ignore[attr-defined]
 INSERT_TIMELINE_EVENT = sa.insert(TimelineEvent.__table__)  # type: ignore[attr-defined]
+OPEN_PAGES = sa.select(sa.func.count()).where(
+    PagerDutyPage.__table__.c.incident_number == sa.bindparam("n"),  # type: ignore[attr-defined]
+    PagerDutyPage.__table__.c.resolved_at.is_(None),  # type: ignore[attr-defined]
+)
+CURRENT_COMMANDER = sa.select(RoleAssignment.__table__.c.user_id).where(  # type: ignore[attr-defined]
+    RoleAssignment.__table__.c.incident_number == sa.bindparam("n"),  # type: ignore[attr-defined]
+    RoleAssignment.__table__.c.role == "commander",  # type: ignore[attr-defined]
+    RoleAssignment.__table__.c.ended_at.is_(None),  # type: ignore[attr-defined]
+)
 INSERT_ROLE_ASSIGNMENT = sa.insert(RoleAssignment.__table__)  # type: ignore[attr-defined]
 
 
@@ -57,9 +67,11 @@ class IncidentService:
         *,
         notify: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
+        pagerduty_routing_key: str | None = None,
     ) -> None:
         self.db = db
         self.config = config
+        self.pagerduty_routing_key = pagerduty_routing_key  # for services without their own key
         self.notify = notify  # wakes the worker once new jobs are committed
         self.clock = clock
 
@@ -118,6 +130,11 @@ class IncidentService:
             events.append(self.timeline_row(number, "role", reporter, text, now))
         await session.execute(INSERT_TIMELINE_EVENT, events)
         await jobs.enqueue(session, "slack.open_channel", {"incident": number}, queue=incident_queue(number))
+        mapped = self.config.pagerduty.services.get(incident.service or "")
+        if mapped and mapped.escalation_policy:
+            await jobs.enqueue(
+                session, "pagerduty.oncall", {"incident": number}, queue=incident_queue(number)
+            )
         return incident
 
     async def declare(
@@ -168,6 +185,10 @@ class IncidentService:
             if status is Status.RESOLVED and message:
                 incident.resolve_summary = message.strip()
             await self._changed(session, incident, "status", actor, text, now)
+            if status is Status.RESOLVED and await session.scalar(OPEN_PAGES, {"n": number}):
+                await jobs.enqueue(
+                    session, "pagerduty.resolve", {"incident": number}, queue=incident_queue(number)
+                )
         self.notify()
         return incident
 
@@ -222,6 +243,95 @@ class IncidentService:
         except IntegrityError:
             return False
         return True
+
+    async def page_user(self, number: int, user: str, actor: str) -> None:
+        """Pull a person in: invite them and mention them in the channel."""
+        async with self.db.transaction() as session:
+            incident = await self._lock(session, number)
+            rules.require_open(incident, "page anyone")
+            key = await self._append(
+                session, number, "page", actor, f"<@{user}> was paged into the incident", self.clock()
+            )
+            await self._echo(session, number, key)
+            await jobs.enqueue(
+                session, "slack.invite", {"incident": number, "users": [user]}, queue=incident_queue(number)
+            )
+        self.notify()
+
+    async def page_service(self, number: int, service: str, actor: str) -> None:
+        """Page a service through PagerDuty's Events API v2 (a job), keyed to this incident."""
+        service = service.strip().lower()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,99}", service):
+            raise DomainError(f"`{service[:40]}` is not a service name; page a service or mention a person.")
+        mapped = self.config.pagerduty.services.get(service)
+        routing_key = (mapped.routing_key if mapped else None) or self.pagerduty_routing_key
+        if not routing_key:
+            raise DomainError(
+                f"There is no PagerDuty routing key for `{service}`: set pagerduty.services.{service}.routing_key "
+                "in warroom.yaml, or PAGERDUTY_ROUTING_KEY."
+            )
+        dedup_key = f"warroom-{number}-{service}"
+        async with self.db.transaction() as session:
+            incident = await self._lock(session, number)
+            rules.require_open(incident, "page anyone")
+            paged = await session.scalar(
+                sa.select(col(PagerDutyPage.id)).where(
+                    col(PagerDutyPage.dedup_key) == dedup_key, col(PagerDutyPage.resolved_at).is_(None)
+                )
+            )
+            if paged:
+                raise DomainError(f"`{service}` is already paged for this incident.")
+            now = self.clock()
+            page = PagerDutyPage(
+                incident_number=number, service=service, dedup_key=dedup_key, paged_by=actor, paged_at=now
+            )
+            session.add(page)
+            await session.flush()
+            key = await self._append(session, number, "page", actor, f"Paged `{service}` in PagerDuty", now)
+            await self._echo(session, number, key)
+            payload = {"incident": number, "page": page.id, "routing_key": routing_key}
+            await jobs.enqueue(session, "pagerduty.trigger", payload, queue=incident_queue(number))
+        self.notify()
+
+    async def add_responders(self, number: int, users: list[str], unknown: list[str], *, source: str) -> None:
+        """People an integration says should respond: invited; the first becomes commander
+        if nobody is; emails without a Slack account are noted on the timeline."""
+        async with self.db.transaction() as session:
+            incident = await self._lock(session, number)
+            now = self.clock()
+            if users:
+                mentions = ", ".join(f"<@{u}>" for u in users)
+                key = await self._append(session, number, "responders", None, f"{source}: {mentions}", now)
+                await self._echo(session, number, key)
+                await jobs.enqueue(
+                    session,
+                    "slack.invite",
+                    {"incident": number, "users": users},
+                    queue=incident_queue(number),
+                )
+                roles = (await session.execute(CURRENT_COMMANDER, {"n": number})).first()
+                if roles is None and incident.status != Status.CLOSED:
+                    await self._assign(session, incident, "commander", users[0], "warroom", now)
+            if unknown:
+                await self._append(
+                    session, number, "system", None, f"{source}: no Slack user for {', '.join(unknown)}", now
+                )
+            if not users and not unknown:
+                await self._append(session, number, "system", None, f"{source}: nobody is on call", now)
+        self.notify()
+
+    async def open_pages(self, number: int) -> list[PagerDutyPage]:
+        stmt = sa.select(PagerDutyPage).where(
+            col(PagerDutyPage.incident_number) == number, col(PagerDutyPage.resolved_at).is_(None)
+        )
+        async with self.db.sessions() as session:
+            return list((await session.execute(stmt)).scalars())
+
+    async def mark_page_resolved(self, page_id: int) -> None:
+        async with self.db.transaction() as session:
+            page = await session.get(PagerDutyPage, page_id)
+            if page is not None and page.resolved_at is None:
+                page.resolved_at = self.clock()
 
     async def add_system_note(self, number: int, text: str) -> None:
         """warroom's own remarks (a Slack update that failed for good, ...): timeline only."""

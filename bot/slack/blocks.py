@@ -6,6 +6,7 @@ can never ping a channel or forge a link.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.config import WarroomConfig
@@ -58,7 +59,10 @@ def heading(incident: Incident) -> str:
 
 
 def who(user: str | None) -> str:
-    return f"<@{user}>" if user else "_unassigned_"
+    """A Slack user as a mention; warroom itself or an integration as plain text."""
+    if not user:
+        return "_unassigned_"
+    return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]+", user) else escape(user)
 
 
 def summary_blocks(incident: Incident, roles: dict[str, str], config: WarroomConfig) -> list[Block]:

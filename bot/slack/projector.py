@@ -15,6 +15,8 @@ from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
+import httpx2
+from pagerduty.errors import ServerHttpError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -51,6 +53,8 @@ def retry_policy(exc: BaseException, attempts: int) -> float | None:
         if status >= 500 or exc.response.get("error") in TRANSIENT_ERRORS:
             return _backoff(attempts) if attempts < MAX_TRANSIENT_ATTEMPTS else None
         return _backoff(attempts) if attempts < MAX_OTHER_ATTEMPTS else None
+    if isinstance(exc, ServerHttpError | httpx2.TransportError):  # PagerDuty down or unreachable
+        return _backoff(attempts) if attempts < MAX_TRANSIENT_ATTEMPTS else None
     if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
         return _backoff(attempts) if attempts < MAX_TRANSIENT_ATTEMPTS else None
     return _backoff(attempts) if attempts < MAX_OTHER_ATTEMPTS else None

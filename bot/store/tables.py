@@ -107,6 +107,20 @@ class IncidentGroup(SQLModel, table=True):
     incident_number: int = Field(primary_key=True, foreign_key="incident.number")
 
 
+class PagerDutyPage(SQLModel, table=True):
+    """A PagerDuty service paged for an incident; resolved in PagerDuty when the incident is."""
+
+    __tablename__ = "pagerduty_page"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_number: int = Field(foreign_key="incident.number", index=True)
+    service: str = Field(max_length=100)
+    dedup_key: str = Field(max_length=255, unique=True)
+    paged_by: str = Field(max_length=32)
+    paged_at: datetime = _time(nullable=False)
+    resolved_at: datetime | None = _time()
+
+
 class RoleAssignment(SQLModel, table=True):
     __tablename__ = "role_assignment"
 

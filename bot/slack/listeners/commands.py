@@ -39,6 +39,7 @@ class Commands:
             "timeline": self.timeline,
             "resolve": self.resolve,
             "close": self.close,
+            "page": self.page,
         }
 
     async def handle(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
@@ -151,6 +152,20 @@ class Commands:
             return await self.open_modal(client, command["trigger_id"], blocks.resolve_modal(incident))
         await self.service.resolve(_n(incident), command["user_id"], rest)
         return None
+
+    async def page(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        target = rest.strip()
+        if not target:
+            raise DomainError(
+                f"Who? `{self.config.slash_command} page SERVICE` or `{self.config.slash_command} page @user`."
+            )
+        if target.startswith("<@"):
+            await self.service.page_user(_n(incident), parse_user(target), command["user_id"])
+            return None
+        await self.service.page_service(_n(incident), target, command["user_id"])
+        return f":pager: Paging `{escape(target.lower())}` through PagerDuty."
 
     async def close(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
