@@ -113,6 +113,7 @@ def router(alerts: AlertService, settings: Settings, clock: Callable[[], datetim
             if not pagerduty.signature_valid(body, signature, secrets):
                 raise Refused(403, "no valid signature in X-PagerDuty-Signature")
             event_type, parsed = pagerduty.parse(body, now=clock())
+            noted = pagerduty.note(body, now=clock())
         except Refused as exc:
             return JSONResponse({"error": exc.error}, status_code=exc.status)
         except PayloadError as exc:
@@ -121,6 +122,10 @@ def router(alerts: AlertService, settings: Settings, clock: Callable[[], datetim
             )
         webhook_id = request.headers.get("x-webhook-id")
         delivery = f"pagerduty:{webhook_id}" if webhook_id else None
+        if noted is not None:
+            incident_id, text, at = noted
+            number = await alerts.note_source_event("pagerduty", incident_id, text, at, delivery=delivery)
+            return JSONResponse({"event_type": event_type, "noted_on": number})
         result = await alerts.ingest(parsed, delivery=delivery)
         return JSONResponse({"event_type": event_type, **summary(result)})
 

@@ -168,3 +168,30 @@ def pagerduty(
 
 def pagerduty_signature(body: bytes, *secrets: str) -> str:
     return ",".join("v1=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in secrets)
+
+
+def pagerduty_note(incident_id: str = "Q2P3O4N5M6", content: str = "Failover started") -> bytes:
+    """A PagerDuty Webhooks v3 incident.annotated event (data is the note)."""
+    return json.dumps(
+        {
+            "event": {
+                "id": "01DEN4HPBQAAAG05V5QQYBRZMG",
+                "event_type": "incident.annotated",
+                "resource_type": "incident",
+                "occurred_at": "2026-11-21T10:04:10.062Z",
+                "agent": {"id": "PLH1HKV", "summary": "Dana Ops", "type": "user_reference"},
+                "client": None,
+                "data": {
+                    "incident": {
+                        "id": incident_id,
+                        "type": "incident_reference",
+                        "summary": "Database replication lag",
+                    },
+                    "id": "PWL7QXS",
+                    "content": content,
+                    "trimmed": False,
+                    "type": "incident_note",
+                },
+            }
+        }
+    ).encode()

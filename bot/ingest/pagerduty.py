@@ -72,3 +72,32 @@ def parse(body: bytes, *, now: datetime) -> tuple[str, list[Alert]]:
             links=(link,) if isinstance(link, str) and link else (),
         )
     ]
+
+
+def note(body: bytes, *, now: datetime) -> tuple[str, str, datetime] | None:
+    """Events that change no alert but belong on the linked incident's timeline:
+    (PagerDuty incident id, text, when) or None."""
+    data = load_json(body)
+    event = field(data, "event", dict, "")
+    event_type = field(event, "event_type", str, "event.")
+    resource = field(event, "data", dict, "event.")
+    agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
+    who = str(agent.get("summary") or "someone")
+    at = timestamp(event.get("occurred_at"), "event.occurred_at") or now
+    if event_type == "incident.annotated":
+        incident = resource.get("incident") if isinstance(resource.get("incident"), dict) else {}
+        content = field(resource, "content", str, "event.data.", required=False) or ""
+        if incident.get("id") and content:
+            return str(incident["id"]), f"PagerDuty note by {who}: {content[:2000]}", at
+        return None
+    texts = {
+        "incident.acknowledged": f"Acknowledged in PagerDuty by {who}",
+        "incident.escalated": "Escalated in PagerDuty",
+        "incident.reassigned": f"Reassigned in PagerDuty by {who}",
+    }
+    if event_type == "incident.priority_updated":
+        priority = resource.get("priority") if isinstance(resource.get("priority"), dict) else {}
+        texts[event_type] = f"PagerDuty priority set to {priority.get('summary') or 'none'} by {who}"
+    if event_type in texts and isinstance(resource.get("id"), str):
+        return resource["id"], texts[event_type], at
+    return None

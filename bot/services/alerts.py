@@ -273,6 +273,39 @@ class AlertService:
         self.notify()
         return incident
 
+    async def note_source_event(
+        self, source: str, fingerprint: str, text: str, at: datetime, *, delivery: str | None
+    ) -> int | None:
+        """Put an event from the alert's source (acknowledged in PagerDuty, a PagerDuty note)
+        on the timeline of the incident the alert joined; returns that incident."""
+        try:
+            async with self.db.transaction() as session:
+                if delivery is not None:
+                    if await session.get(ProcessedEvent, delivery) is not None:
+                        return None
+                    session.add(ProcessedEvent(key=delivery, processed_at=self.clock()))
+                number = await session.scalar(
+                    sa.select(ALERT.c.incident_number).where(
+                        ALERT.c.source == source, ALERT.c.fingerprint == fingerprint
+                    )
+                )
+                if number is None:
+                    return None
+                row = self.incidents.timeline_row(
+                    number, source, None, text, min(at, self.clock()), source=f"{source}:{fingerprint}"
+                )
+                await session.execute(INSERT_TIMELINE_EVENT, row)
+                await jobs.enqueue(
+                    session,
+                    "slack.echo",
+                    {"incident": number, "event_key": row["idempotency_key"]},
+                    queue=incident_queue(number),
+                )
+        except IntegrityError:
+            return None
+        self.notify()
+        return int(number)
+
     async def _ingest(self, session: AsyncSession, alerts: list[Alert], result: IngestResult) -> None:
         now = self.clock()
         decisions = {(a.source, a.fingerprint): self.decide(a) for a in alerts}

@@ -308,6 +308,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command} timeline`: show the timeline",
             f"• `{command} resolve [SUMMARY]`: resolve (the form opens without a summary)",
             f"• `{command} close`: close a resolved incident",
+            f"• `{command} page SERVICE` or `{command} page @user`: page through PagerDuty, or pull a person in",
             "React with :pushpin: to put a message on the timeline.",
         ]
     )

@@ -261,3 +261,29 @@ async def test_ignored_alerts_are_kept_but_open_nothing(warroom: Warroom, http: 
     result = (await post(http, "generic", payloads.generic())).json()
     assert (result["ignored"], result["declared"]) == (1, [])
     assert await count(warroom, AlertRecord) == 1 and await count(warroom, Incident) == 0
+
+
+async def test_pagerduty_acknowledgements_and_notes_land_on_the_timeline(
+    warroom: Warroom, http: httpx.AsyncClient, sim: SlackSimulator
+) -> None:
+    def signed(body: bytes, webhook_id: str) -> dict[str, str]:
+        return {
+            "X-PagerDuty-Signature": payloads.pagerduty_signature(body, PAGERDUTY_SECRET),
+            "X-Webhook-Id": webhook_id,
+        }
+
+    triggered = payloads.pagerduty()
+    await post(http, "pagerduty", triggered, signed(triggered, "wh-1"))
+    acked = payloads.pagerduty("incident.acknowledged", status="acknowledged")
+    assert (await post(http, "pagerduty", acked, signed(acked, "wh-2"))).json() == {
+        "event_type": "incident.acknowledged",
+        "noted_on": 1,
+    }
+    noted = payloads.pagerduty_note()
+    await post(http, "pagerduty", noted, signed(noted, "wh-3"))
+    await post(http, "pagerduty", noted, signed(noted, "wh-3"))  # redelivered
+    await settle(warroom, horizon=LATER)
+    texts = [e.text for e in await warroom.service.timeline(1) if e.kind == "pagerduty"]
+    assert texts == ["Acknowledged in PagerDuty by someone", "PagerDuty note by Dana Ops: Failover started"]
+    channel = sim.channels[(await warroom.service.get(1)).channel_id or ""]
+    assert any("PagerDuty note by Dana Ops: Failover started" in m["text"] for m in channel.messages)
