@@ -49,14 +49,15 @@ class InFlight:
 
 
 class SlackRequestsInFlight:
-    """Counts Slack requests being answered, so the worker can step aside for them."""
+    """Counts Slack requests and alert deliveries being answered, so the worker can step
+    aside for them: both have a sender waiting on the other end."""
 
     def __init__(self, app: ASGIApp, counter: InFlight) -> None:
         self.app = app
         self.counter = counter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/slack/events":
+        if scope["type"] != "http" or not scope["path"].startswith(("/slack/events", "/webhooks/")):
             await self.app(scope, receive, send)
             return
         self.counter.count += 1

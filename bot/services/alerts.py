@@ -38,7 +38,7 @@ from bot.domain.incident import DomainError, Status
 from bot.services.incidents import INSERT_TIMELINE_EVENT, IncidentService, incident_queue
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import AlertRecord, Incident, IncidentGroup, Job, ProcessedEvent, UTCDateTime, utcnow
+from bot.store.tables import AlertRecord, Incident, IncidentGroup, ProcessedEvent, UTCDateTime, utcnow
 
 ALERT = AlertRecord.__table__  # type: ignore[attr-defined]
 INSERT_ALERT = sa.insert(ALERT)
@@ -55,7 +55,6 @@ UPDATE_ALERT = (
 
 
 INCIDENT = Incident.__table__  # type: ignore[attr-defined]
-JOB = Job.__table__  # type: ignore[attr-defined]
 TOUCH_INCIDENT = (
     sa.update(INCIDENT)
     .where(INCIDENT.c.number == sa.bindparam("n"))
@@ -76,7 +75,12 @@ TOUCH_INCIDENT = (
         ),
         last_alert_at=sa.bindparam("now", type_=UTCDateTime()),
     )
-    .returning(INCIDENT.c.status, INCIDENT.c.alerts_cleared_at)
+    .returning(INCIDENT.c.status, INCIDENT.c.alerts_cleared_at, INCIDENT.c.alerts_message_due_at)
+)
+SET_ALERTS_MESSAGE_DUE = (
+    sa.update(INCIDENT)
+    .where(INCIDENT.c.number == sa.bindparam("n"))
+    .values(alerts_message_due_at=sa.bindparam("due", type_=UTCDateTime()))
 )
 SET_CLEARED = (
     sa.update(INCIDENT)
@@ -88,12 +92,6 @@ COUNT_FIRING = (
     .select_from(ALERT)
     .where(ALERT.c.incident_number == sa.bindparam("n"), ALERT.c.status == "firing")
 )
-ALERTS_MESSAGE_STATE = sa.select(
-    sa.func.max(JOB.c.run_at),
-    sa.func.count().filter(
-        sa.and_(JOB.c.done_at.is_(None), JOB.c.failed_at.is_(None), JOB.c.locked_until.is_(None))
-    ),
-).where(JOB.c.queue == sa.bindparam("queue"))
 LOCK_KEYS = sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k").bindparams(
     sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger()))
 )
@@ -123,6 +121,12 @@ OPEN_CANDIDATES = (
     )
 )
 INSERT_GROUP = sa.insert(GROUP)
+
+
+KNOWN_ALERTS = sa.select(ALERT.c.id, ALERT.c.fingerprint, ALERT.c.status, ALERT.c.incident_number).where(
+    ALERT.c.source == sa.bindparam("source"),
+    ALERT.c.fingerprint.in_(sa.bindparam("fingerprints", expanding=True)),
+)
 
 
 class _Known(NamedTuple):
@@ -160,6 +164,7 @@ class _Batch:
     touched: dict[int, datetime] = field(default_factory=dict)  # incident -> earliest alert start
     triage_keys: set[str] = field(default_factory=set)
     new_groups: set[tuple[str, int]] = field(default_factory=set)  # (group key, incident)
+    resolved_in: set[int] = field(default_factory=set)  # incidents that saw an alert resolve
 
 
 class AlertService:
@@ -269,7 +274,7 @@ class AlertService:
                 ],
             )
             incident.last_alert_at = now
-            await self._schedule_alerts_message(session, incident.number, now)
+            await self._schedule_alerts_message(session, incident.number, now, None)
         self.notify()
         return incident
 
@@ -331,7 +336,7 @@ class AlertService:
             rows = [{"group_key": key, "incident_number": number} for key, number in sorted(batch.new_groups)]
             await session.execute(INSERT_GROUP, rows)
         for number, earliest in batch.touched.items():
-            await self._after_change(session, number, earliest, now)
+            await self._after_change(session, number, earliest, now, resolved=number in batch.resolved_in)
         result.incidents = sorted(batch.touched)
 
     async def _new_alert(
@@ -419,6 +424,8 @@ class AlertService:
                 number, candidate.service, candidate.group_keys | {alert.group_key}, batch.now
             )
             batch.new_groups.add((alert.group_key, number))
+        if alert.status is AlertStatus.RESOLVED:
+            batch.resolved_in.add(number)
         earliest = batch.touched.get(number)
         batch.touched[number] = alert.starts_at if earliest is None else min(earliest, alert.starts_at)
 
@@ -441,12 +448,16 @@ class AlertService:
         await jobs.enqueue(session, "slack.triage", payload, queue=f"triage:{key}"[:100])
 
     async def _after_change(
-        self, session: AsyncSession, number: int, earliest: datetime, now: datetime
+        self, session: AsyncSession, number: int, earliest: datetime, now: datetime, *, resolved: bool
     ) -> None:
         """Milestones from the earliest alert, the all-clear question, the alerts message."""
-        status, cleared_at = (
+        status, cleared_at, due_at = (
             await session.execute(TOUCH_INCIDENT, {"n": number, "earliest": earliest, "now": now})
         ).one()
+        if not resolved and cleared_at is None:
+            # Only firing alerts arrived and nothing was cleared: the all-clear cannot change.
+            await self._schedule_alerts_message(session, number, now, due_at)
+            return
         firing = await session.scalar(COUNT_FIRING, {"n": number})
         active = status not in (Status.RESOLVED, Status.CLOSED)
         if firing == 0 and active and cleared_at is None:
@@ -456,16 +467,20 @@ class AlertService:
             )
         elif firing and cleared_at is not None:
             await session.execute(SET_CLEARED, {"n": number, "cleared": None})  # a later all-clear asks again
-        await self._schedule_alerts_message(session, number, now)
+        await self._schedule_alerts_message(session, number, now, due_at)
 
-    async def _schedule_alerts_message(self, session: AsyncSession, number: int, now: datetime) -> None:
-        """At most one alerts-message refresh per interval, however many alerts arrive."""
-        queue = alerts_queue(number)
-        last, waiting = (await session.execute(ALERTS_MESSAGE_STATE, {"queue": queue})).one()
-        if waiting:
-            return  # a refresh that has not started yet will show this change too
-        run_at = now if last is None else max(now, last + self.config.alerts.alerts_message_interval)
-        await jobs.enqueue(session, "slack.sync_alerts", {"incident": number}, queue=queue, run_at=run_at)
+    async def _schedule_alerts_message(
+        self, session: AsyncSession, number: int, now: datetime, due_at: datetime | None
+    ) -> None:
+        """At most one alerts-message refresh per interval, however many alerts arrive: a
+        refresh still to come will show this change too."""
+        if due_at is not None and due_at > now:
+            return
+        run_at = now if due_at is None else max(now, due_at + self.config.alerts.alerts_message_interval)
+        await session.execute(SET_ALERTS_MESSAGE_DUE, {"n": number, "due": run_at})
+        await jobs.enqueue(
+            session, "slack.sync_alerts", {"incident": number}, queue=alerts_queue(number), run_at=run_at
+        )
 
     async def _existing(self, session: AsyncSession, alerts: list[Alert]) -> dict[tuple[str, str], _Known]:
         by_source: dict[str, set[str]] = defaultdict(set)
@@ -473,11 +488,10 @@ class AlertService:
             by_source[alert.source].add(alert.fingerprint)
         found: dict[tuple[str, str], _Known] = {}
         for source, fingerprints in by_source.items():
-            stmt = sa.select(
-                ALERT.c.id, ALERT.c.source, ALERT.c.fingerprint, ALERT.c.status, ALERT.c.incident_number
-            ).where(ALERT.c.source == source, ALERT.c.fingerprint.in_(fingerprints))
-            for row in await session.execute(stmt):
-                found[(row.source, row.fingerprint)] = _Known(row.id, row.status, row.incident_number)
+            for row in await session.execute(
+                KNOWN_ALERTS, {"source": source, "fingerprints": sorted(fingerprints)}
+            ):
+                found[(source, row.fingerprint)] = _Known(row.id, row.status, row.incident_number)
         return found
 
     async def _open_incidents(

@@ -58,6 +58,7 @@ class Incident(SQLModel, table=True):
     announcement_ts: str | None = Field(default=None, max_length=32)
     slack_topic: str | None = Field(default=None, max_length=250)
     alerts_ts: str | None = Field(default=None, max_length=32)  # the alerts message, updated in place
+    alerts_message_due_at: datetime | None = _time()  # when its next refresh is scheduled
     alerts_cleared_at: datetime | None = _time()  # when all alerts resolved (and the commander was asked)
     last_alert_at: datetime | None = _time()
 

@@ -53,6 +53,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.add_column(sa.Column("alerts_ts", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("alerts_message_due_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("alerts_cleared_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("last_alert_at", sa.DateTime(timezone=True), nullable=True))
 
@@ -61,6 +62,7 @@ def downgrade() -> None:
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.drop_column("last_alert_at")
         batch_op.drop_column("alerts_cleared_at")
+        batch_op.drop_column("alerts_message_due_at")
         batch_op.drop_column("alerts_ts")
     op.drop_table("incident_group")
     with op.batch_alter_table("alert", schema=None) as batch_op:
