@@ -123,9 +123,13 @@ OPEN_CANDIDATES = (
 INSERT_GROUP = sa.insert(GROUP)
 
 
-KNOWN_ALERTS = sa.select(ALERT.c.id, ALERT.c.fingerprint, ALERT.c.status, ALERT.c.incident_number).where(
-    ALERT.c.source == sa.bindparam("source"),
-    ALERT.c.fingerprint.in_(sa.bindparam("fingerprints", expanding=True)),
+KNOWN_ALERTS = (
+    sa.select(ALERT.c.id, ALERT.c.fingerprint, ALERT.c.status, ALERT.c.incident_number, INCIDENT.c.status)
+    .select_from(ALERT.outerjoin(INCIDENT, INCIDENT.c.number == ALERT.c.incident_number))
+    .where(
+        ALERT.c.source == sa.bindparam("source"),
+        ALERT.c.fingerprint.in_(sa.bindparam("fingerprints", expanding=True)),
+    )
 )
 
 
@@ -133,6 +137,7 @@ class _Known(NamedTuple):
     id: int
     status: str
     incident_number: int | None
+    incident_closed: bool
 
 
 def alerts_queue(number: int) -> str:
@@ -360,6 +365,8 @@ class AlertService:
         result: IngestResult,
     ) -> None:
         number = row.incident_number
+        if alert.status is AlertStatus.FIRING and row.incident_closed and row.status != "firing":
+            number = None  # it fires again after its incident was closed: a new incident's business
         if alert.status.value == row.status and not (alert.status is AlertStatus.FIRING and number is None):
             result.unchanged += 1  # a re-send: Alertmanager repeats firing groups
             batch.updates.append(_update(row, alert, number, batch.now))
@@ -491,7 +498,8 @@ class AlertService:
             for row in await session.execute(
                 KNOWN_ALERTS, {"source": source, "fingerprints": sorted(fingerprints)}
             ):
-                found[(source, row.fingerprint)] = _Known(row.id, row.status, row.incident_number)
+                closed = row[4] == Status.CLOSED.value
+                found[(source, row.fingerprint)] = _Known(row.id, row.status, row.incident_number, closed)
         return found
 
     async def _open_incidents(

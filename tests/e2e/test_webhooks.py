@@ -287,3 +287,15 @@ async def test_pagerduty_acknowledgements_and_notes_land_on_the_timeline(
     assert texts == ["Acknowledged in PagerDuty by someone", "PagerDuty note by Dana Ops: Failover started"]
     channel = sim.channels[(await warroom.service.get(1)).channel_id or ""]
     assert any("PagerDuty note by Dana Ops: Failover started" in m["text"] for m in channel.messages)
+
+
+async def test_an_alert_firing_again_after_its_incident_closed_opens_a_new_one(
+    warroom: Warroom, http: httpx.AsyncClient
+) -> None:
+    await post(http, "generic", payloads.generic())
+    await post(http, "generic", payloads.generic(status="resolved", title=None))
+    await warroom.service.resolve(1, "U0TEST", "fixed")
+    await warroom.service.close(1, "U0TEST")
+    again = (await post(http, "generic", payloads.generic())).json()
+    assert (again["changed"], again["declared"]) == (1, [2])
+    assert {a.incident_number for a in await rows(warroom, AlertRecord)} == {2}
