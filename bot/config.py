@@ -315,7 +315,8 @@ def load_config(path: str | Path | None) -> WarroomConfig:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            key = ".".join(str(part) for part in error["loc"])
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{path}: {key}: {message}")
+            # Whole-file checks already name their key in the message.
+            problems.append(f"{path}: {key}: {message}" if key else f"{path}: {message}")
         raise ConfigError("\n".join(problems)) from None

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from bot.sim.server import BOT_TOKEN, SlackSimulator
@@ -91,3 +92,18 @@ async def test_a_separate_worker_process_projects_committed_incidents(
     assert worker.returncode == 0, err_bytes.decode()
     code, out, _ = await warroom(env, "incident", "show", "1", "--json")
     assert json.loads(out)["channel_id"] == channel.id
+
+
+async def test_serve_refuses_to_start_without_slack_credentials_or_with_a_bad_config(
+    db: Database, sim: SlackSimulator, tmp_path: Path
+) -> None:
+    env = {**environment(db, sim), "SLACK_BOT_TOKEN": ""}
+    code, _, err = await warroom(env, "serve", "--port", "0")
+    assert code == 1 and "SLACK_BOT_TOKEN must be set" in err and "Traceback" not in err
+
+    config = tmp_path / "warroom.yaml"
+    config.write_text("default_severity: SEV9\n")
+    code, _, err = await warroom(
+        {**environment(db, sim), "WARROOM_CONFIG": str(config)}, "serve", "--port", "0"
+    )
+    assert code == 1 and f"{config}: default_severity: 'SEV9' is not one of" in err
