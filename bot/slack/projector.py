@@ -60,6 +60,15 @@ def retry_policy(exc: BaseException, attempts: int) -> float | None:
     return _backoff(attempts) if attempts < MAX_OTHER_ATTEMPTS else None
 
 
+async def all_of(*steps: Awaitable[Any]) -> None:
+    """Run steps at once and wait for every one of them, then raise the first failure: a job
+    must not be retried while a step of its previous attempt is still talking to Slack."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 def _backoff(attempts: int) -> float:
     return min(2.0 ** (attempts - 1), 300.0) * random.uniform(0.8, 1.2)
 
@@ -116,7 +125,7 @@ class SlackProjector:
                     number, channel_id=_channel(incident), channel_name=incident.channel_name or ""
                 )
             )
-        await asyncio.gather(
+        await all_of(
             *steps,
             self._invite(incident, [incident.reporter_id, *roles.values()]),
             self._post_and_pin_summary(incident, roles),
@@ -146,7 +155,7 @@ class SlackProjector:
                     blocks=blocks.announcement_blocks(incident, roles),
                 )
             )
-        await asyncio.gather(*calls)
+        await all_of(*calls)
 
     async def echo(self, payload: dict[str, Any]) -> None:
         incident = await self.service.get(payload["incident"])
@@ -277,7 +286,7 @@ class SlackProjector:
         )
         summary_ts = str(response["ts"])
         # Remembering the ts and pinning are independent: do both at once.
-        await asyncio.gather(
+        await all_of(
             self.service.record_projection(_n(incident), summary_ts=summary_ts),
             self._pin(incident, summary_ts),
         )
