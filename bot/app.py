@@ -48,7 +48,7 @@ class InFlight:
         return self.count > 0
 
 
-class SlackRequestsInFlight:
+class WaitingRequests:
     """Counts Slack requests and alert deliveries being answered, so the worker can step
     aside for them: both have a sender waiting on the other end."""
 
@@ -78,7 +78,7 @@ class Warroom:
     slack: AsyncWebClient
     bolt: AsyncApp
     http: FastAPI
-    slack_requests: InFlight
+    waiting_requests: InFlight
 
     async def open_connections(self) -> None:
         """One pooled HTTP session for every Slack call (slack_sdk opens one per call otherwise)."""
@@ -109,8 +109,8 @@ def build(
 ) -> Warroom:
     config = config or load_config(settings.warroom_config or None)
     db = Database(settings.database_url)
-    slack_requests = InFlight()
-    worker = Worker(db, {}, retry_policy=retry_policy, yield_to=slack_requests.__bool__)
+    waiting_requests = InFlight()
+    worker = Worker(db, {}, retry_policy=retry_policy, yield_to=waiting_requests.__bool__)
     service = IncidentService(
         db, config, notify=worker.notify, pagerduty_routing_key=settings.pagerduty_routing_key or None
     )
@@ -143,7 +143,7 @@ def build(
         ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
     )
     listeners.register(bolt, service, alerts, config)
-    warroom = Warroom(settings, config, db, service, alerts, worker, slack, bolt, FastAPI(), slack_requests)
+    warroom = Warroom(settings, config, db, service, alerts, worker, slack, bolt, FastAPI(), waiting_requests)
     warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
     return warroom
 
@@ -173,7 +173,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
 
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     app.state.warroom = warroom
-    app.add_middleware(SlackRequestsInFlight, counter=warroom.slack_requests)
+    app.add_middleware(WaitingRequests, counter=warroom.waiting_requests)
     slack_handler = AsyncSlackRequestHandler(warroom.bolt)
 
     @app.post("/slack/events", include_in_schema=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.domain.incident import DomainError
 
@@ -85,7 +85,3 @@ def slack_time(at: datetime) -> str:
     """A timestamp Slack shows in each reader's own time zone, with a UTC fallback."""
     epoch = int(at.timestamp())
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M UTC}>"
-
-
-def ts_to_datetime(ts: str) -> datetime:
-    return datetime.fromtimestamp(float(ts), tz=UTC)

@@ -66,18 +66,6 @@ async def notifications(db: Database, wake: Callable[[], None]) -> AsyncIterator
         await connection.close()
 
 
-async def has_pending(session: AsyncSession, kind: str, queue: str) -> bool:
-    """True when a job of this kind waits in the queue and has not been picked up yet."""
-    stmt = sa.select(col(Job.id)).where(
-        col(Job.kind) == kind,
-        col(Job.queue) == queue,
-        col(Job.done_at).is_(None),
-        col(Job.failed_at).is_(None),
-        col(Job.locked_until).is_(None),
-    )
-    return (await session.execute(stmt.limit(1))).first() is not None
-
-
 def _pending() -> sa.ColumnElement[bool]:
     return sa.and_(col(Job.done_at).is_(None), col(Job.failed_at).is_(None))
 
