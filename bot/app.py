@@ -25,10 +25,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import api, webhooks
-from bot.config import Settings, WarroomConfig, load_config
+from bot.config import ConfigError, Settings, WarroomConfig, load_config
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs
+from bot.runbook_files import RunbookLibrary
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
+from bot.services.runbooks import RunbookService
 from bot.slack import listeners
 from bot.slack.projector import SlackProjector, retry_policy
 from bot.store import jobs
@@ -74,6 +76,7 @@ class Warroom:
     db: Database
     service: IncidentService
     alerts: AlertService
+    runbooks: RunbookService
     worker: Worker
     slack: AsyncWebClient
     bolt: AsyncApp
@@ -111,15 +114,28 @@ def build(
     db = Database(settings.database_url)
     waiting_requests = InFlight()
     worker = Worker(db, {}, retry_policy=retry_policy, yield_to=waiting_requests.__bool__)
+    library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
+    check_runbooks(library, config)
     service = IncidentService(
-        db, config, notify=worker.notify, pagerduty_routing_key=settings.pagerduty_routing_key or None
+        db,
+        config,
+        notify=worker.notify,
+        pagerduty_routing_key=settings.pagerduty_routing_key or None,
+        library=library,
     )
     alerts = AlertService(db, config, service, notify=worker.notify)
+    runbooks = RunbookService(service, config, notify=worker.notify)
     slack = AsyncWebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT
     )
-    projector = SlackProjector(slack, service, alerts, config)
+    projector = SlackProjector(slack, service, alerts, runbooks, config)
     worker.handlers.update(projector.handlers())
+    worker.handlers.update(
+        {
+            "reminder.status_update": service.remind_status_update,
+            "reminder.runbook_step": runbooks.remind_step,
+        }
+    )
     pagerduty = PagerDutyJobs(
         PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport), slack, service
     )
@@ -142,10 +158,25 @@ def build(
         process_before_response=True,  # answer Slack only after the change is committed
         ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
     )
-    listeners.register(bolt, service, alerts, config)
-    warroom = Warroom(settings, config, db, service, alerts, worker, slack, bolt, FastAPI(), waiting_requests)
+    listeners.register(bolt, service, alerts, runbooks, config)
+    warroom = Warroom(
+        settings, config, db, service, alerts, runbooks, worker, slack, bolt, FastAPI(), waiting_requests
+    )
     warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
     return warroom
+
+
+def check_runbooks(library: RunbookLibrary, config: WarroomConfig) -> None:
+    """Broken runbook files are logged and left out (`warroom runbooks validate` names every
+    problem); an alert route naming a runbook that is not there stops start-up."""
+    loaded = library.load()
+    for problem in loaded.problems:
+        log.error("runbook left out: %s", problem)
+    for i, route in enumerate(config.alerts.routes):
+        if route.runbook and route.runbook not in loaded.runbooks:
+            raise ConfigError(
+                f"alerts.routes.{i}.runbook: no runbook named {route.runbook!r} in {library.directory}"
+            )
 
 
 def build_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:

@@ -20,8 +20,10 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 incident_app = typer.Typer(
     help="Incidents, straight from the database (works while Slack is down).", no_args_is_help=True
 )
+runbooks_app = typer.Typer(help="Runbooks in RUNBOOKS_DIR.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(incident_app, name="incident")
+app.add_typer(runbooks_app, name="runbooks")
 
 
 def _fail(message: str) -> None:
@@ -114,12 +116,44 @@ def db_upgrade() -> None:
 
 
 def _service() -> tuple[Any, Any]:
+    from bot.runbook_files import RunbookLibrary
     from bot.services.incidents import IncidentService
     from bot.store.db import Database
 
     settings = Settings()
+    config = load_config(settings.warroom_config or None)
+    library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
     db = Database(settings.database_url)
-    return IncidentService(db, load_config(settings.warroom_config or None)), db
+    return IncidentService(db, config, library=library), db
+
+
+@runbooks_app.command("validate")
+def runbooks_validate(
+    directory: str | None = typer.Argument(
+        None, help="Directory of runbook YAML files; default $RUNBOOKS_DIR."
+    ),
+) -> None:
+    """Check every runbook: schema (with file and line), template variables, step ids, roles."""
+    from pathlib import Path
+
+    from bot.runbook_files import load_directory
+
+    settings = Settings()
+    try:
+        config = load_config(settings.warroom_config or None)
+    except ConfigError as exc:
+        _fail(str(exc))
+    path = Path(directory or settings.runbooks_dir)
+    loaded = load_directory(path, roles=config.role_names, severities=config.severity_names)
+    for problem in loaded.problems:
+        typer.secho(str(problem), fg=typer.colors.RED, err=True)
+    if loaded.problems:
+        raise typer.Exit(1)
+    if not loaded.files:
+        _fail(f"{path}: no runbooks (*.yaml, *.yml) found")
+    for file in loaded.files:
+        runbook = file.runbook
+        typer.echo(f"ok  {file.path}: {runbook.name} ({len(runbook.steps)} steps, version {runbook.version})")
 
 
 @incident_app.command("list")

@@ -69,6 +69,8 @@ class SeverityConfig(BaseModel):
     name: str
     description: str
     pages: bool = False
+    # How often the commander is reminded to post a status update; None: never.
+    update_every: timedelta | None = None
 
     @field_validator("name")
     @classmethod
@@ -76,6 +78,11 @@ class SeverityConfig(BaseModel):
         if not re.fullmatch(r"SEV\d", value):
             raise ValueError("must look like SEV1 (SEV followed by one digit)")
         return value
+
+    @field_validator("update_every", mode="before")
+    @classmethod
+    def _duration(cls, value: str | int | float | timedelta | None) -> timedelta | None:
+        return value if value is None or isinstance(value, timedelta) else parse_duration(value)
 
 
 class RoleConfig(BaseModel):
@@ -93,8 +100,18 @@ class RoleConfig(BaseModel):
 
 
 DEFAULT_SEVERITIES = [
-    SeverityConfig(name="SEV1", description="Critical: customer-facing outage or data loss", pages=True),
-    SeverityConfig(name="SEV2", description="Major: significant degradation for many users", pages=True),
+    SeverityConfig(
+        name="SEV1",
+        description="Critical: customer-facing outage or data loss",
+        pages=True,
+        update_every=timedelta(minutes=30),
+    ),
+    SeverityConfig(
+        name="SEV2",
+        description="Major: significant degradation for many users",
+        pages=True,
+        update_every=timedelta(hours=1),
+    ),
     SeverityConfig(name="SEV3", description="Minor: limited impact, a workaround exists", pages=False),
     SeverityConfig(name="SEV4", description="Low: no customer impact yet", pages=False),
 ]
@@ -119,7 +136,7 @@ def parse_duration(value: str | int | float) -> timedelta:
 Matcher = str | dict[str, str | bool]
 
 
-def _matcher(where: str, spec: Matcher | None) -> LabelMatch | None:
+def label_matcher(where: str, spec: Matcher | None) -> LabelMatch | None:
     if spec is None:
         return None
     if isinstance(spec, str):
@@ -156,12 +173,12 @@ class RouteConfig(BaseModel):
         return Route(
             name=self.name or where,
             action=self.action,
-            source=_matcher(f"{where}.match.source", self.match.source),
-            service=_matcher(f"{where}.match.service", self.match.service),
+            source=label_matcher(f"{where}.match.source", self.match.source),
+            service=label_matcher(f"{where}.match.service", self.match.service),
             labels=tuple(
                 (name, m)
                 for name, spec in self.match.labels.items()
-                if (m := _matcher(f"{where}.match.labels.{name}", spec)) is not None
+                if (m := label_matcher(f"{where}.match.labels.{name}", spec)) is not None
             ),
             set_service=self.service,
             set_severity=self.severity,

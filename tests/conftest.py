@@ -26,6 +26,8 @@ SIGNING_SECRET = "test-signing-secret"
 ALERT_TOKEN = "test-alert-token"
 PAGERDUTY_SECRET = "test-pagerduty-secret"
 TABLES = [
+    "runbook_step",
+    "runbook_run",
     "timeline_event",
     "role_assignment",
     "processed_event",
@@ -115,7 +117,8 @@ def people(sim: SlackSimulator) -> People:
     )
 
 
-def make_settings(database_url: str, sim: SlackSimulator) -> Settings:
+def make_settings(database_url: str, sim: SlackSimulator, runbooks_dir: str = "") -> Settings:
+    """Settings for a test; no runbooks unless the test names a directory of them."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         slack_bot_token=BOT_TOKEN,
@@ -124,6 +127,7 @@ def make_settings(database_url: str, sim: SlackSimulator) -> Settings:
         database_url=database_url,
         alert_webhook_token=ALERT_TOKEN,
         pagerduty_webhook_secret=PAGERDUTY_SECRET,
+        runbooks_dir=runbooks_dir,
     )
 
 
@@ -133,9 +137,17 @@ def config() -> WarroomConfig:
 
 
 @pytest.fixture
-async def warroom(db: Database, sim: SlackSimulator, config: WarroomConfig) -> AsyncIterator[Warroom]:
+def runbooks_dir() -> str:
+    """No runbooks by default; runbook tests override this fixture."""
+    return ""
+
+
+@pytest.fixture
+async def warroom(
+    db: Database, sim: SlackSimulator, config: WarroomConfig, runbooks_dir: str
+) -> AsyncIterator[Warroom]:
     """warroom wired to the simulator; its worker is driven by the test (settle)."""
-    app = build(make_settings(db.url, sim), config, run_worker=False, migrate=False)
+    app = build(make_settings(db.url, sim, runbooks_dir), config, run_worker=False, migrate=False)
     await app.open_connections()
     yield app
     await app.close()

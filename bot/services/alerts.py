@@ -236,15 +236,17 @@ class AlertService:
                 incident = await session.get(Incident, row.incident_number)
                 assert incident is not None
                 return incident
+            alert, decision = _as_alert(row), self.decide(_as_alert(row))
             incident = self.incidents.new_incident(
-                title=incident_title(_as_alert(row), row.service),
+                title=incident_title(alert, row.service),
                 reporter=user,
                 commander=user,
-                severity=self.decide(_as_alert(row)).severity,
+                severity=decision.severity,
                 service=row.service,
                 started_at=row.starts_at,
             )
-            incident = await self.incidents.insert_declared(session, incident, commander=user)
+            runbooks = self.incidents.runbooks_for(incident, alert.labels, decision.runbook)
+            incident = await self.incidents.insert_declared(session, incident, user, runbooks)
             assert incident.number is not None
             siblings = [row]
             if row.group_key:
@@ -406,7 +408,8 @@ class AlertService:
             service=decision.service,
             started_at=alert.starts_at,
         )
-        incident = await self.incidents.insert_declared(session, incident, commander=None)
+        runbooks = self.incidents.runbooks_for(incident, alert.labels, decision.runbook)
+        incident = await self.incidents.insert_declared(session, incident, None, runbooks)
         assert incident.number is not None
         result.declared.append(incident.number)
         batch.candidates[incident.number] = OpenIncident(

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -16,10 +17,21 @@ from sqlmodel import col
 
 from bot.config import WarroomConfig
 from bot.domain import incident as rules
-from bot.domain.incident import DomainError, Status
+from bot.domain.incident import ACTIVE, DomainError, Status
+from bot.domain.runbooks import Facts, Step, matching
+from bot.runbook_files import RunbookFile, RunbookLibrary
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import Incident, PagerDutyPage, ProcessedEvent, RoleAssignment, TimelineEvent, utcnow
+from bot.store.tables import (
+    Incident,
+    PagerDutyPage,
+    ProcessedEvent,
+    RoleAssignment,
+    RunbookRun,
+    RunbookStep,
+    TimelineEvent,
+    utcnow,
+)
 
 
 class NotFound(DomainError):
@@ -53,10 +65,17 @@ CURRENT_COMMANDER = sa.select(RoleAssignment.__table__.c.user_id).where(  # type
     RoleAssignment.__table__.c.ended_at.is_(None),  # type: ignore[attr-defined]
 )
 INSERT_ROLE_ASSIGNMENT = sa.insert(RoleAssignment.__table__)  # type: ignore[attr-defined]
+INSERT_RUNBOOK_STEP = sa.insert(RunbookStep.__table__)  # type: ignore[attr-defined]
 
 
 def incident_queue(number: int) -> str:
     return f"incident:{number}"
+
+
+def reminder_queue(name: str) -> str:
+    """Scheduled jobs get a queue of their own: a job waiting for its time would hold up
+    every later job in its queue."""
+    return f"reminder:{name}"[:100]
 
 
 class IncidentService:
@@ -68,9 +87,13 @@ class IncidentService:
         notify: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
         pagerduty_routing_key: str | None = None,
+        library: RunbookLibrary | None = None,
     ) -> None:
         self.db = db
         self.config = config
+        self.library = library or RunbookLibrary(
+            None, roles=config.role_names, severities=config.severity_names
+        )
         self.pagerduty_routing_key = pagerduty_routing_key  # for services without their own key
         self.notify = notify  # wakes the worker once new jobs are committed
         self.clock = clock
@@ -88,6 +111,7 @@ class IncidentService:
         declare_key: str | None = None,
         service: str | None = None,
         started_at: datetime | None = None,
+        drill: bool = False,
     ) -> Incident:
         """Check and build an incident to declare (not stored yet)."""
         now = self.clock()
@@ -101,6 +125,7 @@ class IncidentService:
             service=service,
             reporter_id=reporter,
             declare_key=declare_key,
+            drill=drill,
             started_at=min(started_at or now, now),
             detected_at=min(started_at or now, now),
             declared_at=now,
@@ -110,18 +135,46 @@ class IncidentService:
             rules.record_role(incident, "commander", self.config.role_names, now)
         return incident
 
+    def runbooks_for(
+        self, incident: Incident, labels: dict[str, str] | None = None, named: str | None = None
+    ) -> list[tuple[RunbookFile, str]]:
+        """The runbooks a new incident starts with, and why: the one its alert route names,
+        then every runbook whose match rules hold."""
+        chosen: list[tuple[RunbookFile, str]] = []
+        if named and (found := self.library.get(named)):
+            chosen.append((found, "route"))
+        facts = Facts(incident.severity, incident.service, labels or {})
+        files = {f.runbook.name: f for f in self.library.all()}
+        for runbook in matching([f.runbook for f in files.values()], facts):
+            if runbook.name != named:
+                chosen.append((files[runbook.name], "match"))
+        return chosen
+
     async def insert_declared(
-        self, session: AsyncSession, incident: Incident, commander: str | None
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        commander: str | None,
+        runbooks: list[tuple[RunbookFile, str]] | None = None,
     ) -> Incident:
-        """Store a new incident, its first timeline entries and the job that opens its channel,
-        in the caller's transaction."""
+        """Store a new incident, its first timeline entries, its runbooks and the job that
+        opens its channel, in the caller's transaction. `runbooks` defaults to the ones whose
+        match rules hold."""
+        if runbooks is None:
+            runbooks = self.runbooks_for(incident)
+        incident.update_due_at = self._next_update_due(incident.severity, incident.declared_at)
         number = await session.scalar(INSERT_INCIDENT, incident.model_dump(exclude={"number"}))
         assert number is not None
         incident.number = number
         now, reporter = incident.declared_at, incident.reporter_id
+        what = "drill" if incident.drill else incident.severity
         events = [
             self.timeline_row(
-                number, "declared", reporter, f"Declared {incident.severity}: {incident.title}", now
+                number,
+                "declared",
+                reporter,
+                f"Declared {what}: {incident.title}" + (f" ({incident.severity})" if incident.drill else ""),
+                now,
             )
         ]
         if commander:
@@ -130,36 +183,91 @@ class IncidentService:
             events.append(self.timeline_row(number, "role", reporter, text, now))
         await session.execute(INSERT_TIMELINE_EVENT, events)
         await jobs.enqueue(session, "slack.open_channel", {"incident": number}, queue=incident_queue(number))
+        await self.start_runbooks(session, number, runbooks, reporter, now)
+        await self._schedule_update_reminder(session, incident)
         mapped = self.config.pagerduty.services.get(incident.service or "")
-        if mapped and mapped.escalation_policy:
+        if mapped and mapped.escalation_policy and not incident.drill:  # a drill pages nobody
             await jobs.enqueue(
                 session, "pagerduty.oncall", {"incident": number}, queue=incident_queue(number)
             )
         return incident
 
+    async def start_runbooks(
+        self,
+        session: AsyncSession,
+        number: int,
+        runbooks: list[tuple[RunbookFile, str]],
+        actor: str,
+        now: datetime,
+    ) -> list[int]:
+        """Start runbook runs in the caller's transaction: the definition as it is now (the
+        incident keeps it when the file changes), a pending row per step, the checklist job
+        and a reminder job per step with `remind_after`. Returns the run ids."""
+        run_ids = []
+        for file, source in runbooks:
+            runbook = file.runbook
+            run = RunbookRun(
+                incident_number=number,
+                name=runbook.name,
+                version=runbook.version,
+                definition=file.spec.definition(),
+                source=source,
+                attached_by=actor,
+                attached_at=now,
+            )
+            session.add(run)
+            await session.flush()
+            assert run.id is not None
+            run_ids.append(run.id)
+            await session.execute(
+                INSERT_RUNBOOK_STEP,
+                [{"run_id": run.id, "step_id": s.id, "state": "pending"} for s in runbook.steps],
+            )
+            await self.append(
+                session,
+                number,
+                "runbook",
+                actor,
+                f"Runbook *{runbook.name}* started (version {runbook.version}, {len(runbook.steps)} steps)",
+                now,
+            )
+            await jobs.enqueue(
+                session,
+                "slack.sync_checklist",
+                {"incident": number, "run": run.id},
+                queue=incident_queue(number),
+            )
+            await self.schedule_step_reminders(session, run.id, runbook.steps, now)
+        return run_ids
+
+    async def schedule_step_reminders(
+        self, session: AsyncSession, run_id: int, steps: Iterable[Step], start: datetime
+    ) -> None:
+        for step in steps:
+            if step.remind_after is not None:
+                await jobs.enqueue(
+                    session,
+                    "reminder.runbook_step",
+                    {"run": run_id, "step": step.id},
+                    queue=reminder_queue(f"step:{run_id}:{step.id}"),
+                    run_at=start + step.remind_after,
+                )
+
     async def declare(
         self,
         *,
-        title: str,
-        reporter: str,
-        severity: str | None = None,
         commander: str | None = None,
-        description: str | None = None,
-        declare_key: str | None = None,
+        runbooks: list[tuple[RunbookFile, str]] | None = None,
+        **fields: Any,
     ) -> Incident:
-        incident = self.new_incident(
-            title=title,
-            reporter=reporter,
-            severity=severity,
-            commander=commander,
-            description=description,
-            declare_key=declare_key,
-        )
+        """Declare an incident (`fields` as for `new_incident`) in one transaction."""
+        incident = self.new_incident(commander=commander, **fields)
+        declare_key = incident.declare_key
         try:
             async with self.db.transaction() as session:
                 if declare_key and (existing := await self._by_declare_key(session, declare_key)):
                     return existing
-                await self.insert_declared(session, incident, commander)
+                await self.insert_declared(session, incident, commander, runbooks)
         except IntegrityError:
             # The same modal submitted twice at once: the other request declared it.
             if declare_key:
@@ -174,7 +282,7 @@ class IncidentService:
         self, number: int, status: Status, actor: str, message: str | None = None
     ) -> Incident:
         async with self.db.transaction() as session:
-            incident = await self._lock(session, number)
+            incident = await self.lock(session, number)
             now = self.clock()
             change = rules.change_status(incident, status, now)
             text = f"Status {change.old.value} → {change.new.value}"
@@ -185,6 +293,7 @@ class IncidentService:
             if status is Status.RESOLVED and message:
                 incident.resolve_summary = message.strip()
             await self._changed(session, incident, "status", actor, text, now)
+            await self._reset_update_reminder(session, incident, now)
             if status is Status.RESOLVED and await session.scalar(OPEN_PAGES, {"n": number}):
                 await jobs.enqueue(
                     session, "pagerduty.resolve", {"incident": number}, queue=incident_queue(number)
@@ -201,16 +310,17 @@ class IncidentService:
     async def change_severity(self, number: int, severity: str, actor: str) -> Incident:
         new = rules.parse_severity(severity, self.config.severity_names)
         async with self.db.transaction() as session:
-            incident = await self._lock(session, number)
+            incident = await self.lock(session, number)
             now = self.clock()
             old = rules.change_severity(incident, new, self.config.severity_names)
             await self._changed(session, incident, "severity", actor, f"Severity {old} → {new}", now)
+            await self._reset_update_reminder(session, incident, now)
         self.notify()
         return incident
 
     async def assign_role(self, number: int, role: str, user: str, actor: str) -> Incident:
         async with self.db.transaction() as session:
-            incident = await self._lock(session, number)
+            incident = await self.lock(session, number)
             await self._assign(session, incident, role.lower(), user, actor, self.clock())
         self.notify()
         return incident
@@ -218,9 +328,9 @@ class IncidentService:
     async def add_note(self, number: int, text: str, actor: str) -> None:
         text = rules.clean_note(text)
         async with self.db.transaction() as session:
-            await self._lock(session, number)
-            key = await self._append(session, number, "note", actor, text, self.clock())
-            await self._echo(session, number, key)
+            await self.lock(session, number)
+            key = await self.append(session, number, "note", actor, text, self.clock())
+            await self.echo(session, number, key)
         self.notify()
 
     async def record_pinned_message(
@@ -237,7 +347,7 @@ class IncidentService:
                 ):
                     return False
                 pinned = f"Pinned by <@{pinned_by}>: {text}" if author is None else text
-                await self._append(
+                await self.append(
                     session, number, "pinned", author or pinned_by, pinned, at, key=key, source=source
                 )
         except IntegrityError:
@@ -247,12 +357,12 @@ class IncidentService:
     async def page_user(self, number: int, user: str, actor: str) -> None:
         """Pull a person in: invite them and mention them in the channel."""
         async with self.db.transaction() as session:
-            incident = await self._lock(session, number)
+            incident = await self.lock(session, number)
             rules.require_open(incident, "page anyone")
-            key = await self._append(
+            key = await self.append(
                 session, number, "page", actor, f"<@{user}> was paged into the incident", self.clock()
             )
-            await self._echo(session, number, key)
+            await self.echo(session, number, key)
             await jobs.enqueue(
                 session, "slack.invite", {"incident": number, "users": [user]}, queue=incident_queue(number)
             )
@@ -263,17 +373,19 @@ class IncidentService:
         service = service.strip().lower()
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,99}", service):
             raise DomainError(f"`{service[:40]}` is not a service name; page a service or mention a person.")
-        mapped = self.config.pagerduty.services.get(service)
-        routing_key = (mapped.routing_key if mapped else None) or self.pagerduty_routing_key
-        if not routing_key:
-            raise DomainError(
-                f"There is no PagerDuty routing key for `{service}`: set pagerduty.services.{service}.routing_key "
-                "in warroom.yaml, or PAGERDUTY_ROUTING_KEY."
-            )
         dedup_key = f"warroom-{number}-{service}"
         async with self.db.transaction() as session:
-            incident = await self._lock(session, number)
+            incident = await self.lock(session, number)
             rules.require_open(incident, "page anyone")
+            if incident.drill:
+                raise DomainError("This is a drill: it pages nobody. Mention a person to pull them in.")
+            mapped = self.config.pagerduty.services.get(service)
+            routing_key = (mapped.routing_key if mapped else None) or self.pagerduty_routing_key
+            if not routing_key:
+                raise DomainError(
+                    f"There is no PagerDuty routing key for `{service}`: set pagerduty.services.{service}.routing_key "
+                    "in warroom.yaml, or PAGERDUTY_ROUTING_KEY."
+                )
             paged = await session.scalar(
                 sa.select(col(PagerDutyPage.id)).where(
                     col(PagerDutyPage.dedup_key) == dedup_key, col(PagerDutyPage.resolved_at).is_(None)
@@ -287,8 +399,8 @@ class IncidentService:
             )
             session.add(page)
             await session.flush()
-            key = await self._append(session, number, "page", actor, f"Paged `{service}` in PagerDuty", now)
-            await self._echo(session, number, key)
+            key = await self.append(session, number, "page", actor, f"Paged `{service}` in PagerDuty", now)
+            await self.echo(session, number, key)
             payload = {"incident": number, "page": page.id, "routing_key": routing_key}
             await jobs.enqueue(session, "pagerduty.trigger", payload, queue=incident_queue(number))
         self.notify()
@@ -297,12 +409,12 @@ class IncidentService:
         """People an integration says should respond: invited; the first becomes commander
         if nobody is; emails without a Slack account are noted on the timeline."""
         async with self.db.transaction() as session:
-            incident = await self._lock(session, number)
+            incident = await self.lock(session, number)
             now = self.clock()
             if users:
                 mentions = ", ".join(f"<@{u}>" for u in users)
-                key = await self._append(session, number, "responders", None, f"{source}: {mentions}", now)
-                await self._echo(session, number, key)
+                key = await self.append(session, number, "responders", None, f"{source}: {mentions}", now)
+                await self.echo(session, number, key)
                 await jobs.enqueue(
                     session,
                     "slack.invite",
@@ -313,11 +425,40 @@ class IncidentService:
                 if roles is None and incident.status != Status.CLOSED:
                     await self._assign(session, incident, "commander", users[0], "warroom", now)
             if unknown:
-                await self._append(
+                await self.append(
                     session, number, "system", None, f"{source}: no Slack user for {', '.join(unknown)}", now
                 )
             if not users and not unknown:
-                await self._append(session, number, "system", None, f"{source}: nobody is on call", now)
+                await self.append(session, number, "system", None, f"{source}: nobody is on call", now)
+        self.notify()
+
+    async def remind_status_update(self, payload: dict[str, object]) -> None:
+        """A scheduled job: no status update was posted within the severity's cadence, so the
+        commander is reminded once, and again a cadence later while none comes."""
+        number = int(str(payload["incident"]))
+        due = datetime.fromisoformat(str(payload["due"]))
+        async with self.db.transaction() as session:
+            incident = await self.lock(session, number)
+            if incident.update_due_at != due or Status(incident.status) not in ACTIVE:
+                return  # an update came meanwhile (it scheduled its own reminder), or it is over
+            every = self.config.severity(incident.severity).update_every
+            if every is None:
+                incident.update_due_at = None
+                return
+            commander = (await session.execute(CURRENT_COMMANDER, {"n": number})).scalar()
+            whom = f"<@{commander}>" if commander else "Commander (nobody holds the role yet)"
+            text = (
+                f"{whom}: no status update for {_duration(every)}. "
+                f"Post one with `{self.config.slash_command} status` or the Update status button."
+            )
+            now = self.clock()
+            key = await self.append(session, number, "reminder", None, text, now)
+            await self.echo(session, number, key)
+            following = due + every
+            while following <= now:  # the worker was down: do not fire once per missed period
+                following += every
+            incident.update_due_at = following
+            await self._schedule_update_reminder(session, incident)
         self.notify()
 
     async def open_pages(self, number: int) -> list[PagerDutyPage]:
@@ -336,7 +477,7 @@ class IncidentService:
     async def add_system_note(self, number: int, text: str) -> None:
         """warroom's own remarks (a Slack update that failed for good, ...): timeline only."""
         async with self.db.transaction() as session:
-            await self._append(session, number, "system", None, text, self.clock())
+            await self.append(session, number, "system", None, text, self.clock())
 
     async def record_projection(self, number: int, **fields: str) -> Incident:
         """Remember what was done in Slack (channel id, message ts, topic) for idempotency."""
@@ -426,7 +567,7 @@ class IncidentService:
 
     # ----------------------------------------------------------------- internals
 
-    async def _lock(self, session: AsyncSession, number: int) -> Incident:
+    async def lock(self, session: AsyncSession, number: int) -> Incident:
         stmt = sa.select(Incident).where(col(Incident.number) == number)
         if not self.db.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
             stmt = stmt.with_for_update()
@@ -434,6 +575,28 @@ class IncidentService:
         if incident is None:
             raise NotFound(f"There is no incident #{number}.")
         return incident
+
+    def _next_update_due(self, severity: str, after: datetime) -> datetime | None:
+        every = self.config.severity(severity).update_every
+        return after + every if every else None
+
+    async def _reset_update_reminder(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
+        """A status update (or a new severity) restarts the clock of the update reminder."""
+        active = Status(incident.status) in ACTIVE
+        incident.update_due_at = self._next_update_due(incident.severity, now) if active else None
+        await self._schedule_update_reminder(session, incident)
+
+    async def _schedule_update_reminder(self, session: AsyncSession, incident: Incident) -> None:
+        if incident.update_due_at is None:
+            return
+        due = incident.update_due_at.isoformat()
+        await jobs.enqueue(
+            session,
+            "reminder.status_update",
+            {"incident": _number(incident), "due": due},
+            queue=reminder_queue(f"update:{_number(incident)}:{due}"),
+            run_at=incident.update_due_at,
+        )
 
     async def _by_declare_key(self, session: AsyncSession, key: str) -> Incident | None:
         return (
@@ -485,16 +648,16 @@ class IncidentService:
         """Record a change on the timeline; echo it in the channel and refresh the summary."""
         number = _number(incident)
         incident.updated_at = now
-        key = await self._append(session, number, kind, actor, text, now)
-        await self._echo(session, number, key)
+        key = await self.append(session, number, kind, actor, text, now)
+        await self.echo(session, number, key)
         await jobs.enqueue(session, "slack.sync_summary", {"incident": number}, queue=incident_queue(number))
 
-    async def _echo(self, session: AsyncSession, number: int, event_key: str) -> None:
+    async def echo(self, session: AsyncSession, number: int, event_key: str) -> None:
         await jobs.enqueue(
             session, "slack.echo", {"incident": number, "event_key": event_key}, queue=incident_queue(number)
         )
 
-    async def _append(
+    async def append(
         self,
         session: AsyncSession,
         number: int,
@@ -545,6 +708,13 @@ class IncidentService:
             return False
         self.notify()
         return True
+
+
+def _duration(every: timedelta) -> str:
+    minutes = int(every.total_seconds() // 60)
+    if minutes % 60 == 0:
+        return f"{minutes // 60} hour" + ("s" if minutes != 60 else "")
+    return f"{minutes} minutes"
 
 
 def _number(incident: Incident) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.config import WarroomConfig
 from bot.domain.incident import Status, allowed_next
+from bot.domain.runbooks import Progress, Runbook, Step, StepRecord, StepRef, StepState, render
 from bot.slack.text import escape, escape_keeping_mentions, slack_time
 from bot.store.tables import AlertRecord, Incident, TimelineEvent
 
@@ -30,7 +31,11 @@ EVENT_EMOJI = {
     "note": ":memo:",
     "pinned": ":pushpin:",
     "declared": ":fire:",
+    "runbook": ":clipboard:",
+    "reminder": ":alarm_clock:",
 }
+TEXT_MAX = 3000  # characters in one text object
+EXPANDED_STEPS = 5  # pending steps shown in full on a checklist; the rest are listed
 
 
 def mrkdwn(text: str) -> Block:
@@ -126,13 +131,14 @@ def echo_text(event: TimelineEvent) -> str:
     body = escape_keeping_mentions(event.text)
     if event.kind == "note":
         return f"{emoji} Note from {who(event.actor)}: {body}"
-    return f"{emoji} {body} (by {who(event.actor)})"
+    return f"{emoji} {body} (by {who(event.actor)})" if event.actor else f"{emoji} {body}"
 
 
 def incident_line(incident: Incident, roles: dict[str, str]) -> str:
     where = f"<#{incident.channel_id}>" if incident.channel_id else "_channel pending_"
+    drill = ":performing_arts: DRILL · " if incident.drill else ""
     return (
-        f"*#{incident.number}* {incident.severity} · {incident.status} · {escape(incident.title)} · "
+        f"{drill}*#{incident.number}* {incident.severity} · {incident.status} · {escape(incident.title)} · "
         f"IC {who(roles.get('commander'))} · {where}"
     )
 
@@ -299,6 +305,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command}`: open the declare form",
             f"• `{command} declare [sevN] TITLE`: declare an incident ({severities})",
             f"• `{command} list`: open incidents",
+            f"• `{command} drill RUNBOOK`: rehearse a runbook in an exercise incident (pages nobody)",
             f"• `{command} help`: this help",
             "*Inside an incident channel*",
             f"• `{command} status investigating|identified|monitoring|resolved`",
@@ -309,6 +316,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command} resolve [SUMMARY]`: resolve (the form opens without a summary)",
             f"• `{command} close`: close a resolved incident",
             f"• `{command} page SERVICE` or `{command} page @user`: page through PagerDuty, or pull a person in",
+            f"• `{command} runbook`: runbooks that match; `{command} runbook NAME` starts one",
             "React with :pushpin: to put a message on the timeline.",
         ]
     )
@@ -368,3 +376,173 @@ def triage_blocks(alert: AlertRecord, value: str) -> list[Block]:
             "elements": [button("Declare incident", "declare_from_alert", value, style="danger")],
         },
     ]
+
+
+# ---------------------------------------------------------------- runbook checklists
+
+
+def _fit(text: str, limit: int = TEXT_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _listing(lines: list[str], what: str, limit: int = TEXT_MAX) -> str:
+    """As many lines as fit in one text object, then how many were left out."""
+    shown: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        more = f"…and {len(lines) - i} more {what}"
+        if used + len(line) + 1 + len(more) > limit:
+            return "\n".join([*shown, more])
+        shown.append(line)
+        used += len(line) + 1
+    return "\n".join(shown)
+
+
+def _owner(step: Step, roles: dict[str, str]) -> str:
+    if step.owner is None:
+        return ""
+    holder = roles.get(step.owner)
+    return f"Owner: {step.owner} {who(holder)}" if holder else f"Owner: {step.owner} (nobody holds the role)"
+
+
+def _finished_line(position: int, step: Step, record: StepRecord) -> str:
+    if record.state is StepState.DONE:
+        return f":white_check_mark: {position}. {step.title} ({who(record.finished_by)})"
+    reason = escape(record.skip_reason or "")[:200]
+    return f":fast_forward: {position}. ~{step.title}~ skipped by {who(record.finished_by)}: {reason}"
+
+
+def checklist_blocks(
+    run_id: int,
+    runbook: Runbook,
+    progress: Progress,
+    roles: dict[str, str],
+    variables: dict[str, Any],
+    *,
+    closed: bool = False,
+) -> list[Block]:
+    """A running runbook as one message, updated in place: finished steps collapsed, the
+    next few pending steps in full with their buttons, the rest listed by title. However
+    long the runbook, it stays within Block Kit's limits (50 blocks, 3,000 characters)."""
+
+    def text(template: str) -> str:
+        return render(template, variables, escape)
+
+    counts = f"{progress.done}/{progress.total} done" + (
+        f", {progress.skipped} skipped" if progress.skipped else ""
+    )
+    blocks: list[Block] = [
+        mrkdwn(_fit(f":clipboard: *Runbook: {runbook.name}* · {counts}")),
+        context(_fit(f"{runbook.description} · version `{runbook.version}`")),
+    ]
+    if progress.finished:
+        lines = [_finished_line(p, s, r) for p, s, r in progress.finished]
+        blocks.append(context(_listing(lines, "finished steps")))
+    if not progress.pending:
+        blocks.append(mrkdwn(":tada: Every step is finished."))
+    for position, step, record in progress.pending[:EXPANDED_STEPS]:
+        head = f"*{position}. {step.title}*" + (" :warning: _asks for confirmation_" if step.confirm else "")
+        meta = " · ".join(
+            part
+            for part in (
+                _owner(step, roles),
+                f"Taken by {who(record.taken_by)}" if record.taken_by else "",
+                f"<{text(step.link)}|Open link>" if step.link else "",
+            )
+            if part
+        )
+        body = "\n".join(part for part in (head, meta, text(step.details)) if part)
+        blocks.append({**mrkdwn(_fit(body)), "block_id": f"step:{step.id}"})
+        if step.command:
+            command = escape(render(step.command, variables, str))
+            blocks.append(mrkdwn("```" + _fit(command, TEXT_MAX - 6) + "```"))
+        if not closed:
+            value = StepRef(run_id, step.id, runbook.version).encode()
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": f"actions:{step.id}",
+                    "elements": [
+                        button("Done", f"runbook_done:{step.id}", value, style="primary"),
+                        button("Skip", f"runbook_skip:{step.id}", value),
+                        button("I'll take it", f"runbook_take:{step.id}", value),
+                    ],
+                }
+            )
+    later = progress.pending[EXPANDED_STEPS:]
+    if later:
+        lines = [f"{p}. {s.title}" + (f" ({who(r.taken_by)})" if r.taken_by else "") for p, s, r in later]
+        blocks.append(context(_listing(["*Later*", *lines], "steps")))
+    if progress.not_applicable:
+        names = ", ".join(f"{p}. {s.title} ({s.when.describe()})" for p, s in progress.not_applicable)
+        blocks.append(context(_fit(f"Not for this incident now: {names}")))
+    return blocks
+
+
+def checklist_text(runbook: Runbook, progress: Progress) -> str:
+    return f"Runbook {runbook.name}: {progress.done}/{progress.total} steps done"
+
+
+def runbook_choices_text(command: str, choices: list[tuple[Runbook, str | None]]) -> str:
+    if not choices:
+        return f"No runbook matches this incident. `{command} runbook NAME` starts any runbook by name."
+    lines = []
+    for runbook, running in choices:
+        if running == runbook.version:
+            state = "running"
+        elif running:
+            state = (
+                f"running version {running}; `{command} runbook {runbook.name}` moves to {runbook.version}"
+            )
+        else:
+            state = f"`{command} runbook {runbook.name}` starts it"
+        lines.append(f"• *{runbook.name}*: {escape(runbook.description)} ({state})")
+    return "*Runbooks for this incident*\n" + "\n".join(lines)
+
+
+def confirm_step_modal(value: str, runbook: Runbook, step: Step, variables: dict[str, Any]) -> dict[str, Any]:
+    blocks: list[Block] = [mrkdwn(_fit(f":warning: *{step.title}* ({runbook.name}) is marked as dangerous."))]
+    if step.command:
+        blocks.append(
+            mrkdwn("```" + _fit(escape(render(step.command, variables, str)), TEXT_MAX - 6) + "```")
+        )
+    blocks.append(mrkdwn("Confirm that it is done: it goes on the timeline with your name."))
+    return {
+        "type": "modal",
+        "callback_id": "runbook_confirm",
+        "private_metadata": value,
+        "title": {"type": "plain_text", "text": "Confirm step"},
+        "submit": {"type": "plain_text", "text": "It is done"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
+def skip_step_modal(value: str, step: Step) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "runbook_skip",
+        "private_metadata": value,
+        "title": {"type": "plain_text", "text": "Skip step"},
+        "submit": {"type": "plain_text", "text": "Skip"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            mrkdwn(_fit(f"Skipping *{step.title}*.")),
+            _input(
+                "reason",
+                "Why skip it?",
+                {"type": "plain_text_input", "action_id": "value", "max_length": 500},
+                hint="The post-mortem lists skipped steps with their reasons.",
+            ),
+        ],
+    }
+
+
+def message_modal(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says something (a form whose action could not be done)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [mrkdwn(_fit(text))],
+    }

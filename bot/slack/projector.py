@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import WarroomConfig
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
+from bot.services.runbooks import RunbookService
 from bot.slack import blocks
 from bot.slack.text import channel_name, escape
 from bot.store.tables import Incident, Job
@@ -79,11 +80,17 @@ def _error(exc: SlackApiError) -> str:
 
 class SlackProjector:
     def __init__(
-        self, client: AsyncWebClient, service: IncidentService, alerts: AlertService, config: WarroomConfig
+        self,
+        client: AsyncWebClient,
+        service: IncidentService,
+        alerts: AlertService,
+        runbooks: RunbookService,
+        config: WarroomConfig,
     ) -> None:
         self.client = client
         self.service = service
         self.alerts = alerts
+        self.runbooks = runbooks
         self.config = config
 
     def handlers(self) -> dict[str, Handler]:
@@ -97,6 +104,7 @@ class SlackProjector:
             "slack.sync_alerts": self.sync_alerts,
             "slack.alerts_cleared": self.alerts_cleared,
             "slack.triage": self.triage,
+            "slack.sync_checklist": self.sync_checklist,
         }
 
     async def on_give_up(self, job: Job, error: str) -> None:
@@ -207,6 +215,28 @@ class SlackProjector:
             return
         response = await self.client.chat_postMessage(channel=channel, text=text, blocks=shown)
         await self.service.record_projection(_n(incident), alerts_ts=str(response["ts"]))
+
+    async def sync_checklist(self, payload: dict[str, Any]) -> None:
+        """Post a runbook's checklist, or update it in place to what the database says now."""
+        checklist = await self.runbooks.checklist(payload["run"])
+        channel = _channel(checklist.incident)
+        runbook, progress = checklist.runbook, checklist.progress
+        shown = blocks.checklist_blocks(
+            payload["run"],
+            runbook,
+            progress,
+            checklist.roles,
+            checklist.variables,
+            closed=checklist.incident.status == "closed",
+        )
+        text = blocks.checklist_text(runbook, progress)
+        if checklist.run.checklist_ts:
+            await self.client.chat_update(
+                channel=channel, ts=checklist.run.checklist_ts, text=text, blocks=shown
+            )
+            return
+        response = await self.client.chat_postMessage(channel=channel, text=text, blocks=shown)
+        await self.runbooks.record_checklist(payload["run"], str(response["ts"]))
 
     async def alerts_cleared(self, payload: dict[str, Any]) -> None:
         incident = await self.service.get(payload["incident"])

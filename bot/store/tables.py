@@ -61,6 +61,8 @@ class Incident(SQLModel, table=True):
     alerts_message_due_at: datetime | None = _time()  # when its next refresh is scheduled
     alerts_cleared_at: datetime | None = _time()  # when all alerts resolved (and the commander was asked)
     last_alert_at: datetime | None = _time()
+    # When the commander is next reminded to post a status update (the severity's cadence).
+    update_due_at: datetime | None = _time()
 
     started_at: datetime = _time(nullable=False)
     detected_at: datetime = _time(nullable=False)
@@ -148,6 +150,41 @@ class TimelineEvent(SQLModel, table=True):
     # Where it came from, e.g. the Slack channel and ts of a pinned message.
     source: str | None = Field(default=None, max_length=200)
     idempotency_key: str = Field(max_length=200, unique=True)
+
+
+class RunbookRun(SQLModel, table=True):
+    """A runbook an incident runs, with the definition it started with (files change)."""
+
+    __tablename__ = "runbook_run"
+    __table_args__ = (sa.UniqueConstraint("incident_number", "name", name="uq_runbook_run_incident_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_number: int = Field(foreign_key="incident.number", index=True)
+    name: str = Field(max_length=64)
+    version: str = Field(max_length=16)  # content hash of the runbook file
+    definition: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    source: str = Field(max_length=16)  # match | route | command | drill
+    attached_by: str = Field(max_length=32)
+    attached_at: datetime = _time(nullable=False)
+    checklist_ts: str | None = Field(default=None, max_length=32)  # the checklist message
+
+
+class RunbookStep(SQLModel, table=True):
+    """What happened to one step of a running runbook."""
+
+    __tablename__ = "runbook_step"
+    __table_args__ = (sa.UniqueConstraint("run_id", "step_id", name="uq_runbook_step_run_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="runbook_run.id", index=True)
+    step_id: str = Field(max_length=64)
+    state: str = Field(default="pending", max_length=16)
+    taken_by: str | None = Field(default=None, max_length=32)
+    taken_at: datetime | None = _time()
+    finished_by: str | None = Field(default=None, max_length=32)
+    finished_at: datetime | None = _time()
+    skip_reason: str | None = Field(default=None, max_length=500)
+    reminded_at: datetime | None = _time()
 
 
 class ProcessedEvent(SQLModel, table=True):

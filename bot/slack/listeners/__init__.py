@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import WarroomConfig
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
+from bot.services.runbooks import RunbookService
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +23,20 @@ def failure_text(exc: BaseException) -> str:
     return f":x: warroom hit an internal error (reference `{reference}`). Please try again; operators can find the details in the log."
 
 
-def register(app: AsyncApp, service: IncidentService, alerts: AlertService, config: WarroomConfig) -> None:
+def register(
+    app: AsyncApp,
+    service: IncidentService,
+    alerts: AlertService,
+    runbooks: RunbookService,
+    config: WarroomConfig,
+) -> None:
     from bot.slack.listeners import actions, commands, events, views
+    from bot.slack.listeners import runbooks as checklist
 
-    commands.register(app, service, config)
+    commands.register(app, service, runbooks, config)
     actions.register(app, service, alerts)
     views.register(app, service, config)
+    checklist.register(app, runbooks)
     events.register(app, service)
 
     @app.error

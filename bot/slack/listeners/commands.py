@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import WarroomConfig
 from bot.domain.incident import DomainError, parse_status
 from bot.services.incidents import IncidentService
+from bot.services.runbooks import RunbookService
 from bot.slack import blocks
 from bot.slack.listeners import failure_text
 from bot.slack.text import escape, parse_declare, parse_user, split_command
@@ -21,11 +22,13 @@ Reply = str | None
 
 
 class Commands:
-    def __init__(self, service: IncidentService, config: WarroomConfig) -> None:
+    def __init__(self, service: IncidentService, runbooks: RunbookService, config: WarroomConfig) -> None:
         self.service = service
+        self.runbooks = runbooks
         self.config = config
         self.anywhere: dict[str, Callable[[str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]] = {
             "declare": self.declare,
+            "drill": self.drill,
             "list": self.list,
             "help": self.help,
         }
@@ -40,6 +43,7 @@ class Commands:
             "resolve": self.resolve,
             "close": self.close,
             "page": self.page,
+            "runbook": self.runbook,
         }
 
     async def handle(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
@@ -92,6 +96,18 @@ class Commands:
         return (
             f":rotating_light: Declared *#{incident.number}* {incident.severity}: {escape(incident.title)}. "
             "The incident channel is on its way and you are its commander."
+        )
+
+    async def drill(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
+        if not rest:
+            names = ", ".join(f"`{f.runbook.name}`" for f in self.runbooks.library.all()) or "none yet"
+            raise DomainError(
+                f"Which runbook? `{self.config.slash_command} drill RUNBOOK`. Runbooks: {names}."
+            )
+        incident = await self.runbooks.drill(rest, command["user_id"])
+        return (
+            f":performing_arts: Drill *#{incident.number}* declared: an exercise of `{escape(rest.strip())}`. "
+            "It pages nobody and stays out of the metrics; the channel is on its way."
         )
 
     async def list(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
@@ -167,6 +183,16 @@ class Commands:
         await self.service.page_service(_n(incident), target, command["user_id"])
         return f":pager: Paging `{escape(target.lower())}` through PagerDuty."
 
+    async def runbook(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        if rest:
+            return await self.runbooks.attach(_n(incident), rest, command["user_id"])
+        choices = await self.runbooks.choices(_n(incident))
+        return blocks.runbook_choices_text(
+            self.config.slash_command, [(c.runbook, c.running_version) for c in choices]
+        )
+
     async def close(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
     ) -> Reply:
@@ -179,5 +205,7 @@ def _n(incident: Incident) -> int:
     return incident.number
 
 
-def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> None:
-    app.command(config.slash_command)(Commands(service, config).handle)
+def register(
+    app: AsyncApp, service: IncidentService, runbooks: RunbookService, config: WarroomConfig
+) -> None:
+    app.command(config.slash_command)(Commands(service, runbooks, config).handle)
