@@ -294,6 +294,16 @@ class IncidentService:
                 incident.resolve_summary = message.strip()
             await self._changed(session, incident, "status", actor, text, now)
             await self._reset_update_reminder(session, incident, now)
+            if status is Status.CLOSED:  # checklists lose their buttons
+                for run_id in await session.scalars(
+                    sa.select(col(RunbookRun.id)).where(col(RunbookRun.incident_number) == number)
+                ):
+                    await jobs.enqueue(
+                        session,
+                        "slack.sync_checklist",
+                        {"incident": number, "run": run_id},
+                        queue=incident_queue(number),
+                    )
             if status is Status.RESOLVED and await session.scalar(OPEN_PAGES, {"n": number}):
                 await jobs.enqueue(
                     session, "pagerduty.resolve", {"incident": number}, queue=incident_queue(number)

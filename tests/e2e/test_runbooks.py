@@ -11,6 +11,9 @@ import httpx
 import pytest
 
 from bot.app import Warroom
+from bot.domain.incident import DomainError
+from bot.domain.metrics import summarize
+from bot.domain.runbooks import StepRef, StepState
 from bot.runbook_files import version_of
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
@@ -53,13 +56,17 @@ steps:
 """
 
 
-@pytest.fixture
-def runbooks_dir(tmp_path: Path) -> str:
+def write_runbooks(tmp_path: Path) -> str:
     directory = tmp_path / "runbooks"
     directory.mkdir()
     (directory / "web-errors.yaml").write_text(WEB_ERRORS)
     (directory / "manual.yaml").write_text(MANUAL)
     return str(directory)
+
+
+@pytest.fixture
+def runbooks_dir(tmp_path: Path) -> str:
+    return write_runbooks(tmp_path)
 
 
 def checklist(sim: SlackSimulator, channel: str) -> dict[str, Any]:
@@ -345,6 +352,11 @@ async def test_a_drill_is_marked_everywhere_and_pages_nobody(
     refused = await command(slack, people.alice, "page checkout", channel.id)
     assert refused == ":warning: This is a drill: it pages nobody. Mention a person to pull them in."
     assert [j.kind for j in await rows(warroom, Job) if j.kind.startswith("pagerduty.")] == []
+    # Rehearsed and over: it stays out of the metrics.
+    await command(slack, people.alice, "resolve drill over", channel.id)
+    report = summarize(await warroom.service.list_incidents(open_only=False))
+    assert (report.groups, report.drills_excluded) == ({}, 1)
+
     assert await command(slack, people.alice, "drill", general) == (
         ":warning: Which runbook? `/incident drill RUNBOOK`. Runbooks: `manual`, `web-errors`."
     )
@@ -373,3 +385,18 @@ async def test_a_sixty_step_checklist_is_accepted_by_slack(
     assert (await rows(warroom, TimelineEvent, TimelineEvent.kind == "runbook"))[-1].text.endswith(
         "*Step 7 " + "t" * 120 + "* done"
     )
+
+
+async def test_closing_the_incident_takes_the_buttons_off_its_checklists(
+    warroom: Warroom, slack: SlackDriver, sim: SlackSimulator, people: People, declared: Declared
+) -> None:
+    ts = await start(warroom, slack, sim, declared, "manual")
+    await command(slack, people.alice, "resolve fixed", declared.channel.id)
+    await command(slack, people.alice, "close", declared.channel.id)
+    await settle(warroom)
+    message = checklist(sim, declared.channel.id)
+    assert message["ts"] == ts and "runbook_done:one" not in str(message["blocks"])
+    assert "The only step" in str(message["blocks"])
+    # A click that was on its way before the update is refused.
+    with pytest.raises(DomainError, match="closed"):
+        await warroom.runbooks.finish(StepRef(1, "one", "x"), people.bob, StepState.DONE)

@@ -1,0 +1,134 @@
+"""Response metrics: the definitions, and count / mean / p50 / p90 / max over incidents.
+
+The definitions (also in the README):
+- time to detect      = detected_at     - started_at
+- time to acknowledge = acknowledged_at - detected_at
+- time to mitigate    = mitigated_at    - started_at
+- time to resolve     = resolved_at     - started_at
+
+Drills are left out. An incident that has not reached a milestone is counted as `missing` for
+that metric, never silently dropped; incidents not resolved yet are also counted as `open`.
+Percentiles interpolate linearly between the two nearest values (numpy's default).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Protocol
+
+METRICS: dict[str, tuple[str, str]] = {
+    "time_to_detect": ("started_at", "detected_at"),
+    "time_to_acknowledge": ("detected_at", "acknowledged_at"),
+    "time_to_mitigate": ("started_at", "mitigated_at"),
+    "time_to_resolve": ("started_at", "resolved_at"),
+}
+GROUPINGS = ("severity", "service", "month")
+
+
+class IncidentTimes(Protocol):
+    severity: str
+    service: str | None
+    drill: bool
+    started_at: datetime
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Seconds; None where there is nothing to measure."""
+
+    count: int
+    missing: int  # incidents that have not reached the milestone
+    mean: float | None
+    p50: float | None
+    p90: float | None
+    max: float | None
+
+
+@dataclass
+class Group:
+    incidents: int = 0
+    open: int = 0  # not resolved yet
+    metrics: dict[str, Stats] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    groups: dict[str, Group]  # "all" when not grouped
+    drills_excluded: int
+
+
+def durations(incident: IncidentTimes) -> dict[str, float | None]:
+    """Seconds for each metric; None when a milestone is not reached. A clock that ran
+    backwards (an end before its start) counts as zero rather than as a negative time."""
+    result: dict[str, float | None] = {}
+    for name, (start, end) in METRICS.items():
+        begin, finish = getattr(incident, start), getattr(incident, end)
+        result[name] = None if begin is None or finish is None else max((finish - begin).total_seconds(), 0.0)
+    return result
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        raise ValueError("no values")
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def stats(values: Iterable[float | None]) -> Stats:
+    measured, missing = [], 0
+    for value in values:
+        if value is None:
+            missing += 1
+        else:
+            measured.append(value)
+    if not measured:
+        return Stats(0, missing, None, None, None, None)
+    measured.sort()
+    return Stats(
+        count=len(measured),
+        missing=missing,
+        mean=sum(measured) / len(measured),
+        p50=percentile(measured, 0.5),
+        p90=percentile(measured, 0.9),
+        max=measured[-1],
+    )
+
+
+def group_of(incident: IncidentTimes, by: str | None, zone: tzinfo = UTC) -> str:
+    if by is None:
+        return "all"
+    if by == "severity":
+        return incident.severity
+    if by == "service":
+        return incident.service or "(no service)"
+    if by == "month":  # the month the impact started, in the configured time zone
+        return incident.started_at.astimezone(zone).strftime("%Y-%m")
+    raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
+
+
+def summarize(incidents: Iterable[IncidentTimes], by: str | None = None, zone: tzinfo = UTC) -> Report:
+    values: dict[str, dict[str, list[float | None]]] = {}
+    groups: dict[str, Group] = {}
+    drills = 0
+    for incident in incidents:
+        if incident.drill:
+            drills += 1
+            continue
+        key = group_of(incident, by, zone)
+        group = groups.setdefault(key, Group())
+        group.incidents += 1
+        if incident.resolved_at is None:
+            group.open += 1
+        for name, seconds in durations(incident).items():
+            values.setdefault(key, {}).setdefault(name, []).append(seconds)
+    for key, group in groups.items():
+        group.metrics = {name: stats(values[key][name]) for name in METRICS}
+    return Report(dict(sorted(groups.items())), drills)
