@@ -18,6 +18,22 @@ from bot.sim.driver import SlackDriver
 from bot.sim.server import BOT_TOKEN, SlackSimulator
 
 SECRET = "demo-signing-secret"
+RUNBOOK = """\
+name: checkout-errors
+description: Checkout answers with 5xx errors.
+steps:
+  - id: look
+    title: Check the error dashboard
+    details: Which endpoints of {{ incident.service }} fail, since when?
+    owner: commander
+  - id: rollback
+    title: Roll back the last deploy
+    command: kubectl rollout undo deployment/checkout
+    confirm: true
+  - id: status-page
+    title: Update the status page
+    owner: comms
+"""
 
 
 async def run_demo(out: TextIO | None = None) -> int:
@@ -37,7 +53,10 @@ async def run_demo(out: TextIO | None = None) -> int:
             slack_api_url=sim.api_url,
             database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
             postmortem_dir=str(Path(tmp) / "postmortems"),
+            runbooks_dir=str(Path(tmp) / "runbooks"),
         )
+        (Path(tmp) / "runbooks").mkdir()
+        (Path(tmp) / "runbooks" / "checkout-errors.yaml").write_text(RUNBOOK)
         warroom = build(settings, run_worker=False)
         await warroom.db.migrate()
         await warroom.open_connections()
@@ -83,7 +102,19 @@ async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
         await slack.react(carol, channel, evidence)
         await warroom.worker.run_until_idle()
         say("  @carol reacted with :pushpin: to @bob's message")
+        await command(alice, "runbook checkout-errors", channel)
+        [run] = await warroom.runbooks.runs(1)
+        checklist = run.checklist_ts or ""
+        await slack.click(alice, channel, checklist, "runbook_done:look")
+        say("  @alice pressed Done on 'Check the error dashboard'")
+        await slack.click(carol, channel, checklist, "runbook_take:status-page")
+        say("  @carol pressed I'll take it on 'Update the status page'")
+        await warroom.worker.run_until_idle()
         await command(alice, "status identified Deploy 4711 broke the payment client", channel)
+        await slack.click(bob, channel, checklist, "runbook_done:rollback")
+        await slack.submit(bob, next(reversed(sim.views)), {})
+        say("  @bob pressed Done on 'Roll back the last deploy' and confirmed it in the form")
+        await warroom.worker.run_until_idle()
         await command(alice, "note Rolling back deploy 4711", channel)
         await command(alice, "status monitoring Rollback done, error rate falling", channel)
         say()

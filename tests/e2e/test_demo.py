@@ -17,6 +17,8 @@ async def test_demo_runs_declare_to_close() -> None:
     assert "pinned    Error rate jumped to 23% at 14:02" in text
     assert "Status monitoring → resolved: Rolled back deploy 4711" in text
     assert "Status resolved → closed" in text
+    assert "warroom: :clipboard: *Runbook: checkout-errors* · 2/3 done" in text  # one checklist, updated
+    assert "runbook   Runbook *checkout-errors*: *Roll back the last deploy* done" in text
     for milestone in ("declared_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
         line = next(line for line in text.splitlines() if line.strip().startswith(milestone))
         assert line.strip().endswith("UTC"), line
