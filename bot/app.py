@@ -26,10 +26,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import api, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
+from bot.docs.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs
 from bot.runbook_files import RunbookLibrary
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
+from bot.services.postmortems import PostmortemService
 from bot.services.runbooks import RunbookService
 from bot.slack import listeners
 from bot.slack.projector import SlackProjector, retry_policy
@@ -77,6 +79,7 @@ class Warroom:
     service: IncidentService
     alerts: AlertService
     runbooks: RunbookService
+    postmortems: PostmortemService
     worker: Worker
     slack: AsyncWebClient
     bolt: AsyncApp
@@ -125,15 +128,21 @@ def build(
     )
     alerts = AlertService(db, config, service, notify=worker.notify)
     runbooks = RunbookService(service, config, notify=worker.notify)
+    try:
+        renderer = PostmortemRenderer(config.zone, config.postmortem_template)
+    except PostmortemTemplateError as exc:
+        raise ConfigError(f"postmortem_template: {exc}") from None
+    postmortems = PostmortemService(service, renderer, settings.postmortem_dir, notify=worker.notify)
     slack = AsyncWebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT
     )
-    projector = SlackProjector(slack, service, alerts, runbooks, config)
+    projector = SlackProjector(slack, service, alerts, runbooks, postmortems, config)
     worker.handlers.update(projector.handlers())
     worker.handlers.update(
         {
             "reminder.status_update": service.remind_status_update,
             "reminder.runbook_step": runbooks.remind_step,
+            "postmortem.generate": postmortems.generate_job,
         }
     )
     pagerduty = PagerDutyJobs(
@@ -158,9 +167,20 @@ def build(
         process_before_response=True,  # answer Slack only after the change is committed
         ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
     )
-    listeners.register(bolt, service, alerts, runbooks, config)
+    listeners.register(bolt, service, alerts, runbooks, postmortems, config)
     warroom = Warroom(
-        settings, config, db, service, alerts, runbooks, worker, slack, bolt, FastAPI(), waiting_requests
+        settings,
+        config,
+        db,
+        service,
+        alerts,
+        runbooks,
+        postmortems,
+        worker,
+        slack,
+        bolt,
+        FastAPI(),
+        waiting_requests,
     )
     warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
     return warroom

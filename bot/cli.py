@@ -127,6 +127,31 @@ def _service() -> tuple[Any, Any]:
     return IncidentService(db, config, library=library), db
 
 
+@app.command()
+def postmortem(number: int = typer.Argument(..., help="Incident number.")) -> None:
+    """Write a new post-mortem draft version to POSTMORTEM_DIR (uploaded to Slack by `serve`)."""
+    from bot.docs.postmortem import PostmortemRenderer, PostmortemTemplateError
+    from bot.services.postmortems import PostmortemService
+
+    async def work() -> Any:
+        service, db = _service()
+        settings = Settings()
+        try:
+            renderer = PostmortemRenderer(service.config.zone, service.config.postmortem_template)
+        except PostmortemTemplateError as exc:
+            raise ConfigError(f"postmortem_template: {exc}") from None
+        try:
+            await db.migrate()
+            return await PostmortemService(service, renderer, settings.postmortem_dir).generate(number, "cli")
+        finally:
+            await db.dispose()
+
+    draft, paths = _run(work)
+    typer.echo(f"Post-mortem draft v{draft.version} of #{number}:")
+    for path in paths:
+        typer.echo(f"  {path}")
+
+
 @runbooks_app.command("validate")
 def runbooks_validate(
     directory: str | None = typer.Argument(

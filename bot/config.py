@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -248,6 +249,21 @@ class WarroomConfig(BaseModel):
     slash_command: str = "/incident"
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig)
+    timezone: str = "UTC"  # how times are shown in post-mortems and reports (stored in UTC)
+    postmortem_template: str | None = None  # a Markdown jinja2 template replacing the built-in one
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use a name like Europe/Berlin)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("channel_prefix")
     @classmethod

@@ -36,7 +36,8 @@ steps:
 """
 
 
-async def run_demo(out: TextIO | None = None) -> int:
+async def run_demo(out: TextIO | None = None, postmortem_dir: str | Path = "postmortems") -> int:
+    """Run the story; the post-mortem draft is kept in `postmortem_dir`, the rest is temporary."""
     import sys
 
     out = out or sys.stdout
@@ -52,7 +53,7 @@ async def run_demo(out: TextIO | None = None) -> int:
             slack_signing_secret=SECRET,
             slack_api_url=sim.api_url,
             database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
-            postmortem_dir=str(Path(tmp) / "postmortems"),
+            postmortem_dir=str(postmortem_dir),
             runbooks_dir=str(Path(tmp) / "runbooks"),
         )
         (Path(tmp) / "runbooks").mkdir()
@@ -150,3 +151,8 @@ async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
         for name in ("declared_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
             value = getattr(incident, name)
             say(f"  {name:<16} {value:%Y-%m-%d %H:%M:%S} UTC" if value else f"  {name:<16} -")
+        say()
+        say("== The post-mortem draft (written when the incident closed, uploaded into the channel)")
+        for postmortem in await warroom.postmortems.versions(1):
+            for path in warroom.postmortems.write_files(postmortem):
+                say(f"  {path.resolve()}")

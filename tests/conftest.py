@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ SIGNING_SECRET = "test-signing-secret"
 ALERT_TOKEN = "test-alert-token"
 PAGERDUTY_SECRET = "test-pagerduty-secret"
 TABLES = [
+    "postmortem",
+    "followup",
     "runbook_step",
     "runbook_run",
     "timeline_event",
@@ -117,7 +120,9 @@ def people(sim: SlackSimulator) -> People:
     )
 
 
-def make_settings(database_url: str, sim: SlackSimulator, runbooks_dir: str = "") -> Settings:
+def make_settings(
+    database_url: str, sim: SlackSimulator, runbooks_dir: str = "", postmortem_dir: str | None = None
+) -> Settings:
     """Settings for a test; no runbooks unless the test names a directory of them."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -128,6 +133,7 @@ def make_settings(database_url: str, sim: SlackSimulator, runbooks_dir: str = ""
         alert_webhook_token=ALERT_TOKEN,
         pagerduty_webhook_secret=PAGERDUTY_SECRET,
         runbooks_dir=runbooks_dir,
+        postmortem_dir=postmortem_dir or tempfile.mkdtemp(prefix="warroom-postmortems-"),
     )
 
 
@@ -143,11 +149,17 @@ def runbooks_dir() -> str:
 
 
 @pytest.fixture
+def postmortem_dir(tmp_path: Path) -> Path:
+    return tmp_path / "postmortems"
+
+
+@pytest.fixture
 async def warroom(
-    db: Database, sim: SlackSimulator, config: WarroomConfig, runbooks_dir: str
+    db: Database, sim: SlackSimulator, config: WarroomConfig, runbooks_dir: str, postmortem_dir: Path
 ) -> AsyncIterator[Warroom]:
     """warroom wired to the simulator; its worker is driven by the test (settle)."""
-    app = build(make_settings(db.url, sim, runbooks_dir), config, run_worker=False, migrate=False)
+    settings = make_settings(db.url, sim, runbooks_dir, str(postmortem_dir))
+    app = build(settings, config, run_worker=False, migrate=False)
     await app.open_connections()
     yield app
     await app.close()

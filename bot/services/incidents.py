@@ -47,6 +47,7 @@ PROJECTION_FIELDS = frozenset(
         "announcement_ts",
         "slack_topic",
         "alerts_ts",
+        "postmortem_url",
     }
 )
 
@@ -294,7 +295,11 @@ class IncidentService:
                 incident.resolve_summary = message.strip()
             await self._changed(session, incident, "status", actor, text, now)
             await self._reset_update_reminder(session, incident, now)
-            if status is Status.CLOSED:  # checklists lose their buttons
+            if status is Status.CLOSED:
+                # The post-mortem draft writes itself, and checklists lose their buttons.
+                await jobs.enqueue(
+                    session, "postmortem.generate", {"incident": number}, queue=f"postmortem:{number}"
+                )
                 for run_id in await session.scalars(
                     sa.select(col(RunbookRun.id)).where(col(RunbookRun.incident_number) == number)
                 ):

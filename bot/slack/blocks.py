@@ -13,7 +13,7 @@ from bot.config import WarroomConfig
 from bot.domain.incident import Status, allowed_next
 from bot.domain.runbooks import Progress, Runbook, Step, StepRecord, StepRef, StepState, render
 from bot.slack.text import escape, escape_keeping_mentions, slack_time
-from bot.store.tables import AlertRecord, Incident, TimelineEvent
+from bot.store.tables import AlertRecord, FollowUp, Incident, TimelineEvent
 
 Block = dict[str, Any]
 
@@ -87,6 +87,14 @@ def summary_blocks(incident: Incident, roles: dict[str, str], config: WarroomCon
         blocks.append(mrkdwn(escape(incident.description)))
     if incident.resolve_summary:
         blocks.append(mrkdwn(f"*Resolution*\n{escape(incident.resolve_summary)}"))
+    if incident.postmortem_version:
+        draft = f"draft v{incident.postmortem_version}"
+        link = (
+            f"<{escape(incident.postmortem_url)}|{draft}>"
+            if incident.postmortem_url
+            else f"{draft}, uploaded in this channel"
+        )
+        blocks.append(mrkdwn(f"*Post-mortem*: {link}"))
     if status != Status.CLOSED:
         value = str(incident.number)
         actions = [
@@ -317,6 +325,8 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command} close`: close a resolved incident",
             f"• `{command} page SERVICE` or `{command} page @user`: page through PagerDuty, or pull a person in",
             f"• `{command} runbook`: runbooks that match; `{command} runbook NAME` starts one",
+            f"• `{command} followup TEXT [@owner]`: record an action item; `{command} followups` lists them",
+            f"• `{command} postmortem`: write the post-mortem draft now (it is written on close too)",
             "React with :pushpin: to put a message on the timeline.",
         ]
     )
@@ -546,3 +556,14 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
         "close": {"type": "plain_text", "text": "Close"},
         "blocks": [mrkdwn(_fit(text))],
     }
+
+
+def followups_text(incident: Incident, items: list[FollowUp], command: str) -> str:
+    if not items:
+        return f"No follow-ups for #{incident.number} yet: `{command} followup TEXT [@owner]` records one."
+    lines = [
+        f"• {escape(item.text)}" + (f" (owner {who(item.owner)})" if item.owner else "")
+        for item in items[:50]
+    ]
+    more = f"\n…and {len(items) - 50} more" if len(items) > 50 else ""
+    return _fit(f"*Follow-ups of #{incident.number}*\n" + "\n".join(lines) + more, 3900)

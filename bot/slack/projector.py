@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import WarroomConfig
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
+from bot.services.postmortems import PostmortemService
 from bot.services.runbooks import RunbookService
 from bot.slack import blocks
 from bot.slack.text import channel_name, escape
@@ -85,8 +86,10 @@ class SlackProjector:
         service: IncidentService,
         alerts: AlertService,
         runbooks: RunbookService,
+        postmortems: PostmortemService,
         config: WarroomConfig,
     ) -> None:
+        self.postmortems = postmortems
         self.client = client
         self.service = service
         self.alerts = alerts
@@ -105,6 +108,7 @@ class SlackProjector:
             "slack.alerts_cleared": self.alerts_cleared,
             "slack.triage": self.triage,
             "slack.sync_checklist": self.sync_checklist,
+            "slack.upload_postmortem": self.upload_postmortem,
         }
 
     async def on_give_up(self, job: Job, error: str) -> None:
@@ -237,6 +241,27 @@ class SlackProjector:
             return
         response = await self.client.chat_postMessage(channel=channel, text=text, blocks=shown)
         await self.runbooks.record_checklist(payload["run"], str(response["ts"]))
+
+    async def upload_postmortem(self, payload: dict[str, Any]) -> None:
+        """Upload a post-mortem draft into the incident channel (files.getUploadURLExternal and
+        files.completeUploadExternal) and link it from the pinned summary."""
+        postmortem = await self.postmortems.get(payload["postmortem"])
+        incident = await self.service.get(payload["incident"])
+        channel = _channel(incident)
+        if postmortem.slack_file_id is None:
+            response = await self.client.files_upload_v2(
+                channel=channel,
+                content=postmortem.markdown,
+                filename=f"incident-{incident.number}-postmortem-v{postmortem.version}.md",
+                title=f"Post-mortem draft v{postmortem.version}: #{incident.number} {incident.title}"[:250],
+                initial_comment=f":page_facing_up: Post-mortem draft v{postmortem.version} (Markdown; edit freely).",
+            )
+            uploaded = response.get("file") or (response.get("files") or [{}])[0]
+            await self.postmortems.record_upload(postmortem.id or 0, str(uploaded.get("id")))
+            if postmortem.version == incident.postmortem_version:
+                url = str(uploaded.get("permalink") or "")
+                await self.service.record_projection(_n(incident), postmortem_url=url)
+        await self.sync_summary({"incident": _n(incident)})
 
     async def alerts_cleared(self, payload: dict[str, Any]) -> None:
         incident = await self.service.get(payload["incident"])

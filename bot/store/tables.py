@@ -63,6 +63,8 @@ class Incident(SQLModel, table=True):
     last_alert_at: datetime | None = _time()
     # When the commander is next reminded to post a status update (the severity's cadence).
     update_due_at: datetime | None = _time()
+    postmortem_version: int | None = None  # the newest post-mortem draft, linked from the summary
+    postmortem_url: str | None = Field(default=None, max_length=500)
 
     started_at: datetime = _time(nullable=False)
     detected_at: datetime = _time(nullable=False)
@@ -185,6 +187,37 @@ class RunbookStep(SQLModel, table=True):
     finished_at: datetime | None = _time()
     skip_reason: str | None = Field(default=None, max_length=500)
     reminded_at: datetime | None = _time()
+
+
+class FollowUp(SQLModel, table=True):
+    """An action item for after the incident."""
+
+    __tablename__ = "followup"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_number: int = Field(foreign_key="incident.number", index=True)
+    text: str = Field(max_length=500)
+    owner: str | None = Field(default=None, max_length=32)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _time(nullable=False)
+    done_at: datetime | None = _time()
+
+
+class Postmortem(SQLModel, table=True):
+    """One rendered post-mortem draft; every version is kept."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("incident_number", "version", name="uq_postmortem_incident_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_number: int = Field(foreign_key="incident.number", index=True)
+    version: int
+    markdown: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    html: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _time(nullable=False)
+    slack_file_id: str | None = Field(default=None, max_length=32)
 
 
 class ProcessedEvent(SQLModel, table=True):

@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import WarroomConfig
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
+from bot.services.postmortems import PostmortemService
 from bot.services.runbooks import RunbookService
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,13 @@ def register(
     service: IncidentService,
     alerts: AlertService,
     runbooks: RunbookService,
+    postmortems: PostmortemService,
     config: WarroomConfig,
 ) -> None:
     from bot.slack.listeners import actions, commands, events, views
     from bot.slack.listeners import runbooks as checklist
 
-    commands.register(app, service, runbooks, config)
+    commands.register(app, service, runbooks, postmortems, config)
     actions.register(app, service, alerts)
     views.register(app, service, config)
     checklist.register(app, runbooks)

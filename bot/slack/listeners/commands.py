@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import WarroomConfig
 from bot.domain.incident import DomainError, parse_status
 from bot.services.incidents import IncidentService
+from bot.services.postmortems import PostmortemService, parse_followup
 from bot.services.runbooks import RunbookService
 from bot.slack import blocks
 from bot.slack.listeners import failure_text
@@ -22,9 +23,16 @@ Reply = str | None
 
 
 class Commands:
-    def __init__(self, service: IncidentService, runbooks: RunbookService, config: WarroomConfig) -> None:
+    def __init__(
+        self,
+        service: IncidentService,
+        runbooks: RunbookService,
+        postmortems: PostmortemService,
+        config: WarroomConfig,
+    ) -> None:
         self.service = service
         self.runbooks = runbooks
+        self.postmortems = postmortems
         self.config = config
         self.anywhere: dict[str, Callable[[str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]] = {
             "declare": self.declare,
@@ -44,6 +52,9 @@ class Commands:
             "close": self.close,
             "page": self.page,
             "runbook": self.runbook,
+            "followup": self.followup,
+            "followups": self.followups,
+            "postmortem": self.postmortem,
         }
 
     async def handle(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
@@ -193,6 +204,27 @@ class Commands:
             self.config.slash_command, [(c.runbook, c.running_version) for c in choices]
         )
 
+    async def followup(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        text, owner = parse_followup(rest)
+        await self.postmortems.add_followup(_n(incident), text, owner, command["user_id"])
+        return None
+
+    async def followups(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        items = await self.postmortems.followups(_n(incident))
+        return blocks.followups_text(incident, items, self.config.slash_command)
+
+    async def postmortem(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        postmortem, _ = await self.postmortems.generate(_n(incident), command["user_id"])
+        return (
+            f":page_facing_up: Post-mortem draft v{postmortem.version} is written; it is being uploaded here."
+        )
+
     async def close(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
     ) -> Reply:
@@ -206,6 +238,10 @@ def _n(incident: Incident) -> int:
 
 
 def register(
-    app: AsyncApp, service: IncidentService, runbooks: RunbookService, config: WarroomConfig
+    app: AsyncApp,
+    service: IncidentService,
+    runbooks: RunbookService,
+    postmortems: PostmortemService,
+    config: WarroomConfig,
 ) -> None:
-    app.command(config.slash_command)(Commands(service, runbooks, config).handle)
+    app.command(config.slash_command)(Commands(service, runbooks, postmortems, config).handle)

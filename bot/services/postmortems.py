@@ -1,0 +1,281 @@
+"""Post-mortem drafts and follow-ups.
+
+A draft is rendered from what the database holds, stored as a new version (earlier versions
+are kept), written to POSTMORTEM_DIR as Markdown and HTML, and uploaded into the incident
+channel by a job, so a Slack outage delays the upload and loses nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.docs.postmortem import (
+    AlertLine,
+    Entry,
+    FollowUpLine,
+    PostmortemData,
+    PostmortemRenderer,
+    RoleSpan,
+    RunbookSection,
+    StepLine,
+)
+from bot.domain.incident import DomainError
+from bot.domain.runbooks import Facts, StepState
+from bot.runbook_files import from_definition
+from bot.services.incidents import IncidentService, NotFound, incident_queue
+from bot.store import jobs
+from bot.store.tables import (
+    AlertRecord,
+    FollowUp,
+    Incident,
+    Postmortem,
+    RoleAssignment,
+    RunbookRun,
+    RunbookStep,
+    TimelineEvent,
+    utcnow,
+)
+
+FOLLOWUP_MAX = 500
+
+
+class PostmortemService:
+    def __init__(
+        self,
+        incidents: IncidentService,
+        renderer: PostmortemRenderer,
+        directory: str | Path,
+        *,
+        notify: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.incidents = incidents
+        self.db = incidents.db
+        self.renderer = renderer
+        self.directory = Path(directory)
+        self.notify = notify
+        self.clock = clock
+
+    # ------------------------------------------------------------ drafts
+
+    async def generate(self, number: int, actor: str) -> tuple[Postmortem, list[Path]]:
+        """Render a new draft version, store it, write its files, schedule its upload."""
+        async with self.db.sessions() as session:
+            data = await self._gather(session, number)
+        for _ in range(3):  # two drafts of one incident at once: the loser takes the next number
+            try:
+                postmortem = await self._store(number, data, actor)
+                break
+            except IntegrityError:
+                continue
+        else:
+            raise DomainError("Another post-mortem draft is being written right now; try again.")
+        self.notify()
+        return postmortem, self.write_files(postmortem)
+
+    async def generate_job(self, payload: dict[str, object]) -> None:
+        await self.generate(int(str(payload["incident"])), "warroom")
+
+    def write_files(self, postmortem: Postmortem) -> list[Path]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = self.directory / f"incident-{postmortem.incident_number}-postmortem-v{postmortem.version}"
+        paths = [stem.with_suffix(".md"), stem.with_suffix(".html")]
+        paths[0].write_text(postmortem.markdown, encoding="utf-8")
+        paths[1].write_text(postmortem.html, encoding="utf-8")
+        return paths
+
+    async def get(self, postmortem_id: int) -> Postmortem:
+        async with self.db.sessions() as session:
+            postmortem = await session.get(Postmortem, postmortem_id)
+        if postmortem is None:
+            raise NotFound(f"There is no post-mortem {postmortem_id}.")
+        return postmortem
+
+    async def versions(self, number: int) -> list[Postmortem]:
+        stmt = (
+            sa.select(Postmortem)
+            .where(col(Postmortem.incident_number) == number)
+            .order_by(col(Postmortem.version))
+        )
+        async with self.db.sessions() as session:
+            return list(await session.scalars(stmt))
+
+    async def record_upload(self, postmortem_id: int, file_id: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                sa.update(Postmortem).where(col(Postmortem.id) == postmortem_id).values(slack_file_id=file_id)
+            )
+
+    # ------------------------------------------------------------ follow-ups
+
+    async def add_followup(self, number: int, text: str, owner: str | None, actor: str) -> FollowUp:
+        text = " ".join(text.split())
+        if not text:
+            raise DomainError("What is the follow-up? `followup Add an alert on queue depth @owner`.")
+        if len(text) > FOLLOWUP_MAX:
+            raise DomainError(f"That follow-up is {len(text)} characters long; keep it under {FOLLOWUP_MAX}.")
+        async with self.db.transaction() as session:
+            await self.incidents.lock(session, number)
+            now = self.clock()
+            item = FollowUp(incident_number=number, text=text, owner=owner, created_by=actor, created_at=now)
+            session.add(item)
+            whose = f" (owner <@{owner}>)" if owner else ""
+            key = await self.incidents.append(
+                session, number, "followup", actor, f"Follow-up: {text}{whose}", now
+            )
+            await self.incidents.echo(session, number, key)
+        self.notify()
+        return item
+
+    async def followups(self, number: int) -> list[FollowUp]:
+        stmt = sa.select(FollowUp).where(col(FollowUp.incident_number) == number).order_by(col(FollowUp.id))
+        async with self.db.sessions() as session:
+            return list(await session.scalars(stmt))
+
+    # ------------------------------------------------------------ internals
+
+    async def _store(self, number: int, data: PostmortemData, actor: str) -> Postmortem:
+        async with self.db.transaction() as session:
+            incident = await self.incidents.lock(session, number)
+            latest = await session.scalar(
+                sa.select(sa.func.max(Postmortem.version)).where(col(Postmortem.incident_number) == number)
+            )
+            version = (latest or 0) + 1
+            markdown, html = self.renderer.render(_with_version(data, version))
+            now = self.clock()
+            postmortem = Postmortem(
+                incident_number=number,
+                version=version,
+                markdown=markdown,
+                html=html,
+                created_by=actor,
+                created_at=now,
+            )
+            session.add(postmortem)
+            await session.flush()
+            incident.postmortem_version = version
+            await self.incidents.append(
+                session, number, "postmortem", actor, f"Post-mortem draft v{version} written", now
+            )
+            await jobs.enqueue(
+                session,
+                "slack.upload_postmortem",
+                {"incident": number, "postmortem": postmortem.id},
+                queue=incident_queue(number),
+            )
+        return postmortem
+
+    async def _gather(self, session: AsyncSession, number: int) -> PostmortemData:
+        incident = await session.get(Incident, number)
+        if incident is None:
+            raise NotFound(f"There is no incident #{number}.")
+        now = self.clock()
+        end_of_roles = incident.closed_at or incident.resolved_at or now
+        assignments = await session.scalars(
+            sa.select(RoleAssignment)
+            .where(col(RoleAssignment.incident_number) == number)
+            .order_by(col(RoleAssignment.assigned_at), col(RoleAssignment.id))
+        )
+        roles = [
+            RoleSpan(
+                a.role,
+                a.user_id,
+                a.assigned_at,
+                a.ended_at,
+                max(((a.ended_at or end_of_roles) - a.assigned_at).total_seconds(), 0.0),
+            )
+            for a in assignments
+        ]
+        alerts = [
+            AlertLine(a.source, a.title, a.status, a.starts_at, a.ends_at)
+            for a in await session.scalars(
+                sa.select(AlertRecord)
+                .where(col(AlertRecord.incident_number) == number)
+                .order_by(col(AlertRecord.starts_at))
+            )
+        ]
+        first_labels = next(
+            iter(
+                await session.scalars(
+                    sa.select(col(AlertRecord.labels))
+                    .where(col(AlertRecord.incident_number) == number)
+                    .order_by(col(AlertRecord.id))
+                    .limit(1)
+                )
+            ),
+            {},
+        )
+        facts = Facts(incident.severity, incident.service, dict(first_labels))
+        runbooks = []
+        for run in await session.scalars(
+            sa.select(RunbookRun)
+            .where(col(RunbookRun.incident_number) == number)
+            .order_by(col(RunbookRun.id))
+        ):
+            runbook = from_definition(run.definition, run.version)
+            rows = {
+                r.step_id: r
+                for r in await session.scalars(
+                    sa.select(RunbookStep).where(col(RunbookStep.run_id) == run.id)
+                )
+            }
+            steps = []
+            for position, step in enumerate(runbook.steps, start=1):
+                row = rows.get(step.id)
+                if row is not None and row.state != StepState.PENDING:
+                    steps.append(
+                        StepLine(
+                            position, step.title, row.state, row.finished_by, row.finished_at, row.skip_reason
+                        )
+                    )
+                else:
+                    outcome = "not reached" if step.when.holds(facts) else "not applicable"
+                    steps.append(StepLine(position, step.title, outcome, row.taken_by if row else None))
+            runbooks.append(RunbookSection(run.name, run.version, steps))
+        events = await session.execute(
+            sa.select(
+                col(TimelineEvent.at),
+                col(TimelineEvent.actor),
+                col(TimelineEvent.kind),
+                col(TimelineEvent.text),
+            )
+            .where(col(TimelineEvent.incident_number) == number)
+            .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
+        )
+        timeline = [Entry(at, actor, kind, text) for at, actor, kind, text in events]
+        followups = [
+            FollowUpLine(f.text, f.owner, f.created_at)
+            for f in await session.scalars(
+                sa.select(FollowUp).where(col(FollowUp.incident_number) == number).order_by(col(FollowUp.id))
+            )
+        ]
+        return PostmortemData(incident, 0, now, roles, alerts, runbooks, timeline, followups)
+
+
+def _with_version(data: PostmortemData, version: int) -> PostmortemData:
+    return PostmortemData(
+        data.incident,
+        version,
+        data.generated_at,
+        data.roles,
+        data.alerts,
+        data.runbooks,
+        data.timeline,
+        data.followups,
+    )
+
+
+def parse_followup(text: str) -> tuple[str, str | None]:
+    """`Add a queue alert <@U123|bob>` -> ("Add a queue alert", "U123"): a trailing mention is the owner."""
+    match = re.search(r"\s*<@([UW][A-Z0-9]+)(?:\|[^>]*)?>\s*$", text)
+    if match:
+        return text[: match.start()].strip(), match.group(1)
+    return text.strip(), None

@@ -1,0 +1,181 @@
+"""Post-mortem rendering: a golden file for a realistic incident, escaping, the sandbox and
+clear errors from broken custom templates."""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.docs.postmortem import (
+    AlertLine,
+    Entry,
+    FollowUpLine,
+    PostmortemData,
+    PostmortemRenderer,
+    PostmortemTemplateError,
+    RoleSpan,
+    RunbookSection,
+    StepLine,
+)
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+T0 = datetime(2026, 3, 29, 0, 40, tzinfo=UTC)  # the night Berlin moves from CET to CEST
+MINUTE = timedelta(minutes=1)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@dataclass
+class IncidentRow:
+    number: int = 42
+    title: str = "Checkout API returns 500s"
+    severity: str = "SEV2"
+    service: str | None = "checkout"
+    status: str = "closed"
+    drill: bool = False
+    description: str | None = "Card payments fail for about a third of customers"
+    resolve_summary: str | None = "Rolled back deploy 4711; payment client pinned to v2.3"
+    started_at: datetime = T0 + 0 * MINUTE
+    detected_at: datetime = T0 + 4 * MINUTE
+    declared_at: datetime = T0 + 6 * MINUTE
+    acknowledged_at: datetime | None = T0 + 7 * MINUTE
+    mitigated_at: datetime | None = T0 + 41 * MINUTE
+    resolved_at: datetime | None = T0 + 95 * MINUTE
+    closed_at: datetime | None = T0 + 180 * MINUTE
+
+
+def realistic(incident: IncidentRow | None = None) -> PostmortemData:
+    return PostmortemData(
+        incident=incident or IncidentRow(),
+        version=2,
+        generated_at=at(181),
+        roles=[
+            RoleSpan("commander", "U0ALICE", at(7), at(30), 23 * 60),
+            RoleSpan("scribe", "U0BOB", at(9), None, 171 * 60),
+            RoleSpan("commander", "U0CAROL", at(30), None, 150 * 60),
+        ],
+        alerts=[
+            AlertLine("alertmanager", "HighErrorRate on checkout-7d9f:8080", "resolved", at(0), at(90)),
+            AlertLine("alertmanager", "HighLatency on checkout-7d9f:8080", "resolved", at(2), at(85)),
+        ],
+        runbooks=[
+            RunbookSection(
+                "high-error-rate",
+                "9d60dd566117",
+                [
+                    StepLine(1, "Confirm the impact", "done", "U0ALICE", at(12)),
+                    StepLine(2, "Look for a recent change", "done", "U0BOB", at(20)),
+                    StepLine(3, "Roll back the last deploy", "done", "U0CAROL", at(38)),
+                    StepLine(4, "Add capacity if the service is saturated", "not applicable"),
+                    StepLine(
+                        5, "Update the status page", "skipped", "U0CAROL", at(40), "no public impact yet"
+                    ),
+                    StepLine(6, "Verify the recovery", "not reached"),
+                ],
+            )
+        ],
+        timeline=[
+            Entry(at(0), None, "alert", "Alert firing: HighErrorRate on checkout-7d9f:8080 (alertmanager)"),
+            Entry(at(6), "U0ALICE", "declared", "Declared SEV2: Checkout API returns 500s"),
+            Entry(at(7), "U0ALICE", "role", "<@U0ALICE> is now commander"),
+            Entry(at(15), "U0BOB", "pinned", "Error rate jumped to 23% at 14:02, right after deploy 4711"),
+            Entry(at(30), "U0ALICE", "role", "<@U0CAROL> is now commander"),
+            Entry(at(36), "U0CAROL", "note", "Rolling back deploy 4711"),
+            Entry(at(41), "U0CAROL", "status", "Status identified → monitoring: error rate falling"),
+            Entry(at(95), "U0CAROL", "status", "Status monitoring → resolved: Rolled back deploy 4711"),
+            Entry(at(180), "U0CAROL", "status", "Status resolved → closed"),
+        ],
+        followups=[
+            FollowUpLine("Alert on the payment client's error rate, not only the API's", "U0BOB", at(100)),
+            FollowUpLine("Canary deploys for checkout", None, at(101)),
+        ],
+    )
+
+
+def golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("WARROOM_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), (
+        f"differs from {path}; WARROOM_UPDATE_GOLDEN=1 rewrites it"
+    )
+
+
+def test_a_realistic_post_mortem_matches_the_golden_files() -> None:
+    markdown, html = PostmortemRenderer(ZoneInfo("Europe/Berlin")).render(realistic())
+    golden("postmortem.md", markdown)
+    golden("postmortem.html", html)
+
+
+def test_the_html_is_well_formed() -> None:
+    _, html = PostmortemRenderer(ZoneInfo("UTC")).render(realistic())
+    root = ET.fromstring(html.removeprefix("<!DOCTYPE html>\n"))
+    assert root.tag == "html" and root.find("body/h1") is not None
+    assert len(root.findall("body/table")) == 3
+
+
+def test_times_are_shown_in_the_configured_zone() -> None:
+    markdown, _ = PostmortemRenderer(ZoneInfo("Europe/Berlin")).render(realistic())
+    assert "| Started (impact began) | 2026-03-29 01:40 CET |" in markdown
+    assert "| Resolved | 2026-03-29 04:15 CEST |" in markdown  # after the clocks went forward
+    utc, _ = PostmortemRenderer(ZoneInfo("UTC")).render(realistic())
+    assert "| Started (impact began) | 2026-03-29 00:40 UTC |" in utc
+
+
+def test_a_milestone_never_reached_says_so() -> None:
+    markdown, _ = PostmortemRenderer(ZoneInfo("UTC")).render(realistic(IncidentRow(acknowledged_at=None)))
+    assert "| Acknowledged (commander assigned) | not reached |" in markdown
+    assert "| Time to acknowledge | not reached |" in markdown
+
+
+HOSTILE = "<script>alert(1)</script> *bold* [click](javascript:alert(1)) {{ 7*7 }} | pipe `code` <!channel>"
+
+
+def test_user_text_cannot_break_the_document_or_run_in_the_template() -> None:
+    data = realistic(IncidentRow(title=HOSTILE, resolve_summary=HOSTILE + "\n# not a heading"))
+    data.timeline.append(Entry(at(50), "U0BOB", "note", HOSTILE))
+    markdown, html = PostmortemRenderer(ZoneInfo("UTC")).render(data)
+    assert "<script>" not in markdown and "<script" not in html
+    assert "&lt;script&gt;" in html
+    title = markdown.splitlines()[0]
+    assert "\\{\\{ 7\\*7 \\}\\}" in title and "49" not in title  # printed, not evaluated
+    assert "\\[click\\](javascript:alert(1))" in markdown and 'href="javascript' not in html
+    assert "\n# not a heading" not in markdown  # user text stays on its line
+    assert markdown.count("\n| Severity | SEV2 |") == 1  # the tables still stand
+    ET.fromstring(html.removeprefix("<!DOCTYPE html>\n"))
+
+
+def test_a_drill_is_marked() -> None:
+    markdown, _ = PostmortemRenderer(ZoneInfo("UTC")).render(realistic(IncidentRow(drill=True)))
+    assert markdown.startswith("# Post-mortem: #42 Checkout API returns 500s (DRILL)")
+
+
+def test_a_broken_custom_template_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "ours.md.j2"
+    path.write_text("# {{ incident.title }}\n\n{% for x in timeline %}\n{{ x.text }\n{% endfor %}\n")
+    with pytest.raises(PostmortemTemplateError, match=rf"^{path}:4: unexpected '}}'"):
+        PostmortemRenderer(ZoneInfo("UTC"), path)
+
+    path.write_text("# {{ incident.title }}\n\nOwner: {{ followups[0].owner.upper() }}\n{{ nope.deeper }}\n")
+    renderer = PostmortemRenderer(ZoneInfo("UTC"), path)
+    with pytest.raises(PostmortemTemplateError, match=rf"^{path}:4: 'nope' is undefined"):
+        renderer.render(realistic())
+
+    with pytest.raises(PostmortemTemplateError, match=re.escape("missing.md.j2' not found")):
+        PostmortemRenderer(ZoneInfo("UTC"), tmp_path / "missing.md.j2")
+
+
+def test_a_custom_template_runs_in_the_sandbox(tmp_path: Path) -> None:
+    path = tmp_path / "evil.md.j2"
+    path.write_text("{{ incident.__class__.__init__.__globals__ }}\n")
+    with pytest.raises(PostmortemTemplateError, match=rf"^{path}:1: access to attribute .* is unsafe"):
+        PostmortemRenderer(ZoneInfo("UTC"), path).render(realistic())
