@@ -112,19 +112,23 @@ def running_warroom(
                     process.wait(10)
             sim.stop_thread()
             if database != "sqlite":
-                name = database_url.rsplit("/", 1)[1]
-                subprocess.run(
-                    [
-                        "psql",
-                        "-h",
-                        "127.0.0.1",
-                        "-U",
-                        "postgres",
-                        "-qc",
-                        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                    ],
-                    check=False,
-                )
+                drop_database(database_url)
+
+
+def drop_database(database_url: str) -> None:
+    name = database_url.rsplit("/", 1)[1]
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-qc",
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        ],
+        check=False,
+    )
 
 
 def percentile(values: list[float], p: float) -> float:
