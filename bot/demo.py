@@ -154,5 +154,5 @@ async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
         say()
         say("== The post-mortem draft (written when the incident closed, uploaded into the channel)")
         for postmortem in await warroom.postmortems.versions(1):
-            for path in warroom.postmortems.write_files(postmortem):
+            for path in warroom.postmortems.paths(postmortem):
                 say(f"  {path.resolve()}")

@@ -23,6 +23,7 @@ from bot.runbook_files import RunbookFile, RunbookLibrary
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import (
+    AlertRecord,
     Incident,
     PagerDutyPage,
     ProcessedEvent,
@@ -141,11 +142,9 @@ class IncidentService:
     ) -> list[tuple[RunbookFile, str]]:
         """The runbooks a new incident starts with, and why: the one its alert route names,
         then every runbook whose match rules hold."""
-        chosen: list[tuple[RunbookFile, str]] = []
-        if named and (found := self.library.get(named)):
-            chosen.append((found, "route"))
+        files = self.library.load().runbooks  # one look at the directory per declare
+        chosen = [(files[named], "route")] if named in files else []
         facts = Facts(incident.severity, incident.service, labels or {})
-        files = {f.runbook.name: f for f in self.library.all()}
         for runbook in matching([f.runbook for f in files.values()], facts):
             if runbook.name != named:
                 chosen.append((files[runbook.name], "match"))
@@ -168,16 +167,12 @@ class IncidentService:
         assert number is not None
         incident.number = number
         now, reporter = incident.declared_at, incident.reporter_id
-        what = "drill" if incident.drill else incident.severity
-        events = [
-            self.timeline_row(
-                number,
-                "declared",
-                reporter,
-                f"Declared {what}: {incident.title}" + (f" ({incident.severity})" if incident.drill else ""),
-                now,
-            )
-        ]
+        declared = (
+            f"Declared drill: {incident.title} ({incident.severity})"
+            if incident.drill
+            else f"Declared {incident.severity}: {incident.title}"
+        )
+        events = [self.timeline_row(number, "declared", reporter, declared, now)]
         if commander:
             # No echo or invite of its own: opening the channel invites and shows roles.
             text = await self._add_role(session, incident, "commander", commander, reporter, now)
@@ -544,18 +539,10 @@ class IncidentService:
 
     async def roles(self, numbers: list[int]) -> dict[int, dict[str, str]]:
         """Current role holders per incident: {number: {role: user}}."""
-        result: dict[int, dict[str, str]] = {n: {} for n in numbers}
         if not numbers:
-            return result
-        stmt = (
-            sa.select(RoleAssignment)
-            .where(col(RoleAssignment.incident_number).in_(numbers), col(RoleAssignment.ended_at).is_(None))
-            .order_by(col(RoleAssignment.id))
-        )
+            return {}
         async with self.db.sessions() as session:
-            for assignment in (await session.execute(stmt)).scalars():
-                result[assignment.incident_number][assignment.role] = assignment.user_id
-        return result
+            return await current_roles(session, numbers)
 
     async def role_history(self, number: int) -> list[RoleAssignment]:
         stmt = (
@@ -723,6 +710,30 @@ class IncidentService:
             return False
         self.notify()
         return True
+
+
+async def current_roles(session: AsyncSession, numbers: list[int]) -> dict[int, dict[str, str]]:
+    """Current role holders per incident, in the caller's session: {number: {role: user}}."""
+    result: dict[int, dict[str, str]] = {n: {} for n in numbers}
+    stmt = (
+        sa.select(RoleAssignment)
+        .where(col(RoleAssignment.incident_number).in_(numbers), col(RoleAssignment.ended_at).is_(None))
+        .order_by(col(RoleAssignment.id))
+    )
+    for assignment in await session.scalars(stmt):
+        result[assignment.incident_number][assignment.role] = assignment.user_id
+    return result
+
+
+async def first_alert_labels(session: AsyncSession, number: int) -> dict[str, str]:
+    """The labels of an incident's first alert: what runbook conditions and templates see."""
+    stmt = (
+        sa.select(col(AlertRecord.labels))
+        .where(col(AlertRecord.incident_number) == number)
+        .order_by(col(AlertRecord.id))
+        .limit(1)
+    )
+    return dict(await session.scalar(stmt) or {})
 
 
 def _duration(every: timedelta) -> str:

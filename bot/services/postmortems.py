@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from bot.docs.postmortem import (
 from bot.domain.incident import DomainError
 from bot.domain.runbooks import Facts, StepState
 from bot.runbook_files import from_definition
-from bot.services.incidents import IncidentService, NotFound, incident_queue
+from bot.services.incidents import IncidentService, NotFound, first_alert_labels, incident_queue
 from bot.store import jobs
 from bot.store.tables import (
     AlertRecord,
@@ -84,10 +85,14 @@ class PostmortemService:
     async def generate_job(self, payload: dict[str, object]) -> None:
         await self.generate(int(str(payload["incident"])), "warroom")
 
+    def paths(self, postmortem: Postmortem) -> list[Path]:
+        """Where a draft's Markdown and HTML are written."""
+        stem = self.directory / f"incident-{postmortem.incident_number}-postmortem-v{postmortem.version}"
+        return [stem.with_suffix(".md"), stem.with_suffix(".html")]
+
     def write_files(self, postmortem: Postmortem) -> list[Path]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        stem = self.directory / f"incident-{postmortem.incident_number}-postmortem-v{postmortem.version}"
-        paths = [stem.with_suffix(".md"), stem.with_suffix(".html")]
+        paths = self.paths(postmortem)
         paths[0].write_text(postmortem.markdown, encoding="utf-8")
         paths[1].write_text(postmortem.html, encoding="utf-8")
         return paths
@@ -149,7 +154,7 @@ class PostmortemService:
                 sa.select(sa.func.max(Postmortem.version)).where(col(Postmortem.incident_number) == number)
             )
             version = (latest or 0) + 1
-            markdown, html = self.renderer.render(_with_version(data, version))
+            markdown, html = self.renderer.render(replace(data, version=version))
             now = self.clock()
             postmortem = Postmortem(
                 incident_number=number,
@@ -202,18 +207,7 @@ class PostmortemService:
                 .order_by(col(AlertRecord.starts_at))
             )
         ]
-        first_labels = next(
-            iter(
-                await session.scalars(
-                    sa.select(col(AlertRecord.labels))
-                    .where(col(AlertRecord.incident_number) == number)
-                    .order_by(col(AlertRecord.id))
-                    .limit(1)
-                )
-            ),
-            {},
-        )
-        facts = Facts(incident.severity, incident.service, dict(first_labels))
+        facts = Facts(incident.severity, incident.service, await first_alert_labels(session, number))
         runbooks = []
         for run in await session.scalars(
             sa.select(RunbookRun)
@@ -258,19 +252,6 @@ class PostmortemService:
             )
         ]
         return PostmortemData(incident, 0, now, roles, alerts, runbooks, timeline, followups)
-
-
-def _with_version(data: PostmortemData, version: int) -> PostmortemData:
-    return PostmortemData(
-        data.incident,
-        version,
-        data.generated_at,
-        data.roles,
-        data.alerts,
-        data.runbooks,
-        data.timeline,
-        data.followups,
-    )
 
 
 def parse_followup(text: str) -> tuple[str, str | None]:

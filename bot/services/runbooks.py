@@ -20,9 +20,9 @@ from bot.domain import runbooks as rules
 from bot.domain.incident import ACTIVE, DomainError, Status, require_open
 from bot.domain.runbooks import Facts, Progress, Runbook, Step, StepRecord, StepRef, StepState
 from bot.runbook_files import RunbookFile, from_definition
-from bot.services.incidents import IncidentService, incident_queue
+from bot.services.incidents import IncidentService, current_roles, first_alert_labels, incident_queue
 from bot.store import jobs
-from bot.store.tables import AlertRecord, Incident, RoleAssignment, RunbookRun, RunbookStep, utcnow
+from bot.store.tables import Incident, RunbookRun, RunbookStep, utcnow
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,8 @@ class RunbookService:
             runbook = from_definition(run.definition, run.version)
             rows = await session.scalars(sa.select(RunbookStep).where(col(RunbookStep.run_id) == run_id))
             records = {row.step_id: _record(row) for row in rows}
-            labels = await self._labels(session, run.incident_number)
-            roles = await self._roles(session, run.incident_number)
+            labels = await first_alert_labels(session, run.incident_number)
+            roles = (await current_roles(session, [run.incident_number]))[run.incident_number]
         facts = Facts(incident.severity, incident.service, labels)
         return Checklist(
             incident,
@@ -198,13 +198,13 @@ class RunbookService:
             if Status(incident.status) not in ACTIVE:
                 return
             facts = Facts(
-                incident.severity, incident.service, await self._labels(session, run.incident_number)
+                incident.severity, incident.service, await first_alert_labels(session, run.incident_number)
             )
             if not step.when.holds(facts):
                 return
             now = self.clock()
             row.reminded_at = now
-            roles = await self._roles(session, run.incident_number)
+            roles = (await current_roles(session, [run.incident_number]))[run.incident_number]
             whom = row.taken_by or (roles.get(step.owner) if step.owner else None) or roles.get("commander")
             after = step.remind_after
             minutes = int(after.total_seconds() // 60) if after else 0
@@ -318,25 +318,7 @@ class RunbookService:
 
     async def _facts(self, session: AsyncSession, incident: Incident) -> Facts:
         assert incident.number is not None
-        return Facts(incident.severity, incident.service, await self._labels(session, incident.number))
-
-    async def _labels(self, session: AsyncSession, number: int) -> dict[str, str]:
-        """The labels of the incident's first alert: what runbook conditions and templates see."""
-        stmt = (
-            sa.select(col(AlertRecord.labels))
-            .where(col(AlertRecord.incident_number) == number)
-            .order_by(col(AlertRecord.id))
-            .limit(1)
-        )
-        return dict(await session.scalar(stmt) or {})
-
-    async def _roles(self, session: AsyncSession, number: int) -> dict[str, str]:
-        stmt = (
-            sa.select(RoleAssignment)
-            .where(col(RoleAssignment.incident_number) == number, col(RoleAssignment.ended_at).is_(None))
-            .order_by(col(RoleAssignment.id))
-        )
-        return {a.role: a.user_id for a in await session.scalars(stmt)}
+        return Facts(incident.severity, incident.service, await first_alert_labels(session, incident.number))
 
 
 def _record(row: RunbookStep | None) -> StepRecord:
