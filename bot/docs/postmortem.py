@@ -1,13 +1,16 @@
-"""Post-mortem drafts: what warroom recorded, rendered to Markdown (jinja2, sandboxed) and
-from the Markdown to HTML. Pure: data in, documents out.
+"""Post-mortem drafts: what warroom recorded, rendered to Markdown and HTML (jinja2, sandboxed).
+Pure: data in, documents out.
 
-Every value a template prints is escaped for Markdown (`finalize`), so a title or a note can
-neither break the document nor inject markup; the HTML converter escapes any raw HTML left.
-A custom template (warroom.yaml `postmortem_template`) runs in the same sandbox.
+Every value the Markdown template prints is escaped for Markdown (`finalize`), so a title or a
+note can neither break the document nor inject markup; the HTML template autoescapes. The
+built-in draft has a template for each format (converting a 10,000-line timeline from Markdown
+takes most of a second); a custom template (warroom.yaml `postmortem_template`) is Markdown
+only, runs in the same sandbox, and its HTML is converted from its Markdown, raw HTML escaped.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import traceback
@@ -24,6 +27,12 @@ from bot.domain.metrics import METRICS, durations
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_TEMPLATE = TEMPLATES / "postmortem.md.j2"
+DEFAULT_HTML_TEMPLATE = TEMPLATES / "postmortem.html.j2"
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
+    "line-height:1.5}table{border-collapse:collapse;margin:.5rem 0}"
+    "td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}"
+)
 MILESTONE_LABELS = {
     "started_at": "Started (impact began)",
     "detected_at": "Detected",
@@ -33,8 +42,13 @@ MILESTONE_LABELS = {
     "resolved_at": "Resolved",
     "closed_at": "Closed",
 }
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]{}|!#~])")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_WHITESPACE = re.compile(r"\s+")
+# One pass over the text (a post-mortem escapes ~100,000 values): HTML's three, then a
+# backslash before every character Markdown would read as markup.
+_MARKDOWN_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;"} | {c: "\\" + c for c in "\\`*_[]{}|!#~"}
+)
 
 
 class PostmortemTemplateError(Exception):
@@ -106,10 +120,11 @@ class PostmortemData:
 def markdown_escape(value: Any) -> str:
     """Text safe to drop anywhere in a Markdown line: no markup, no raw HTML, one line."""
     text = "" if value is None else str(value)
-    text = _MENTION.sub(r"@\1", text)
-    text = re.sub(r"\s+", " ", text)  # one line, whatever the user typed
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    if "<@" in text:
+        text = _MENTION.sub(r"@\1", text)
+    if "  " in text or not text.isprintable():  # one line, whatever the user typed
+        text = _WHITESPACE.sub(" ", text)
+    return text.translate(_MARKDOWN_ESCAPES)
 
 
 def format_duration(seconds: float | None) -> str:
@@ -129,31 +144,40 @@ class PostmortemRenderer:
     def __init__(self, zone: tzinfo, template_path: str | Path | None = None) -> None:
         self.zone = zone
         self.template_path = Path(template_path) if template_path else DEFAULT_TEMPLATE
-        self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(self.template_path.parent)),
-            finalize=markdown_escape,
-            autoescape=False,
+        self.template = self._load(self._environment(self.template_path, html=False), self.template_path)
+        self.html_template: Template | None = None
+        if template_path is None:
+            self.html_template = self._load(
+                self._environment(DEFAULT_HTML_TEMPLATE, html=True), DEFAULT_HTML_TEMPLATE
+            )
+        self.markdown_to_html = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+    def _environment(self, path: Path, *, html: bool) -> SandboxedEnvironment:
+        env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(path.parent)),
+            finalize=_plain if html else markdown_escape,
+            autoescape=html,
             trim_blocks=True,
             keep_trailing_newline=True,
         )
-        self.env.filters.update(time=self._time, duration=format_duration, user=_user)
-        self.markdown_to_html = MarkdownIt("commonmark", {"html": False}).enable("table")
-        self.template = self._load()
+        env.filters.update(time=self._time, duration=format_duration, user=_user)
+        return env
 
-    def _load(self) -> Template:
+    @staticmethod
+    def _load(env: SandboxedEnvironment, path: Path) -> Template:
         try:
-            return self.env.get_template(self.template_path.name)
+            return env.get_template(path.name)
         except TemplateSyntaxError as exc:
-            raise PostmortemTemplateError(f"{self.template_path}:{exc.lineno}: {exc.message}") from None
+            raise PostmortemTemplateError(f"{path}:{exc.lineno}: {exc.message}") from None
         except TemplateError as exc:
-            raise PostmortemTemplateError(f"{self.template_path}: {exc}") from None
+            raise PostmortemTemplateError(f"{path}: {exc}") from None
         except OSError as exc:
-            raise PostmortemTemplateError(f"{self.template_path}: {exc.strerror}") from None
+            raise PostmortemTemplateError(f"{path}: {exc.strerror}") from None
 
     def _time(self, at: datetime | None) -> str:
         if at is None:
             return "not reached"
-        return at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
+        return _minute(at.replace(second=0, microsecond=0), self.zone)
 
     def render(self, data: PostmortemData) -> tuple[str, str]:
         """Markdown and HTML of one draft."""
@@ -172,15 +196,20 @@ class PostmortemRenderer:
             "runbooks": data.runbooks,
             "timeline": data.timeline,
             "followups": data.followups,
+            "style": STYLE,
         }
-        try:
-            markdown = self.template.render(context)
-        except Exception as exc:
-            raise PostmortemTemplateError(
-                f"{self.template_path}:{_template_line(exc, self.template_path)}: {exc}"
-            ) from None
+        markdown = self._render(self.template, self.template_path, context)
+        if self.html_template is not None:
+            return markdown, self._render(self.html_template, DEFAULT_HTML_TEMPLATE, context)
         title = f"Post-mortem #{incident.number} {incident.title}"
         return markdown, wrap_html(title, self.markdown_to_html.render(markdown))
+
+    @staticmethod
+    def _render(template: Template, path: Path, context: dict[str, Any]) -> str:
+        try:
+            return template.render(context)
+        except Exception as exc:
+            raise PostmortemTemplateError(f"{path}:{_template_line(exc, path)}: {exc}") from None
 
 
 def wrap_html(title: str, body: str) -> str:
@@ -188,11 +217,24 @@ def wrap_html(title: str, body: str) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8" />\n'
         f"<title>{html.escape(title)}</title>\n"
-        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
-        "line-height:1.5}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}"
-        "</style>\n</head>\n<body>\n"
+        f"<style>{STYLE}</style>\n</head>\n<body>\n"
         f"{body}</body>\n</html>\n"
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _minute(at: datetime, zone: tzinfo) -> str:
+    """Timeline entries share minutes: format each minute once."""
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _plain(value: Any) -> Any:
+    """What the HTML template prints: autoescaping does the rest; mentions read as @U123."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and "<@" in value:
+        return _MENTION.sub(r"@\1", value)
+    return value
 
 
 def _user(user: str | None) -> str:

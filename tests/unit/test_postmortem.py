@@ -179,3 +179,17 @@ def test_a_custom_template_runs_in_the_sandbox(tmp_path: Path) -> None:
     path.write_text("{{ incident.__class__.__init__.__globals__ }}\n")
     with pytest.raises(PostmortemTemplateError, match=rf"^{path}:1: access to attribute .* is unsafe"):
         PostmortemRenderer(ZoneInfo("UTC"), path).render(realistic())
+
+
+def test_a_custom_template_gets_its_html_from_its_markdown(tmp_path: Path) -> None:
+    path = tmp_path / "short.md.j2"
+    path.write_text(
+        "# {{ incident.title }}\n\n{% for entry in timeline %}\n- {{ entry.text }}\n{% endfor %}\n"
+    )
+    data = realistic(IncidentRow(title=HOSTILE))
+    markdown, html = PostmortemRenderer(ZoneInfo("UTC"), path).render(data)
+    assert markdown.count("\n- ") == len(data.timeline)
+    root = ET.fromstring(html.removeprefix("<!DOCTYPE html>\n"))
+    assert len(root.findall("body/ul/li")) == len(data.timeline)
+    assert "<script" not in html  # the title is shown as text, not run
+    assert (root.findtext("body/h1") or "").startswith("<script>alert(1)</script> *bold*")
