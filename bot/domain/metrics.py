@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 METRICS: dict[str, tuple[str, str]] = {
@@ -25,7 +25,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "time_to_mitigate": ("started_at", "mitigated_at"),
     "time_to_resolve": ("started_at", "resolved_at"),
 }
-GROUPINGS = ("severity", "service", "month")
+GROUPINGS = ("severity", "service", "month", "week")
 
 
 class IncidentTimes(Protocol):
@@ -111,6 +111,8 @@ def group_of(incident: IncidentTimes, by: str | None, zone: tzinfo = UTC) -> str
         return incident.service or "(no service)"
     if by == "month":  # the month the impact started, in the configured time zone
         return incident.started_at.astimezone(zone).strftime("%Y-%m")
+    if by == "week":  # the ISO week the impact started, in the configured time zone
+        return incident.started_at.astimezone(zone).strftime("%G-W%V")
     raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
 
 
@@ -132,3 +134,22 @@ def summarize(incidents: Iterable[IncidentTimes], by: str | None = None, zone: t
     for key, group in groups.items():
         group.metrics = {name: stats(values[key][name]) for name in METRICS}
     return Report(dict(sorted(groups.items())), drills)
+
+
+def calendar_buckets(start: datetime, end: datetime, unit: str, zone: tzinfo) -> list[tuple[str, datetime]]:
+    """The months ("2026-11") or ISO weeks ("2026-W47") of `zone` from the one holding `start`
+    to the one holding `end`: each label with the instant it begins."""
+    if unit not in ("month", "week"):
+        raise ValueError(f"a bucket is a month or a week, not {unit!r}")
+    local = start.astimezone(zone)
+    day = local.date().replace(day=1) if unit == "month" else local.date() - timedelta(days=local.weekday())
+    buckets: list[tuple[str, datetime]] = []
+    while True:
+        begins = datetime(day.year, day.month, day.day, tzinfo=zone)
+        if buckets and begins > end:
+            return buckets
+        buckets.append((day.strftime("%Y-%m" if unit == "month" else "%G-W%V"), begins))
+        if unit == "week":
+            day += timedelta(days=7)
+        else:
+            day = day.replace(year=day.year + day.month // 12, month=day.month % 12 + 1)
