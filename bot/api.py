@@ -1,4 +1,5 @@
-"""Read-only JSON for dashboards and scripts: incidents and their timelines."""
+"""Read-only JSON for dashboards and scripts: incidents, their timelines and follow-ups, and
+the MTTR report."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
+from bot.config import parse_duration
+from bot.docs import reports as report_docs
+from bot.domain.metrics import GROUPINGS
 from bot.services.incidents import IncidentService, NotFound
+from bot.services.postmortems import PostmortemService
+from bot.services.reports import ReportService
 from bot.store.tables import Incident, TimelineEvent
 
 
@@ -31,6 +37,13 @@ class IncidentOut(BaseModel):
     closed_at: datetime | None
 
 
+class FollowUpOut(BaseModel):
+    text: str
+    owner: str | None
+    created_by: str
+    created_at: datetime
+
+
 class TimelineEventOut(BaseModel):
     at: datetime
     kind: str
@@ -46,7 +59,7 @@ def incident_out(incident: Incident, roles: dict[str, str]) -> IncidentOut:
     return IncidentOut(**data, roles=roles)
 
 
-def router(service: IncidentService) -> APIRouter:
+def router(service: IncidentService, postmortems: PostmortemService, reports: ReportService) -> APIRouter:
     api = APIRouter(prefix="/api", tags=["incidents"])
 
     async def load(number: int) -> Incident:
@@ -73,5 +86,26 @@ def router(service: IncidentService) -> APIRouter:
         await load(number)
         events: list[TimelineEvent] = await service.timeline(number)
         return [TimelineEventOut.model_validate(e, from_attributes=True) for e in events]
+
+    @api.get("/incidents/{number}/followups", response_model=list[FollowUpOut])
+    async def incident_followups(number: int) -> list[FollowUpOut]:
+        await load(number)
+        items = await postmortems.followups(number)
+        return [FollowUpOut.model_validate(f, from_attributes=True) for f in items]
+
+    @api.get("/reports/mttr", tags=["reports"])
+    async def mttr_report(
+        since: str = Query("90d", description="A period like 30d, or `all`.", max_length=20),
+        by: str | None = Query(None, description=f"One of {', '.join(GROUPINGS)}."),
+    ) -> dict[str, Any]:
+        """Time to detect, acknowledge, mitigate and resolve (count, missing, mean, p50, p90,
+        max, in seconds), grouped, with the weekly or monthly trend of the time to resolve."""
+        try:
+            period = None if since == "all" else parse_duration(since)
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=f"since: {exc}, or all") from None
+        if by is not None and by not in GROUPINGS:
+            raise HTTPException(status_code=422, detail=f"by: choose one of {', '.join(GROUPINGS)}")
+        return report_docs.to_json(await reports.mttr(period, by))
 
     return api

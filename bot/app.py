@@ -32,6 +32,7 @@ from bot.runbook_files import RunbookLibrary
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService
+from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
 from bot.slack import listeners
 from bot.slack.projector import SlackProjector, retry_policy
@@ -80,6 +81,7 @@ class Warroom:
     alerts: AlertService
     runbooks: RunbookService
     postmortems: PostmortemService
+    reports: ReportService
     worker: Worker
     slack: AsyncWebClient
     bolt: AsyncApp
@@ -133,10 +135,11 @@ def build(
     except PostmortemTemplateError as exc:
         raise ConfigError(f"postmortem_template: {exc}") from None
     postmortems = PostmortemService(service, renderer, settings.postmortem_dir, notify=worker.notify)
+    reports = ReportService(db, config.zone, notify=worker.notify)
     slack = AsyncWebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT
     )
-    projector = SlackProjector(slack, service, alerts, runbooks, postmortems, config)
+    projector = SlackProjector(slack, service, alerts, runbooks, postmortems, reports, config)
     worker.handlers.update(projector.handlers())
     worker.handlers.update(
         {
@@ -167,7 +170,7 @@ def build(
         process_before_response=True,  # answer Slack only after the change is committed
         ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
     )
-    listeners.register(bolt, service, alerts, runbooks, postmortems, config)
+    listeners.register(bolt, service, alerts, runbooks, postmortems, reports, config)
     warroom = Warroom(
         settings,
         config,
@@ -176,6 +179,7 @@ def build(
         alerts,
         runbooks,
         postmortems,
+        reports,
         worker,
         slack,
         bolt,
@@ -251,6 +255,6 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    app.include_router(api.router(warroom.service))
+    app.include_router(api.router(warroom.service, warroom.postmortems, warroom.reports))
     app.include_router(webhooks.router(warroom.alerts, warroom.settings, utcnow))
     return app

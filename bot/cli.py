@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from bot.config import ConfigError, Settings, load_config
+from bot.config import ConfigError, Settings, load_config, parse_duration
 from bot.domain.incident import MILESTONES, DomainError
 
 app = typer.Typer(help="warroom: incident response in Slack.", no_args_is_help=True, add_completion=False)
@@ -21,9 +21,11 @@ incident_app = typer.Typer(
     help="Incidents, straight from the database (works while Slack is down).", no_args_is_help=True
 )
 runbooks_app = typer.Typer(help="Runbooks in RUNBOOKS_DIR.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports on how incidents were handled.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(incident_app, name="incident")
 app.add_typer(runbooks_app, name="runbooks")
+app.add_typer(report_app, name="report")
 
 
 def _fail(message: str) -> None:
@@ -150,6 +152,51 @@ def postmortem(number: int = typer.Argument(..., help="Incident number.")) -> No
     typer.echo(f"Post-mortem draft v{draft.version} of #{number}:")
     for path in paths:
         typer.echo(f"  {path}")
+
+
+@report_app.command("mttr")
+def report_mttr(
+    since: str = typer.Option(
+        "90d", help="Incidents whose impact started in this period (30d, 12h), or `all`."
+    ),
+    by: str | None = typer.Option(None, help="Group by severity, service, month or week."),
+    fmt: str = typer.Option("md", "--format", help="md, html (with a chart), csv or json."),
+    out: str | None = typer.Option(None, help="Write to this file instead of printing."),
+) -> None:
+    """Time to detect, acknowledge, mitigate and resolve: count, mean, p50, p90 and max."""
+    from pathlib import Path
+
+    from bot.docs import reports as report_docs
+    from bot.domain.metrics import GROUPINGS
+    from bot.services.reports import ReportService
+    from bot.store.db import Database
+
+    try:
+        period = None if since == "all" else parse_duration(since)
+    except ValueError as exc:
+        _fail(f"--since: {exc}, or all")
+    if by is not None and by not in GROUPINGS:
+        _fail(f"--by: choose one of {', '.join(GROUPINGS)}")
+    if fmt not in report_docs.FORMATS:
+        _fail(f"--format: choose one of {', '.join(report_docs.FORMATS)}")
+
+    async def work() -> str:
+        settings = Settings()
+        config = load_config(settings.warroom_config or None)
+        db = Database(settings.database_url)
+        try:
+            await db.migrate()
+            report = await ReportService(db, config.zone).mttr(period, by)
+        finally:
+            await db.dispose()
+        return report_docs.render(report, period, fmt)
+
+    text = _run(work)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        typer.echo(f"MTTR report written to {out}")
+    else:
+        typer.echo(text, nl=False)
 
 
 @runbooks_app.command("validate")

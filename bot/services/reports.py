@@ -9,19 +9,23 @@ hold both to domain/metrics.summarize, the reference definition.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from bot.domain.metrics import GROUPINGS, METRICS, Group, Report, Stats, calendar_buckets, stats
+from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import Incident, utcnow
 
 INCIDENT = Incident.__table__.c  # type: ignore[attr-defined]
 TREND_METRIC = "time_to_resolve"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,26 @@ class MttrReport:
 
 
 class ReportService:
-    def __init__(self, db: Database, zone: tzinfo) -> None:
+    def __init__(self, db: Database, zone: tzinfo, *, notify: Callable[[], None] = lambda: None) -> None:
         self.db = db
         self.zone = zone
+        self.notify = notify
         self.postgres = db.url.startswith("postgresql")
+
+    async def request_slack_report(
+        self, channel: str, since: timedelta, user: str, response_url: str | None = None
+    ) -> None:
+        """`/incident report`: the report is computed and posted by a job (it draws a chart,
+        and Slack may be slow or down); its response_url is the way back if it cannot post."""
+        payload = {
+            "channel": channel,
+            "since": since.total_seconds(),
+            "user": user,
+            "response_url": response_url,
+        }
+        async with self.db.transaction() as session:
+            await jobs.enqueue(session, "slack.post_report", payload, queue=f"report:{channel}")
+        self.notify()
 
     async def mttr(
         self, since: timedelta | None = None, by: str | None = None, *, now: datetime | None = None
@@ -65,21 +85,29 @@ class ReportService:
         if by is not None and by not in GROUPINGS:
             raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
         end = now or utcnow()
-        async with self.db.sessions() as session:
-            start = end - since if since is not None else await self._first_start(session, end)
-            period = sa.and_(INCIDENT.started_at >= start, INCIDENT.started_at <= end)
-            counted = sa.and_(period, INCIDENT.drill.is_(False))
-            unit = "week" if end - start <= timedelta(days=120) else "month"
-            report_key = [self._group_key(by, start, end)] if by else []
-            trend_key = [self._group_key(unit, start, end), INCIDENT.severity]
-            if self.postgres:
-                groups = await self._aggregate_in_postgres(session, counted, report_key, list(METRICS))
-                trend_groups = await self._aggregate_in_postgres(session, counted, trend_key, [TREND_METRIC])
-            else:
-                groups, trend_groups = await self._aggregate_in_sqlite(
-                    session, counted, report_key, trend_key
-                )
-            drills = await session.scalar(sa.select(sa.func.count()).where(period, INCIDENT.drill.is_(True)))
+        if since is not None:
+            start = end - since
+        else:
+            async with self.db.sessions() as session:
+                start = await self._first_start(session, end)
+        period = sa.and_(INCIDENT.started_at >= start, INCIDENT.started_at <= end)
+        counted = sa.and_(period, INCIDENT.drill.is_(False))
+        unit = "week" if end - start <= timedelta(days=120) else "month"
+        report_key = [self._group_key(by, start, end)] if by else []
+        trend_key = [self._group_key(unit, start, end), INCIDENT.severity]
+        drills_query = sa.select(sa.func.count()).where(period, INCIDENT.drill.is_(True))
+        # The queries run at once, each on a connection of its own.
+        if self.postgres:
+            groups, trend_groups, drills = await asyncio.gather(
+                self._read(self._aggregate_in_postgres, counted, report_key, list(METRICS)),
+                self._read(self._aggregate_in_postgres, counted, trend_key, [TREND_METRIC]),
+                self._read(_scalar, drills_query),
+            )
+        else:
+            (groups, trend_groups), drills = await asyncio.gather(
+                self._read(self._aggregate_in_sqlite, counted, report_key, trend_key),
+                self._read(_scalar, drills_query),
+            )
         buckets = [label for label, _ in calendar_buckets(start, end, unit, self.zone)]
         series: dict[str, list[float | None]] = {}
         for (bucket, severity), group in sorted(trend_groups.items()):
@@ -87,6 +115,10 @@ class ReportService:
             line[buckets.index(bucket)] = group.metrics[TREND_METRIC].p50
         report = Report({key[0] if key else "all": g for key, g in sorted(groups.items())}, drills or 0)
         return MttrReport(start, end, self.zone, by, report, Trend(unit, buckets, series))
+
+    async def _read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        async with self.db.sessions() as session:
+            return await query(session, *args)
 
     async def _first_start(self, session: Any, end: datetime) -> datetime:
         first: datetime | None = await session.scalar(sa.select(sa.func.min(INCIDENT.started_at)))
@@ -132,7 +164,7 @@ class ReportService:
         trend: dict[tuple[str, ...], Group] = {}
         for row in await session.execute(query):
             incidents, open_, *joined = row[len(keys) :]
-            values = [[float(v) for v in text.split(",")] if text else [] for text in joined]
+            values = [list(map(float, text.split(","))) if text else [] for text in joined]
             counts, columns = report.setdefault(
                 tuple(row[: len(report_key)]), ([0, 0], [[] for _ in METRICS])
             )
@@ -189,11 +221,16 @@ class ReportService:
                 continue
             group = groups[key] = Group(incidents=incidents, open=open_)
             for i, metric in enumerate(metrics):
-                count, mean, (p50, p90), most = measured[4 * i : 4 * i + 4]
+                count, mean, percentiles, most = measured[4 * i : 4 * i + 4]
+                p50, p90 = percentiles or (None, None)  # NULL when nothing was measured
                 group.metrics[metric] = Stats(
                     count, incidents - count, _float(mean), _float(p50), _float(p90), _float(most)
                 )
         return groups
+
+
+async def _scalar(session: Any, query: Any) -> Any:
+    return await session.scalar(query)
 
 
 def _group(incidents: int, open_: int, values: dict[str, list[float]]) -> Group:

@@ -314,6 +314,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command} declare [sevN] TITLE`: declare an incident ({severities})",
             f"• `{command} list`: open incidents",
             f"• `{command} drill RUNBOOK`: rehearse a runbook in an exercise incident (pages nobody)",
+            f"• `{command} report [30d]`: response times of recent incidents, with a chart, posted here",
             f"• `{command} help`: this help",
             "*Inside an incident channel*",
             f"• `{command} status investigating|identified|monitoring|resolved`",

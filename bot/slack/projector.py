@@ -12,6 +12,7 @@ import json
 import logging
 import random
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -19,11 +20,14 @@ import httpx2
 from pagerduty.errors import ServerHttpError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.config import WarroomConfig
+from bot.docs import reports as report_docs
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService
+from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
 from bot.slack import blocks
 from bot.slack.text import channel_name, escape
@@ -87,9 +91,11 @@ class SlackProjector:
         alerts: AlertService,
         runbooks: RunbookService,
         postmortems: PostmortemService,
+        reports: ReportService,
         config: WarroomConfig,
     ) -> None:
         self.postmortems = postmortems
+        self.reports = reports
         self.client = client
         self.service = service
         self.alerts = alerts
@@ -109,6 +115,7 @@ class SlackProjector:
             "slack.triage": self.triage,
             "slack.sync_checklist": self.sync_checklist,
             "slack.upload_postmortem": self.upload_postmortem,
+            "slack.post_report": self.post_report,
         }
 
     async def on_give_up(self, job: Job, error: str) -> None:
@@ -241,6 +248,30 @@ class SlackProjector:
             return
         response = await self.client.chat_postMessage(channel=channel, text=text, blocks=shown)
         await self.runbooks.record_checklist(payload["run"], str(response["ts"]))
+
+    async def post_report(self, payload: dict[str, Any]) -> None:
+        """`/incident report`: the summary and the chart, uploaded into the channel it was asked
+        in. Where warroom may not post (a channel it is not in, a DM), the summary goes back
+        to the person who asked, through the command's response_url."""
+        since = timedelta(seconds=float(payload["since"]))
+        report = await self.reports.mttr(since)
+        summary = report_docs.slack_summary(report, since)
+        chart = await asyncio.to_thread(report_docs.chart_png, report)
+        try:
+            await self.client.files_upload_v2(
+                channel=payload["channel"],
+                file=chart,
+                filename=f"mttr-{report.end:%Y-%m-%d}.png",
+                title="Median time to resolve by severity",
+                initial_comment=summary,
+            )
+        except SlackApiError as exc:
+            if _error(exc) not in {"not_in_channel", "channel_not_found"} or not payload.get("response_url"):
+                raise
+            hint = "\n_Invite me (`/invite @warroom`) to get the chart here too._"
+            await AsyncWebhookClient(str(payload["response_url"]), session=self.client.session).send(
+                text=summary + hint, response_type="ephemeral"
+            )
 
     async def upload_postmortem(self, payload: dict[str, Any]) -> None:
         """Upload a post-mortem draft into the incident channel (files.getUploadURLExternal and

@@ -213,5 +213,5 @@ async def test_channel_commands_outside_an_incident_channel(
 async def test_unknown_subcommand(warroom: Warroom, slack: SlackDriver, people: People, general: str) -> None:
     reply = (await slack.command(people.alice, "frobnicate now", general)).json()["text"]
     assert reply.startswith(":warning: Unknown command `frobnicate`")
-    assert "declare, drill, list, help, status" in reply
+    assert "declare, drill, list, report, help, status" in reply
     assert await count(warroom, Incident) == 0

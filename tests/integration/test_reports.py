@@ -134,3 +134,24 @@ async def test_an_empty_database_gives_an_empty_report(db: Database) -> None:
 async def test_a_grouping_that_does_not_exist_is_refused(db: Database) -> None:
     with pytest.raises(ValueError, match="choose one of severity, service, month, week"):
         await ReportService(db, BERLIN).mttr(timedelta(days=30), "team", now=NOW)
+
+
+async def test_a_group_where_nothing_was_resolved_has_no_percentiles(db: Database) -> None:
+    [still_open] = [i for i in random_incidents(11) if i.number == 11]  # every 11th is unresolved
+    still_open.drill = False
+    async with db.transaction() as session:
+        session.add(still_open)
+    report = await ReportService(db, BERLIN).mttr(None, "severity", now=NOW)
+    [group] = report.report.groups.values()
+    assert (group.incidents, group.open) == (1, 1)
+    resolve = group.metrics["time_to_resolve"]
+    assert (resolve.count, resolve.missing, resolve.mean, resolve.p50, resolve.p90, resolve.max) == (
+        0,
+        1,
+        None,
+        None,
+        None,
+        None,
+    )
+    [line] = report.trend.p50.values()
+    assert line == [None] * len(report.trend.buckets)

@@ -12,6 +12,7 @@ from bot.config import WarroomConfig
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService
+from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,13 @@ def register(
     alerts: AlertService,
     runbooks: RunbookService,
     postmortems: PostmortemService,
+    reports: ReportService,
     config: WarroomConfig,
 ) -> None:
     from bot.slack.listeners import actions, commands, events, views
     from bot.slack.listeners import runbooks as checklist
 
-    commands.register(app, service, runbooks, postmortems, config)
+    commands.register(app, service, runbooks, postmortems, reports, config)
     actions.register(app, service, alerts)
     views.register(app, service, config)
     checklist.register(app, runbooks)

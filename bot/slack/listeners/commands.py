@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import WarroomConfig
+from bot.config import WarroomConfig, parse_duration
 from bot.domain.incident import DomainError, parse_status
 from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService, parse_followup
+from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
 from bot.slack import blocks
 from bot.slack.listeners import failure_text
@@ -20,6 +22,8 @@ from bot.slack.text import escape, parse_declare, parse_user, split_command
 from bot.store.tables import Incident
 
 Reply = str | None
+REPORT_DEFAULT_PERIOD = "30d"
+REPORT_MIN_PERIOD, REPORT_MAX_PERIOD = timedelta(days=1), timedelta(days=3650)
 
 
 class Commands:
@@ -28,16 +32,19 @@ class Commands:
         service: IncidentService,
         runbooks: RunbookService,
         postmortems: PostmortemService,
+        reports: ReportService,
         config: WarroomConfig,
     ) -> None:
         self.service = service
         self.runbooks = runbooks
         self.postmortems = postmortems
+        self.reports = reports
         self.config = config
         self.anywhere: dict[str, Callable[[str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]] = {
             "declare": self.declare,
             "drill": self.drill,
             "list": self.list,
+            "report": self.report,
             "help": self.help,
         }
         self.in_channel: dict[
@@ -125,6 +132,20 @@ class Commands:
         incidents = await self.service.list_incidents(open_only=True)
         roles = await self.service.roles([i.number for i in incidents if i.number is not None])
         return blocks.list_text(incidents, roles)
+
+    async def report(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
+        try:
+            since = parse_duration(rest or REPORT_DEFAULT_PERIOD)
+        except ValueError:
+            raise DomainError(
+                f"`report {escape(rest)}`: give the period as days, like `report 30d` (default 30d)."
+            ) from None
+        if not REPORT_MIN_PERIOD <= since <= REPORT_MAX_PERIOD:
+            raise DomainError("Choose a period from 1d to 3650d, like `report 30d`.")
+        await self.reports.request_slack_report(
+            command["channel_id"], since, command["user_id"], command.get("response_url")
+        )
+        return f"Working on the MTTR report of the last {escape(rest or REPORT_DEFAULT_PERIOD)}: it will appear here."
 
     async def help(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
         return blocks.help_text(self.config.slash_command, self.config)
@@ -242,6 +263,7 @@ def register(
     service: IncidentService,
     runbooks: RunbookService,
     postmortems: PostmortemService,
+    reports: ReportService,
     config: WarroomConfig,
 ) -> None:
-    app.command(config.slash_command)(Commands(service, runbooks, postmortems, config).handle)
+    app.command(config.slash_command)(Commands(service, runbooks, postmortems, reports, config).handle)
