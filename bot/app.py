@@ -17,7 +17,8 @@ from typing import Any
 import aiohttp
 import httpx2
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -28,6 +29,7 @@ from bot import api, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
 from bot.docs.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs
+from bot.observability import Metrics, Observe
 from bot.runbook_files import RunbookLibrary
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
@@ -87,6 +89,7 @@ class Warroom:
     bolt: AsyncApp
     http: FastAPI
     waiting_requests: InFlight
+    metrics: Metrics
 
     async def open_connections(self) -> None:
         """One pooled HTTP session for every Slack call (slack_sdk opens one per call otherwise)."""
@@ -118,7 +121,10 @@ def build(
     config = config or load_config(settings.warroom_config or None)
     db = Database(settings.database_url)
     waiting_requests = InFlight()
-    worker = Worker(db, {}, retry_policy=retry_policy, yield_to=waiting_requests.__bool__)
+    metrics = Metrics()
+    worker = Worker(
+        db, {}, retry_policy=retry_policy, yield_to=waiting_requests.__bool__, on_outcome=metrics.job_finished
+    )
     library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
     check_runbooks(library, config)
     service = IncidentService(
@@ -185,6 +191,7 @@ def build(
         bolt,
         FastAPI(),
         waiting_requests,
+        metrics,
     )
     warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
     return warroom
@@ -229,6 +236,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     app.state.warroom = warroom
     app.add_middleware(WaitingRequests, counter=warroom.waiting_requests)
+    app.add_middleware(Observe, metrics=warroom.metrics)
     slack_handler = AsyncSlackRequestHandler(warroom.bolt)
 
     @app.post("/slack/events", include_in_schema=False)
@@ -256,5 +264,15 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     app.include_router(api.router(warroom.service, warroom.postmortems, warroom.reports))
-    app.include_router(webhooks.router(warroom.alerts, warroom.settings, utcnow))
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        """Prometheus metrics of this process, and the job and incident gauges of the database."""
+        pending, failed, open_ = await warroom.service.health_counts()
+        warroom.metrics.jobs_pending.set(pending)
+        warroom.metrics.jobs_failed.set(failed)
+        warroom.metrics.incidents_open.set(open_)
+        return PlainTextResponse(generate_latest(warroom.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(webhooks.router(warroom.alerts, warroom.settings, utcnow, warroom.metrics))
     return app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -14,6 +13,7 @@ import typer
 
 from bot.config import ConfigError, Settings, load_config, parse_duration
 from bot.domain.incident import MILESTONES, DomainError
+from bot.observability import configure_logging
 
 app = typer.Typer(help="warroom: incident response in Slack.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -41,9 +41,7 @@ def _run(work: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 
 
 def _tune_process(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     # SQLite work runs on aiosqlite's threads; with Python's default 5 ms switch interval a
     # finished query can wait that long for the event loop thread to let go of the GIL.
     sys.setswitchinterval(0.0005)
@@ -61,9 +59,7 @@ def serve(
     from bot.app import build_app
 
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     try:
         settings.require_slack()
         application = build_app(settings, run_worker=worker)
@@ -78,9 +74,7 @@ def worker() -> None:
     from bot.app import build
 
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
 
     async def work() -> None:
         warroom = build(settings, run_worker=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     alert_webhook_token: str = ""
     port: int = 3000
     log_level: str = "info"
+    log_format: Literal["json", "text"] = "json"  # json: one object per line, with request id and incident
 
     def require_slack(self) -> None:
         missing = [

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from bot.config import Settings
 from bot.domain.alerts import Alert
 from bot.ingest import MAX_BODY, PayloadError, alertmanager, generic, grafana, pagerduty
+from bot.observability import Metrics
 from bot.services.alerts import AlertService, IngestResult
 
 
@@ -73,7 +74,9 @@ def summary(result: IngestResult) -> dict[str, object]:
     }
 
 
-def router(alerts: AlertService, settings: Settings, clock: Callable[[], datetime]) -> APIRouter:
+def router(
+    alerts: AlertService, settings: Settings, clock: Callable[[], datetime], metrics: Metrics
+) -> APIRouter:
     api = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
     async def handle(request: Request, parse: Callable[[bytes], list[Alert]]) -> JSONResponse:
@@ -86,7 +89,9 @@ def router(alerts: AlertService, settings: Settings, clock: Callable[[], datetim
             return JSONResponse(
                 {"error": "invalid payload", "field": exc.field, "message": exc.message}, status_code=400
             )
-        return JSONResponse(summary(await alerts.ingest(parsed)))
+        result = await alerts.ingest(parsed)
+        metrics.alerts_ingested(parsed)
+        return JSONResponse(summary(result))
 
     @api.post("/alertmanager", summary="Prometheus Alertmanager webhook (payload version 4)")
     async def from_alertmanager(request: Request) -> JSONResponse:
@@ -127,6 +132,7 @@ def router(alerts: AlertService, settings: Settings, clock: Callable[[], datetim
             number = await alerts.note_source_event("pagerduty", incident_id, text, at, delivery=delivery)
             return JSONResponse({"event_type": event_type, "noted_on": number})
         result = await alerts.ingest(parsed, delivery=delivery)
+        metrics.alerts_ingested(parsed)
         return JSONResponse({"event_type": event_type, **summary(result)})
 
     return api

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from bot import observability
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import Job, utcnow
@@ -40,6 +41,7 @@ class Worker:
         poll_interval: float = 1.0,
         shutdown_grace: float = 5.0,
         yield_to: Callable[[], bool] = lambda: False,
+        on_outcome: Callable[[str, str], None] = lambda kind, outcome: None,
     ) -> None:
         self.db = db
         self.handlers = handlers
@@ -52,6 +54,7 @@ class Worker:
         # While this says so (Slack requests waiting for their ack), run one job at a time:
         # an ack has a 3-second deadline, a projection does not.
         self.yield_to = yield_to
+        self.on_outcome = on_outcome  # (kind, "done" | "retried" | "failed"): for the metrics
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self.stats = {"run": 0, "retried": 0, "failed": 0}
@@ -111,6 +114,10 @@ class Worker:
 
     async def _execute(self, job: Job) -> None:
         assert job.id is not None
+        # Runs in a task of its own: these say what its log lines are about.
+        observability.request_id.set(f"job-{job.id}")
+        number = job.payload.get("incident")
+        observability.incident.set(number if isinstance(number, int) else None)
         handler = self.handlers.get(job.kind)
         try:
             if handler is None:
@@ -123,6 +130,7 @@ class Worker:
         else:
             self.stats["run"] += 1
             await jobs.complete(self.db, job.id)
+            self.on_outcome(job.kind, "done")
 
     async def _handle_failure(self, job: Job, exc: Exception) -> None:
         assert job.id is not None
@@ -134,6 +142,7 @@ class Worker:
                 "job %s (%s) failed for good after %d attempts: %s", job.id, job.kind, job.attempts, error
             )
             await jobs.give_up(self.db, job.id, error)
+            self.on_outcome(job.kind, "failed")
             if self.on_give_up is not None:
                 await self.on_give_up(job, error)
             return
@@ -147,3 +156,4 @@ class Worker:
             error,
         )
         await jobs.retry_later(self.db, job.id, error, utcnow() + timedelta(seconds=delay))
+        self.on_outcome(job.kind, "retried")

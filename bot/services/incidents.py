@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot import observability
 from bot.config import WarroomConfig
 from bot.domain import incident as rules
 from bot.domain.incident import ACTIVE, DomainError, Status
@@ -25,6 +26,7 @@ from bot.store.db import Database
 from bot.store.tables import (
     AlertRecord,
     Incident,
+    Job,
     PagerDutyPage,
     ProcessedEvent,
     RoleAssignment,
@@ -166,6 +168,7 @@ class IncidentService:
         number = await session.scalar(INSERT_INCIDENT, incident.model_dump(exclude={"number"}))
         assert number is not None
         incident.number = number
+        observability.incident.set(number)
         now, reporter = incident.declared_at, incident.reporter_id
         declared = (
             f"Declared drill: {incident.title} ({incident.severity})"
@@ -501,6 +504,7 @@ class IncidentService:
             incident = (await session.execute(stmt)).scalar_one_or_none()
         if incident is None:
             raise NotFound(f"There is no incident #{number}.")
+        observability.incident.set(number)  # what this request's log lines are about
         return incident
 
     async def request_pin(self, number: int, *, channel: str, ts: str, user: str, delivery: str) -> bool:
@@ -516,6 +520,24 @@ class IncidentService:
         return await self._once(delivery, "slack.publish_home", {"user": user}, queue=f"home:{user}")
 
     # ----------------------------------------------------------------- queries
+
+    async def health_counts(self) -> tuple[int, int, int]:
+        """Jobs pending, jobs failed for good, incidents not resolved: for /metrics."""
+        pending = (
+            sa.select(sa.func.count())
+            .select_from(Job)
+            .where(col(Job.done_at).is_(None), col(Job.failed_at).is_(None))
+        )
+        failed = sa.select(sa.func.count()).select_from(Job).where(col(Job.failed_at).is_not(None))
+        unresolved = (
+            sa.select(sa.func.count()).select_from(Incident).where(col(Incident.status).in_(sorted(ACTIVE)))
+        )
+        async with self.db.sessions() as session:
+            return (
+                await session.scalar(pending) or 0,
+                await session.scalar(failed) or 0,
+                await session.scalar(unresolved) or 0,
+            )
 
     async def get(self, number: int) -> Incident:
         async with self.db.sessions() as session:
