@@ -12,6 +12,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -123,7 +124,12 @@ def build(
     waiting_requests = InFlight()
     metrics = Metrics()
     worker = Worker(
-        db, {}, retry_policy=retry_policy, yield_to=waiting_requests.__bool__, on_outcome=metrics.job_finished
+        db,
+        {},
+        retry_policy=retry_policy,
+        yield_to=waiting_requests.__bool__,
+        on_outcome=metrics.job_finished,
+        lease=timedelta(seconds=settings.job_lease_seconds),
     )
     library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
     check_runbooks(library, config)

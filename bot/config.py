@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     alert_webhook_token: str = ""
     port: int = 3000
     log_level: str = "info"
+    # How long a claimed job is a worker's before another worker (or a restarted one) may take
+    # it; at least 15 s, so that it outlasts a Slack call (10 s timeout) and no job runs twice.
+    job_lease_seconds: float = Field(default=60.0, ge=15)
     log_format: Literal["json", "text"] = "json"  # json: one object per line, with request id and incident
 
     def require_slack(self) -> None:

@@ -565,6 +565,14 @@ class SlackSimulator:
             message["blocks"] = blocks
         if a.get("thread_ts"):
             message["thread_ts"] = str(a["thread_ts"])
+        metadata = _json_arg(a, "metadata")
+        if metadata is not None:
+            if not isinstance(metadata, dict) or not isinstance(metadata.get("event_type"), str):
+                raise SlackError("invalid_metadata_format")
+            message["metadata"] = {
+                "event_type": metadata["event_type"],
+                "event_payload": metadata.get("event_payload", {}),
+            }
         message["ts"] = self._next_ts()
         channel.messages.append(message)
         return {"channel": channel.id, "ts": message["ts"], "message": message}

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
@@ -42,6 +43,7 @@ TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_una
 ALREADY_DONE = {"already_in_channel", "already_pinned", "already_reacted"}
 MAX_TRANSIENT_ATTEMPTS = 50  # with the 5-minute cap: keeps trying through a ~4 hour outage
 MAX_OTHER_ATTEMPTS = 3
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 
 
 class ChannelNotReady(Exception):
@@ -101,6 +103,7 @@ class SlackProjector:
         self.alerts = alerts
         self.runbooks = runbooks
         self.config = config
+        self._bot_user: str | None = None
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -135,8 +138,10 @@ class SlackProjector:
         incident, all_roles = await asyncio.gather(self.service.get(number), self.service.roles([number]))
         roles = all_roles[number]
         steps: list[Awaitable[Any]] = []
+        # A channel created by this attempt means no earlier attempt posted anything yet.
+        fresh = False
         if incident.channel_id is None:
-            await self._create_channel(incident)
+            fresh = await self._create_channel(incident)
             # Recording the channel runs beside the next round trip instead of before it:
             # either way a crash right after the create would leave that channel unrecorded.
             steps.append(
@@ -147,9 +152,9 @@ class SlackProjector:
         await all_of(
             *steps,
             self._invite(incident, [incident.reporter_id, *roles.values()]),
-            self._post_and_pin_summary(incident, roles),
+            self._post_and_pin_summary(incident, roles, fresh=fresh),
             self._set_topic(incident, roles),
-            self._announce(incident, roles),
+            self._announce(incident, roles, fresh=fresh),
         )
 
     async def sync_summary(self, payload: dict[str, Any]) -> None:
@@ -320,8 +325,10 @@ class SlackProjector:
 
     # ------------------------------------------------------------ steps
 
-    async def _create_channel(self, incident: Incident) -> None:
-        """Create the channel (a suffix after name_taken) and note its id on `incident`."""
+    async def _create_channel(self, incident: Incident) -> bool:
+        """Create the channel (a suffix after name_taken) and note its id on `incident`; True
+        if it was created now, False if an earlier attempt had created it (the process died
+        before it could record the channel: see _ours)."""
         for attempt in range(20):
             name = channel_name(
                 self.config.channel_prefix,
@@ -333,14 +340,18 @@ class SlackProjector:
             try:
                 response = await self.client.conversations_create(name=name, is_private=incident.private)
             except SlackApiError as exc:
-                if _error(exc) == "name_taken":
-                    continue
-                raise
+                if _error(exc) != "name_taken":
+                    raise
+                existing = await self._channel_named(name)
+                if existing is not None and await self._ours(existing, incident):
+                    incident.channel_id, incident.channel_name = existing["id"], existing["name"]
+                    return False
+                continue
             incident.channel_id, incident.channel_name = (
                 response["channel"]["id"],
                 response["channel"]["name"],
             )
-            return
+            return True
         raise RuntimeError(f"no free channel name for incident #{incident.number} after 20 tries")
 
     async def _invite(self, incident: Incident, users: list[str]) -> None:
@@ -361,14 +372,61 @@ class SlackProjector:
                 return
             raise
 
-    async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str]) -> None:
-        if incident.summary_ts is not None:
-            await self._pin(incident, incident.summary_ts)
+    async def _ours(self, channel: dict[str, Any], incident: Incident) -> bool:
+        """A channel with this incident's name that warroom created after the incident was
+        declared (not one left by an earlier installation with the same numbers)."""
+        if self._bot_user is None:
+            self._bot_user = str((await self.client.auth_test())["user_id"])
+        created = float(channel.get("created") or 0)
+        return channel.get("creator") == self._bot_user and created >= incident.declared_at.timestamp() - 60
+
+    async def _channel_named(self, name: str) -> dict[str, Any] | None:
+        name = name.lstrip("#")
+        cursor = None
+        while True:
+            page = await self.client.conversations_list(
+                types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
+            )
+            channels: list[dict[str, Any]] = page.get("channels", [])
+            for channel in channels:
+                if channel.get("name") == name:
+                    return dict(channel)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    async def _posted_earlier(self, channel: str, marker: dict[str, Any]) -> str | None:
+        """The ts of a message an earlier attempt posted with this metadata, if any: the
+        process may have died between Slack posting it and warroom recording it."""
+        if not CHANNEL_ID.fullmatch(channel):
+            found = await self._channel_named(channel)
+            if found is None:
+                return None
+            channel = found["id"]
+        history = await self.client.conversations_history(
+            channel=channel, include_all_metadata=True, limit=100
+        )
+        messages: list[dict[str, Any]] = history.get("messages", [])
+        for message in messages:
+            if message.get("metadata") == marker:
+                return str(message["ts"])
+        return None
+
+    async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str], *, fresh: bool) -> None:
+        marker = _marker("warroom_summary", incident)
+        summary_ts = incident.summary_ts or (
+            None if fresh else await self._posted_earlier(_channel(incident), marker)
+        )
+        if summary_ts is not None:
+            if incident.summary_ts is None:
+                await self.service.record_projection(_n(incident), summary_ts=summary_ts)
+            await self._pin(incident, summary_ts)
             return
         response = await self.client.chat_postMessage(
             channel=_channel(incident),
             text=blocks.summary_text(incident),
             blocks=blocks.summary_blocks(incident, roles, self.config),
+            metadata=marker,
         )
         summary_ts = str(response["ts"])
         # Remembering the ts and pinning are independent: do both at once.
@@ -391,18 +449,36 @@ class SlackProjector:
         await self.client.conversations_setTopic(channel=incident.channel_id, topic=topic)
         await self.service.record_projection(_n(incident), slack_topic=topic)
 
-    async def _announce(self, incident: Incident, roles: dict[str, str]) -> None:
+    async def _announce(self, incident: Incident, roles: dict[str, str], *, fresh: bool) -> None:
         if incident.announcement_ts:
             return
+        channel, marker = self.config.announcement_channel, _marker("warroom_announcement", incident)
+        earlier = None if fresh else await self._posted_earlier(channel, marker)
+        if earlier is not None:
+            found = (
+                channel
+                if CHANNEL_ID.fullmatch(channel)
+                else (await self._channel_named(channel) or {}).get("id")
+            )
+            await self.service.record_projection(
+                _n(incident), announcement_channel_id=str(found), announcement_ts=earlier
+            )
+            return
         response = await self.client.chat_postMessage(
-            channel=self.config.announcement_channel,
+            channel=channel,
             text=escape(f"{incident.severity} incident #{incident.number}: {incident.title}"),
             blocks=blocks.announcement_blocks(incident, roles),
             unfurl_links=False,
+            metadata=marker,
         )
         await self.service.record_projection(
             _n(incident), announcement_channel_id=response["channel"], announcement_ts=response["ts"]
         )
+
+
+def _marker(kind: str, incident: Incident) -> dict[str, Any]:
+    """Message metadata that lets a retry recognise what an earlier attempt posted."""
+    return {"event_type": kind, "event_payload": {"incident": incident.number}}
 
 
 def _channel(incident: Incident) -> str:

@@ -97,10 +97,13 @@ async def test_long_and_odd_titles_make_valid_channel_names(
 async def test_name_taken_gets_a_suffix(
     warroom: Warroom, slack: SlackDriver, sim: SlackSimulator, people: People, general: str
 ) -> None:
-    sim.add_channel("inc-1-search-is-slow")
+    sim.add_channel("inc-1-search-is-slow", members=[people.bob])  # someone else's channel
+    # warroom's own, from an earlier installation that also had an incident #1 (yesterday)
+    old = sim.add_channel("inc-1-search-is-slow-2")
+    sim.channels[old].created -= 86400
     await slack.command(people.alice, "declare Search is slow", general)
     await settle(warroom)
     incident = await warroom.service.get(1)
-    assert incident.channel_name == "inc-1-search-is-slow-2"
-    assert sim.count("conversations.create", ok=False) == 1
+    assert incident.channel_name == "inc-1-search-is-slow-3"
+    assert sim.count("conversations.create", ok=False) == 2
     assert sim.count("conversations.create") == 1

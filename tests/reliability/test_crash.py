@@ -1,0 +1,59 @@
+"""`warroom serve` killed (SIGKILL) in the middle of projecting an incident: Slack had done
+the work but the answer never reached warroom. After a restart the projection completes,
+and nothing exists twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.sim.server import SlackSimulator
+from bot.store.db import Database
+from bot.store.tables import Incident
+from tests.conftest import People
+from tests.reliability.conftest import census, environment, serving, until
+
+
+def projected(sim: SlackSimulator) -> bool:
+    channel = next((c for c in sim.channels.values() if c.name.startswith("inc-1-")), None)
+    announcements = sim.channel_named("incidents")
+    return bool(channel and channel.pins and announcements and announcements.messages)
+
+
+def slack_did(sim: SlackSimulator, method: str) -> bool:
+    """The simulator has carried out `method` (its answer is still on the way)."""
+    channel = next((c for c in sim.channels.values() if c.name.startswith("inc-1-")), None)
+    if method == "conversations.create":
+        return channel is not None
+    return channel is not None and any("metadata" in m for m in channel.messages)
+
+
+@pytest.mark.parametrize("answer_lost", ["conversations.create", "chat.postMessage"])
+async def test_a_kill_mid_projection_completes_after_restart_without_duplicates(
+    db: Database, sim: SlackSimulator, people: People, answer_lost: str
+) -> None:
+    general = sim.channel_named("general")
+    assert general is not None
+    env = environment(db, sim)
+    async with serving(env, sim) as first:
+        # Slack does the work at once but answers a minute later: the kill lands in between.
+        sim.inject(answer_lost, status=200, delay=60, times=None)
+        answer = await first.slack.command(people.alice, "declare sev2 Checkout is down", general.id)
+        assert "Declared *#1* SEV2" in answer.json()["text"]
+        await until(lambda: slack_did(sim, answer_lost), f"Slack has carried out {answer_lost}")
+        first.process.kill()
+        await first.process.wait()
+    sim.clear_faults()
+
+    async with serving(env, sim):
+        await until(lambda: projected(sim), "the projection is complete", within=60)
+        after = await census(db, sim)
+    [channel] = [c for c in sim.channels.values() if c.name.startswith("inc-1-")]
+    assert channel.name == "inc-1-checkout-is-down"  # adopted, not "-2"
+    assert after.channels == 1 and after.pins == {channel.name: 1} and after.announcements == 1
+    summaries = [m for m in channel.messages if m.get("metadata", {}).get("event_type") == "warroom_summary"]
+    assert len(summaries) == 1 and channel.pins == [summaries[0]["ts"]]
+    assert after.incidents == 1 and after.jobs_failed == 0
+    async with db.sessions() as session:
+        incident = await session.get(Incident, 1)
+    assert incident is not None and incident.channel_id == channel.id
+    assert incident.summary_ts == summaries[0]["ts"] and incident.announcement_ts is not None
