@@ -1,0 +1,90 @@
+"""Three `warroom serve` processes on one PostgreSQL database, receiving the same traffic
+several times over: one incident per alert group, one channel each, and every job run once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+import sqlalchemy as sa
+
+from bot.sim.server import SlackSimulator
+from bot.store.db import Database
+from bot.store.tables import Job
+from tests import payloads
+from tests.conftest import ALERT_TOKEN, People
+from tests.reliability.conftest import census, environment, serving, until
+
+GROUPS = 6
+BEARER = {"Authorization": f"Bearer {ALERT_TOKEN}"}
+
+
+def group(i: int) -> bytes:
+    alert = payloads.alertmanager_alert(f"DiskFull{i}", fingerprint=f"fp{i:04d}", service=f"svc{i}")
+    return payloads.alertmanager([alert], group_key=f'{{}}:{{alertname="DiskFull{i}"}}')
+
+
+async def test_three_replicas_one_incident_per_group_one_channel_each_job_once(
+    db: Database, sim: SlackSimulator, people: People
+) -> None:
+    if db.is_sqlite:
+        pytest.skip("replicas share a PostgreSQL database (SQLite is one process's database)")
+    env = environment(db, sim)
+    async with contextlib.AsyncExitStack() as stack:
+        servers = [await stack.enter_async_context(serving(env, sim)) for _ in range(3)]
+        # Every group goes to every replica at once, three times over (Alertmanager in HA
+        # sends from each of its peers, and re-sends).
+        deliveries = [
+            server.http.post("/webhooks/alertmanager", content=group(i), headers=BEARER)
+            for _ in range(3)
+            for i in range(GROUPS)
+            for server in servers
+        ]
+        answers = await asyncio.gather(*deliveries)
+        assert {a.status_code for a in answers} == {200}
+
+        def all_pinned() -> bool:
+            channels = [c for c in sim.channels.values() if c.name.startswith("inc-")]
+            return len(channels) >= GROUPS and all(c.pins for c in channels)
+
+        await until(all_pinned, "every incident's channel is ready", within=60)
+        # A pinned message, its Slack retries spread over the replicas.
+        first = next(c for c in sim.channels.values() if c.name.startswith("inc-1-"))
+        ts = sim.user_post(people.bob, first.id, "Disk at 100% since 03:12")
+        event = {
+            "type": "reaction_added",
+            "user": people.alice,
+            "reaction": "pushpin",
+            "item": {"type": "message", "channel": first.id, "ts": ts},
+            "event_ts": "1763700000.000200",
+        }
+        for retry, server in enumerate(servers):
+            await server.slack.event(event, event_id="Ev0REPLICA", retry_num=retry or None)
+
+        async def settled() -> bool:
+            async with db.sessions() as session:
+                pending = await session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(Job)
+                    .where(Job.done_at.is_(None), Job.failed_at.is_(None))  # type: ignore[union-attr]
+                )
+            return pending == 0
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while not await settled() and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+        after = await census(db, sim)
+
+    assert after.incidents == GROUPS and after.channels == GROUPS and after.announcements == GROUPS
+    assert set(after.pins.values()) == {1}
+    assert after.timeline["pinned"] == 1 and after.jobs_failed == 0
+    assert sim.count("conversations.create") == GROUPS
+    # Every Slack side effect happened once: the calls Slack saw are exactly what exists.
+    messages = sum(after.messages.values()) - 1 + after.announcements  # less the user's message
+    assert sim.count("chat.postMessage") == messages, after.messages
+    assert sim.count("pins.add") == GROUPS
+    async with db.sessions() as session:  # and no job is left with an error on it
+        errors = list(await session.scalars(sa.select(Job.last_error).where(Job.done_at.is_(None))))  # type: ignore[union-attr]
+    assert errors == []  # every job ran exactly once, on one replica
