@@ -80,6 +80,7 @@ def running_warroom(
             "SLACK_API_URL": sim.api_url,
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "warning",
+            "SLACK_RATE_PERIOD": "0.1",  # load far beyond Slack's limits, against the simulator
             **(extra_env or {}),
         }
         serve = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]

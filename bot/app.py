@@ -39,6 +39,7 @@ from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
 from bot.slack import listeners
 from bot.slack.projector import SlackProjector, retry_policy
+from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import utcnow
@@ -86,7 +87,7 @@ class Warroom:
     postmortems: PostmortemService
     reports: ReportService
     worker: Worker
-    slack: AsyncWebClient
+    slack: BudgetedWebClient
     bolt: AsyncApp
     http: FastAPI
     waiting_requests: InFlight
@@ -148,8 +149,11 @@ def build(
         raise ConfigError(f"postmortem_template: {exc}") from None
     postmortems = PostmortemService(service, renderer, settings.postmortem_dir, notify=worker.notify)
     reports = ReportService(db, config.zone, notify=worker.notify)
-    slack = AsyncWebClient(
-        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT
+    slack = BudgetedWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT,
+        budget=SlackBudget(period=settings.slack_rate_period, share=settings.slack_rate_share),
     )
     projector = SlackProjector(slack, service, alerts, runbooks, postmortems, reports, config)
     worker.handlers.update(projector.handlers())

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     alert_webhook_token: str = ""
     port: int = 3000
     log_level: str = "info"
+    # The part of Slack's rate limits this process may use: 1 for one replica, 1/3 for three.
+    slack_rate_share: float = Field(default=1.0, gt=0, le=1)
+    # The length of Slack's rate-limit minute in seconds: shortened only against the simulator
+    # (tests, the demo and the benchmarks compress time).
+    slack_rate_period: float = Field(default=60.0, gt=0)
     # How long a claimed job is a worker's before another worker (or a restarted one) may take
     # it; at least 15 s, so that it outlasts a Slack call (10 s timeout) and no job runs twice.
     job_lease_seconds: float = Field(default=60.0, ge=15)

@@ -55,6 +55,7 @@ async def run_demo(out: TextIO | None = None, postmortem_dir: str | Path = "post
             database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
             postmortem_dir=str(postmortem_dir),
             runbooks_dir=str(Path(tmp) / "runbooks"),
+            slack_rate_period=0.1,  # the demo compresses an hour into seconds, and Slack's minute with it
         )
         (Path(tmp) / "runbooks").mkdir()
         (Path(tmp) / "runbooks" / "checkout-errors.yaml").write_text(RUNBOOK)

@@ -134,6 +134,7 @@ def make_settings(
         pagerduty_webhook_secret=PAGERDUTY_SECRET,
         runbooks_dir=runbooks_dir,
         postmortem_dir=postmortem_dir or tempfile.mkdtemp(prefix="warroom-postmortems-"),
+        slack_rate_period=0.1,  # tests compress time; tests/reliability/test_rate_limits.py checks the budgets
     )
 
 

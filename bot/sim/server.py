@@ -12,9 +12,11 @@ on a thread of its own (`start_in_thread`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import fnmatch
 import itertools
 import json
+import math
 import re
 import threading
 import time
@@ -23,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+# Slack's published tiers: the same table warroom's budget follows.
+from bot.slack.ratelimit import PER_MINUTE, POST_PER_CHANNEL_PER_MINUTE, TIERS
 
 BOT_TOKEN = "xoxb-simulated-token"
 TEAM_ID = "T0SIMTEAM"
@@ -162,9 +167,14 @@ def check_view(view: Any) -> Args:
 
 
 class SlackSimulator:
-    def __init__(self, *, latency: float = 0.0, public_write: bool = True) -> None:
+    def __init__(
+        self, *, latency: float = 0.0, public_write: bool = True, rate_period: float | None = None
+    ) -> None:
         self.latency = latency  # added to every Web API call
         self.public_write = public_write  # the app holds chat:write.public
+        # Slack's rate limits, enforced when set: the length of Slack's minute in seconds.
+        self.rate_period = rate_period
+        self._recent: dict[str, collections.deque[float]] = {}
         self.lock = threading.RLock()
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
@@ -334,7 +344,11 @@ class SlackSimulator:
         headers: dict[str, str] = {}
         error: str | None = None
         body: Args = {}
-        if fault and fault.drop:
+        retry_after = self._over_rate_limit(method, args, arrived)
+        if fault is None and retry_after is not None:
+            status, error, body = 429, "ratelimited", {"ok": False, "error": "ratelimited"}
+            headers = {"Retry-After": str(retry_after)}
+        elif fault and fault.drop:
             error = "dropped"
         elif fault and fault.status >= 400:
             status, error = fault.status, "ratelimited" if fault.status == 429 else "internal_error"
@@ -350,6 +364,25 @@ class SlackSimulator:
                 request.transport.abort()
             raise web.HTTPInternalServerError()  # never reaches the client
         return web.json_response(body, status=status, headers=headers)
+
+    def _over_rate_limit(self, method: str, args: Args, now: float) -> int | None:
+        """Seconds to wait (Retry-After) when this call is over Slack's limit, else None.
+        Slack counts calls per method in sliding minutes by tier, and chat.postMessage per
+        channel (about one a second)."""
+        if self.rate_period is None:
+            return None
+        if method == "chat.postMessage":
+            key, limit = f"{method}:{args.get('channel')}", POST_PER_CHANNEL_PER_MINUTE
+        else:
+            key, limit = method, PER_MINUTE[TIERS.get(method, 3)]
+        with self.lock:
+            recent = self._recent.setdefault(key, collections.deque())
+            while recent and recent[0] <= now - self.rate_period:
+                recent.popleft()
+            if len(recent) >= limit:
+                return max(1, math.ceil(recent[0] + self.rate_period - now))
+            recent.append(now)
+        return None
 
     def _call(self, method: str, request: web.Request, args: Args) -> Args:
         handler: Callable[[Args], Args] | None = getattr(self, "m_" + method.replace(".", "_"), None)

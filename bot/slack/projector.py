@@ -31,6 +31,7 @@ from bot.services.postmortems import PostmortemService
 from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
 from bot.slack import blocks
+from bot.slack.ratelimit import SlowDown
 from bot.slack.text import channel_name, escape
 from bot.store.tables import Incident, Job
 from bot.worker import Handler
@@ -52,6 +53,8 @@ class ChannelNotReady(Exception):
 
 def retry_policy(exc: BaseException, attempts: int) -> float | None:
     """Seconds until the next attempt of a failed Slack job, or None to give up."""
+    if isinstance(exc, SlowDown):  # our own rate budget: not a failure, never given up
+        return exc.delay
     if isinstance(exc, ChannelNotReady):
         return 2.0 if attempts < MAX_TRANSIENT_ATTEMPTS else None
     if isinstance(exc, SlackApiError):

@@ -79,6 +79,7 @@ def environment(db: Database, sim: SlackSimulator, **extra: str) -> dict[str, st
         "WARROOM_CONFIG": "",
         "RUNBOOKS_DIR": "",
         "LOG_FORMAT": "text",
+        "SLACK_RATE_PERIOD": "0.1",
         "JOB_LEASE_SECONDS": "15",  # the shortest allowed: a restart takes the job over sooner
         **extra,
     }
