@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -74,6 +75,78 @@ def summary(result: IngestResult) -> dict[str, object]:
     }
 
 
+# Request bodies as the OpenAPI document describes them (what /docs shows and the schema-driven
+# fuzzer sends); the parsers in bot/ingest are what actually checks them.
+_STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
+_ALERTMANAGER_ALERT = {
+    "type": "object",
+    "required": ["status", "labels"],
+    "properties": {
+        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "labels": _STRINGS,
+        "annotations": _STRINGS,
+        "startsAt": {"type": "string", "format": "date-time"},
+        "endsAt": {"type": "string", "format": "date-time"},
+        "generatorURL": {"type": "string"},
+        "fingerprint": {"type": "string"},
+    },
+}
+ALERTMANAGER_BODY = {
+    "type": "object",
+    "required": ["version", "status", "alerts"],
+    "properties": {
+        "version": {"type": "string", "enum": ["4"]},
+        "groupKey": {"type": "string"},
+        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "receiver": {"type": "string"},
+        "groupLabels": _STRINGS,
+        "commonLabels": _STRINGS,
+        "commonAnnotations": _STRINGS,
+        "externalURL": {"type": "string"},
+        "truncatedAlerts": {"type": "integer"},
+        "alerts": {"type": "array", "items": _ALERTMANAGER_ALERT},
+        "title": {"type": "string"},
+        "state": {"type": "string"},
+        "message": {"type": "string"},
+        "orgId": {"type": "integer"},
+    },
+}
+GENERIC_BODY = {
+    "type": "object",
+    "required": ["status", "dedup_key"],
+    "properties": {
+        "title": {"type": "string"},
+        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "dedup_key": {"type": "string"},
+        "severity": {"type": "string"},
+        "service": {"type": "string"},
+        "started_at": {"type": "string", "format": "date-time"},
+        "labels": _STRINGS,
+        "links": {"type": "array", "items": {"type": "string", "format": "uri"}},
+    },
+}
+PAGERDUTY_BODY = {
+    "type": "object",
+    "required": ["event"],
+    "properties": {
+        "event": {
+            "type": "object",
+            "required": ["event_type", "data"],
+            "properties": {
+                "id": {"type": "string"},
+                "event_type": {"type": "string"},
+                "occurred_at": {"type": "string", "format": "date-time"},
+                "data": {"type": "object"},
+            },
+        }
+    },
+}
+
+
+def _body(schema: Mapping[str, object]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def router(
     alerts: AlertService, settings: Settings, clock: Callable[[], datetime], metrics: Metrics
 ) -> APIRouter:
@@ -93,19 +166,31 @@ def router(
         metrics.alerts_ingested(parsed)
         return JSONResponse(summary(result))
 
-    @api.post("/alertmanager", summary="Prometheus Alertmanager webhook (payload version 4)")
+    @api.post(
+        "/alertmanager",
+        summary="Prometheus Alertmanager webhook (payload version 4)",
+        openapi_extra=_body(ALERTMANAGER_BODY),
+    )
     async def from_alertmanager(request: Request) -> JSONResponse:
         return await handle(request, lambda body: alertmanager.parse(body, now=clock()))
 
-    @api.post("/grafana", summary="Grafana unified alerting webhook")
+    @api.post("/grafana", summary="Grafana unified alerting webhook", openapi_extra=_body(ALERTMANAGER_BODY))
     async def from_grafana(request: Request) -> JSONResponse:
         return await handle(request, lambda body: grafana.parse(body, now=clock()))
 
-    @api.post("/generic", summary="warroom's generic alert JSON (see bot/ingest/generic.py)")
+    @api.post(
+        "/generic",
+        summary="warroom's generic alert JSON (see bot/ingest/generic.py)",
+        openapi_extra=_body(GENERIC_BODY),
+    )
     async def from_generic(request: Request) -> JSONResponse:
         return await handle(request, lambda body: generic.parse(body, now=clock()))
 
-    @api.post("/pagerduty", summary="PagerDuty Webhooks v3 (X-PagerDuty-Signature)")
+    @api.post(
+        "/pagerduty",
+        summary="PagerDuty Webhooks v3 (X-PagerDuty-Signature)",
+        openapi_extra=_body(PAGERDUTY_BODY),
+    )
     async def from_pagerduty(request: Request) -> JSONResponse:
         secrets = [s.strip() for s in settings.pagerduty_webhook_secret.split(",") if s.strip()]
         try:
