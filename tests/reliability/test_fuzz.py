@@ -35,6 +35,7 @@ async def test_no_input_makes_a_500(db: Database, sim: SlackSimulator, tmp_path:
             str(tmp_path),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            cwd=tmp_path,  # its caches stay out of the checkout
         )
         out, _ = await asyncio.wait_for(fuzzer.communicate(), timeout=300)
     report = out.decode()
