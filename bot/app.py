@@ -32,6 +32,7 @@ from bot.docs.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs
 from bot.observability import Metrics, Observe
 from bot.runbook_files import RunbookLibrary
+from bot.services.access import Access
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService
@@ -134,12 +135,23 @@ def build(
     )
     library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
     check_runbooks(library, config)
+    slack = BudgetedWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT,
+        budget=SlackBudget(period=settings.slack_rate_period, share=settings.slack_rate_share),
+    )
+
+    async def usergroup_members(group: str) -> set[str]:
+        return set((await slack.usergroups_users_list(usergroup=group)).get("users", []))
+
     service = IncidentService(
         db,
         config,
         notify=worker.notify,
         pagerduty_routing_key=settings.pagerduty_routing_key or None,
         library=library,
+        access=Access(config.access, usergroup_members),
     )
     alerts = AlertService(db, config, service, notify=worker.notify)
     runbooks = RunbookService(service, config, notify=worker.notify)
@@ -149,12 +161,6 @@ def build(
         raise ConfigError(f"postmortem_template: {exc}") from None
     postmortems = PostmortemService(service, renderer, settings.postmortem_dir, notify=worker.notify)
     reports = ReportService(db, config.zone, notify=worker.notify)
-    slack = BudgetedWebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT,
-        budget=SlackBudget(period=settings.slack_rate_period, share=settings.slack_rate_share),
-    )
     projector = SlackProjector(slack, service, alerts, runbooks, postmortems, reports, config)
     worker.handlers.update(projector.handlers())
     worker.handlers.update(

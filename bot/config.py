@@ -245,6 +245,36 @@ class PagerDutyConfig(BaseModel):
     services: dict[str, PagerDutyService] = Field(default_factory=dict)
 
 
+class AccessConfig(BaseModel):
+    """Who may declare, and who may resolve, close or change the severity of an incident."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    declarers: str | None = None  # a Slack user group id (S...): only its members may declare
+    responders: str | None = None  # a user group whose members may change any incident
+    admins: list[str] = Field(default_factory=list)  # Slack user ids (U...) allowed everything
+
+    @field_validator("declarers", "responders")
+    @classmethod
+    def _group_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"S[A-Z0-9]+", value):
+            raise ValueError(f"{value!r} is not a Slack user group id (like S0123ABCD)")
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not re.fullmatch(r"[UW][A-Z0-9]+", user):
+                raise ValueError(f"{user!r} is not a Slack user id (like U0123ABCD)")
+        return value
+
+    @property
+    def restricted(self) -> bool:
+        """Changes are limited once responders or admins are named."""
+        return self.responders is not None or bool(self.admins)
+
+
 class WarroomConfig(BaseModel):
     """What an operator may configure in warroom.yaml; every key has a built-in default."""
 
@@ -260,6 +290,7 @@ class WarroomConfig(BaseModel):
     pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig)
     timezone: str = "UTC"  # how times are shown in post-mortems and reports (stored in UTC)
     postmortem_template: str | None = None  # a Markdown jinja2 template replacing the built-in one
+    access: AccessConfig = Field(default_factory=AccessConfig)
 
     @field_validator("timezone")
     @classmethod

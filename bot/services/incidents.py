@@ -21,6 +21,7 @@ from bot.domain import incident as rules
 from bot.domain.incident import ACTIVE, DomainError, Status
 from bot.domain.runbooks import Facts, Step, matching
 from bot.runbook_files import RunbookFile, RunbookLibrary
+from bot.services.access import Access
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import (
@@ -92,9 +93,11 @@ class IncidentService:
         clock: Callable[[], datetime] = utcnow,
         pagerduty_routing_key: str | None = None,
         library: RunbookLibrary | None = None,
+        access: Access | None = None,
     ) -> None:
         self.db = db
         self.config = config
+        self.access = access or Access(config.access, _no_members)
         self.library = library or RunbookLibrary(
             None, roles=config.role_names, severities=config.severity_names
         )
@@ -260,6 +263,7 @@ class IncidentService:
         **fields: Any,
     ) -> Incident:
         """Declare an incident (`fields` as for `new_incident`) in one transaction."""
+        await self.access.check_declare(str(fields.get("reporter", "")))
         incident = self.new_incident(commander=commander, **fields)
         declare_key = incident.declare_key
         try:
@@ -280,6 +284,8 @@ class IncidentService:
     async def change_status(
         self, number: int, status: Status, actor: str, message: str | None = None
     ) -> Incident:
+        if status in (Status.RESOLVED, Status.CLOSED):
+            await self._check_change(number, actor, "resolve" if status == Status.RESOLVED else "close")
         async with self.db.transaction() as session:
             incident = await self.lock(session, number)
             now = self.clock()
@@ -322,6 +328,7 @@ class IncidentService:
 
     async def change_severity(self, number: int, severity: str, actor: str) -> Incident:
         new = rules.parse_severity(severity, self.config.severity_names)
+        await self._check_change(number, actor, "change the severity of")
         async with self.db.transaction() as session:
             incident = await self.lock(session, number)
             now = self.clock()
@@ -520,6 +527,12 @@ class IncidentService:
         return await self._once(delivery, "slack.publish_home", {"user": user}, queue=f"home:{user}")
 
     # ----------------------------------------------------------------- queries
+
+    async def _check_change(self, number: int, actor: str, what: str) -> None:
+        """Checked before the transaction: it may ask Slack who is in a user group."""
+        if self.config.access.restricted:
+            commander = (await self.roles([number])).get(number, {}).get("commander")
+            await self.access.check_change(actor, commander, what, number)
 
     async def health_counts(self) -> tuple[int, int, int]:
         """Jobs pending, jobs failed for good, incidents not resolved: for /metrics."""
@@ -732,6 +745,10 @@ class IncidentService:
             return False
         self.notify()
         return True
+
+
+async def _no_members(group: str) -> set[str]:
+    return set()
 
 
 async def current_roles(session: AsyncSession, numbers: list[int]) -> dict[int, dict[str, str]]:

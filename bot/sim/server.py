@@ -185,6 +185,7 @@ class SlackSimulator:
         self.ephemeral: list[Args] = []
         self.responses: list[Args] = []
         self.files: dict[str, Args] = {}
+        self.usergroups: dict[str, set[str]] = {}  # id -> members
         self.triggers: dict[str, tuple[float, bool]] = {}
         self._ids = itertools.count(1)
         self._ts_last = 0.0
@@ -264,6 +265,12 @@ class SlackSimulator:
             loop.call_soon_threadsafe(loop.stop)
 
     # ------------------------------------------------------------ test helpers
+
+    def add_usergroup(self, members: list[str]) -> str:
+        with self.lock:
+            group = f"S{next(self._ids):08d}"
+            self.usergroups[group] = set(members)
+            return group
 
     def add_user(self, name: str, *, email: str | None = None, real_name: str | None = None) -> str:
         with self.lock:
@@ -699,6 +706,14 @@ class SlackSimulator:
         if user is None:
             raise SlackError("users_not_found")
         return {"user": user}
+
+    def m_usergroups_users_list(self, a: Args) -> Args:
+        group = str(a.get("usergroup") or "")
+        if not group:
+            raise SlackError("invalid_arguments")
+        if group not in self.usergroups:
+            raise SlackError("no_such_subteam")
+        return {"users": sorted(self.usergroups[group])}
 
     def m_views_open(self, a: Args) -> Args:
         trigger = str(a.get("trigger_id") or "")

@@ -1,0 +1,70 @@
+"""Who may do what (warroom.yaml `access`). Everyone may declare unless `declarers` names a
+Slack user group; once `responders` or `admins` is set, only the incident's commander, the
+responders and the admins may resolve, close or change the severity. warroom itself (alerts,
+the command line) is never refused: only Slack user ids are checked."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.config import AccessConfig
+from bot.domain.incident import DomainError
+
+log = logging.getLogger(__name__)
+SLACK_USER = re.compile(r"[UW][A-Z0-9]+")
+Members = Callable[[str], Awaitable[set[str]]]  # a user group's members
+
+
+class Refused(DomainError):
+    pass
+
+
+class Access:
+    def __init__(self, config: AccessConfig, members: Members, *, ttl: float = 300.0) -> None:
+        self.config = config
+        self.members = members
+        self.ttl = ttl  # user groups change rarely; usergroups.users.list is Tier 2
+        self._cache: dict[str, tuple[float, set[str]]] = {}
+
+    async def check_declare(self, actor: str) -> None:
+        group = self.config.declarers
+        if group is None or not SLACK_USER.fullmatch(actor) or actor in self.config.admins:
+            return
+        if actor not in await self._members(group):
+            raise Refused(f"Only members of {_group(group)} or an admin may declare incidents here.")
+
+    async def check_change(self, actor: str, commander: str | None, what: str, number: int) -> None:
+        """`what`: "resolve", "close" or "change the severity of"."""
+        if not self.config.restricted or not SLACK_USER.fullmatch(actor):
+            return
+        if actor == commander or actor in self.config.admins:
+            return
+        group = self.config.responders
+        if group is not None and actor in await self._members(group):
+            return
+        who = [f"its commander (<@{commander}>)" if commander else "its commander"]
+        if group:
+            who.append(f"members of {_group(group)}")
+        if self.config.admins:
+            who.append("an admin")
+        listed = ", ".join(who[:-1]) + f" or {who[-1]}" if len(who) > 1 else who[0]
+        raise Refused(f"You may not {what} #{number}: only {listed} may.")
+
+    async def _members(self, group: str) -> set[str]:
+        cached = self._cache.get(group)
+        if cached and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        try:
+            members = await self.members(group)
+        except Exception as exc:  # Slack unreachable: the last known members, else nobody
+            log.warning("could not read user group %s: %s", group, exc)
+            return cached[1] if cached else set()
+        self._cache[group] = (time.monotonic(), members)
+        return members
+
+
+def _group(group: str) -> str:
+    return f"<!subteam^{group}>"
