@@ -59,20 +59,27 @@ def incident_out(incident: Incident, roles: dict[str, str]) -> IncidentOut:
     return IncidentOut(**data, roles=roles)
 
 
+ANYONE = "(api)"  # a viewer who is nobody's member: sees public incidents only
+
+
 def router(service: IncidentService, postmortems: PostmortemService, reports: ReportService) -> APIRouter:
     api = APIRouter(prefix="/api", tags=["incidents"])
 
     async def load(number: int) -> Incident:
+        """The API answers anyone who can reach it: private incidents are not shown."""
         try:
-            return await service.get(number)
+            incident = await service.get(number)
         except NotFound as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
+        if incident.private:
+            raise HTTPException(status_code=404, detail=f"There is no incident #{number}.")
+        return incident
 
     @api.get("/incidents", response_model=list[IncidentOut])
     async def list_incidents(
         status: str = Query("open", pattern="^(open|all)$"), limit: int = Query(100, ge=1, le=1000)
     ) -> list[IncidentOut]:
-        incidents = await service.list_incidents(open_only=status == "open", limit=limit)
+        incidents = await service.list_incidents(open_only=status == "open", limit=limit, viewer=ANYONE)
         roles = await service.roles([i.number for i in incidents if i.number is not None])
         return [incident_out(i, roles[i.number or 0]) for i in incidents]
 

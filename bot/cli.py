@@ -180,7 +180,7 @@ def report_mttr(
         db = Database(settings.database_url)
         try:
             await db.migrate()
-            report = await ReportService(db, config.zone).mttr(period, by)
+            report = await ReportService(db, config.zone).mttr(period, by, include_private=True)
         finally:
             await db.dispose()
         return report_docs.render(report, period, fmt)
@@ -295,6 +295,7 @@ def incident_declare(
     severity: str | None = typer.Option(None, "--sev", help="SEV1..SEV4; default from the config."),
     commander: str | None = typer.Option(None, help="Slack user id of the commander."),
     reporter: str = typer.Option("cli", help="Who declares it (a Slack user id, or a name)."),
+    private: bool = typer.Option(False, "--private", help="A private channel; hidden from non-members."),
 ) -> None:
     """Declare an incident from the shell; `warroom serve` opens its Slack channel."""
 
@@ -303,7 +304,7 @@ def incident_declare(
         try:
             await db.migrate()
             return await service.declare(
-                title=title, severity=severity, reporter=reporter, commander=commander
+                title=title, severity=severity, reporter=reporter, commander=commander, private=private
             )
         finally:
             await db.dispose()

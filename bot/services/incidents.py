@@ -119,6 +119,7 @@ class IncidentService:
         service: str | None = None,
         started_at: datetime | None = None,
         drill: bool = False,
+        private: bool = False,
     ) -> Incident:
         """Check and build an incident to declare (not stored yet)."""
         now = self.clock()
@@ -133,6 +134,7 @@ class IncidentService:
             reporter_id=reporter,
             declare_key=declare_key,
             drill=drill,
+            private=private,
             started_at=min(started_at or now, now),
             detected_at=min(started_at or now, now),
             declared_at=now,
@@ -565,12 +567,25 @@ class IncidentService:
                 await session.execute(sa.select(Incident).where(col(Incident.channel_id) == channel_id))
             ).scalar_one_or_none()
 
-    async def list_incidents(self, *, open_only: bool = True, limit: int = 100) -> list[Incident]:
+    async def list_incidents(
+        self, *, open_only: bool = True, limit: int = 100, viewer: str | None = None
+    ) -> list[Incident]:
+        """Newest first. With a `viewer`, private incidents only if they are a member; the
+        operator's command line passes none and sees everything."""
         stmt = sa.select(Incident).order_by(col(Incident.number).desc()).limit(limit)
         if open_only:
             stmt = stmt.where(col(Incident.status) != Status.CLOSED.value)
+        if viewer is not None:
+            stmt = stmt.where(visible_to(viewer, self.config.access.admins))
         async with self.db.sessions() as session:
             return list((await session.execute(stmt)).scalars())
+
+    async def may_see(self, incident: Incident, viewer: str) -> bool:
+        stmt = sa.select(col(Incident.number)).where(
+            col(Incident.number) == incident.number, visible_to(viewer, self.config.access.admins)
+        )
+        async with self.db.sessions() as session:
+            return await session.scalar(stmt) is not None
 
     async def roles(self, numbers: list[int]) -> dict[int, dict[str, str]]:
         """Current role holders per incident: {number: {role: user}}."""
@@ -745,6 +760,19 @@ class IncidentService:
             return False
         self.notify()
         return True
+
+
+def visible_to(viewer: str, admins: list[str]) -> sa.ColumnElement[bool]:
+    """Public incidents, and private ones the viewer belongs to: who declared it, who held or
+    holds a role in it, and admins. (The same people warroom invites to its channel.)"""
+    if viewer in admins:
+        return sa.true()
+    held_a_role = sa.select(col(RoleAssignment.incident_number)).where(col(RoleAssignment.user_id) == viewer)
+    return sa.or_(
+        col(Incident.private).is_(False),
+        col(Incident.reporter_id) == viewer,
+        col(Incident.number).in_(held_a_role),
+    )
 
 
 async def _no_members(group: str) -> set[str]:

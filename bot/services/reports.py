@@ -79,9 +79,15 @@ class ReportService:
         self.notify()
 
     async def mttr(
-        self, since: timedelta | None = None, by: str | None = None, *, now: datetime | None = None
+        self,
+        since: timedelta | None = None,
+        by: str | None = None,
+        *,
+        now: datetime | None = None,
+        include_private: bool = False,
     ) -> MttrReport:
-        """Incidents whose impact started in the last `since` (all of them when None)."""
+        """Incidents whose impact started in the last `since` (all of them when None).
+        Private incidents count only when asked (the operator's command line)."""
         if by is not None and by not in GROUPINGS:
             raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
         end = now or utcnow()
@@ -91,6 +97,8 @@ class ReportService:
             async with self.db.sessions() as session:
                 start = await self._first_start(session, end)
         period = sa.and_(INCIDENT.started_at >= start, INCIDENT.started_at <= end)
+        if not include_private:
+            period = sa.and_(period, INCIDENT.private.is_(False))
         counted = sa.and_(period, INCIDENT.drill.is_(False))
         unit = "week" if end - start <= timedelta(days=120) else "month"
         report_key = [self._group_key(by, start, end)] if by else []

@@ -217,7 +217,7 @@ class SlackProjector:
         )
 
     async def publish_home(self, payload: dict[str, Any]) -> None:
-        incidents = await self.service.list_incidents(open_only=True, limit=50)
+        incidents = await self.service.list_incidents(open_only=True, limit=50, viewer=payload["user"])
         roles = await self.service.roles([_n(i) for i in incidents])
         view = blocks.home_view(incidents, roles, self.config.slash_command)
         await self.client.views_publish(user_id=payload["user"], view=view)
@@ -453,7 +453,7 @@ class SlackProjector:
         await self.service.record_projection(_n(incident), slack_topic=topic)
 
     async def _announce(self, incident: Incident, roles: dict[str, str], *, fresh: bool) -> None:
-        if incident.announcement_ts:
+        if incident.announcement_ts or incident.private:  # a private incident is not announced
             return
         channel, marker = self.config.announcement_channel, _marker("warroom_announcement", incident)
         earlier = None if fresh else await self._posted_earlier(channel, marker)

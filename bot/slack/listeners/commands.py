@@ -108,12 +108,17 @@ class Commands:
     # ------------------------------------------------------------ anywhere
 
     async def declare(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
-        severity, title = parse_declare(rest, self.config.severity_names)
+        first, _, after = rest.strip().partition(" ")
+        private = first.lower() == "private"  # `declare private sev1 TITLE`
+        severity, title = parse_declare(after if private else rest, self.config.severity_names)
         user = command["user_id"]
-        incident = await self.service.declare(title=title, severity=severity, reporter=user, commander=user)
+        incident = await self.service.declare(
+            title=title, severity=severity, reporter=user, commander=user, private=private
+        )
+        where = "A private channel" if private else "The incident channel"
         return (
             f":rotating_light: Declared *#{incident.number}* {incident.severity}: {escape(incident.title)}. "
-            "The incident channel is on its way and you are its commander."
+            f"{where} is on its way and you are its commander."
         )
 
     async def drill(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
@@ -129,7 +134,7 @@ class Commands:
         )
 
     async def list(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
-        incidents = await self.service.list_incidents(open_only=True)
+        incidents = await self.service.list_incidents(open_only=True, viewer=command["user_id"])
         roles = await self.service.roles([i.number for i in incidents if i.number is not None])
         return blocks.list_text(incidents, roles)
 
