@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,9 @@ from bot.store.db import Database
 from bot.store.tables import Job, utcnow
 
 log = logging.getLogger(__name__)
+# The attempt the running job is on (1 the first time): a handler that finds it above 1 may
+# look for what an earlier attempt did before its process died.
+attempt: ContextVar[int] = ContextVar("attempt", default=1)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 # Seconds to wait before the next attempt, or None to give up.
@@ -116,6 +120,7 @@ class Worker:
         assert job.id is not None
         # Runs in a task of its own: these say what its log lines are about.
         observability.request_id.set(f"job-{job.id}")
+        attempt.set(job.attempts)
         number = job.payload.get("incident")
         observability.incident.set(number if isinstance(number, int) else None)
         handler = self.handlers.get(job.kind)

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot import worker
 from bot.config import WarroomConfig
 from bot.docs import reports as report_docs
 from bot.services.alerts import AlertService
@@ -141,10 +142,8 @@ class SlackProjector:
         incident, all_roles = await asyncio.gather(self.service.get(number), self.service.roles([number]))
         roles = all_roles[number]
         steps: list[Awaitable[Any]] = []
-        # A channel created by this attempt means no earlier attempt posted anything yet.
-        fresh = False
         if incident.channel_id is None:
-            fresh = await self._create_channel(incident)
+            await self._create_channel(incident)
             # Recording the channel runs beside the next round trip instead of before it:
             # either way a crash right after the create would leave that channel unrecorded.
             steps.append(
@@ -155,9 +154,9 @@ class SlackProjector:
         await all_of(
             *steps,
             self._invite(incident, [incident.reporter_id, *roles.values()]),
-            self._post_and_pin_summary(incident, roles, fresh=fresh),
+            self._post_and_pin_summary(incident, roles),
             self._set_topic(incident, roles),
-            self._announce(incident, roles, fresh=fresh),
+            self._announce(incident, roles),
         )
 
     async def sync_summary(self, payload: dict[str, Any]) -> None:
@@ -190,7 +189,8 @@ class SlackProjector:
         event = await self.service.event_by_key(payload["event_key"])
         if event is None:
             return
-        await self.client.chat_postMessage(channel=channel, text=blocks.echo_text(event))
+        marker = {"event_type": "warroom_echo", "event_payload": {"event": payload["event_key"]}}
+        await self._post_once(channel, marker, text=blocks.echo_text(event))
 
     async def invite(self, payload: dict[str, Any]) -> None:
         incident = await self.service.get(payload["incident"])
@@ -232,8 +232,8 @@ class SlackProjector:
         if incident.alerts_ts:
             await self.client.chat_update(channel=channel, ts=incident.alerts_ts, text=text, blocks=shown)
             return
-        response = await self.client.chat_postMessage(channel=channel, text=text, blocks=shown)
-        await self.service.record_projection(_n(incident), alerts_ts=str(response["ts"]))
+        _, ts = await self._post_once(channel, _marker("warroom_alerts", incident), text=text, blocks=shown)
+        await self.service.record_projection(_n(incident), alerts_ts=ts)
 
     async def sync_checklist(self, payload: dict[str, Any]) -> None:
         """Post a runbook's checklist, or update it in place to what the database says now."""
@@ -254,8 +254,9 @@ class SlackProjector:
                 channel=channel, ts=checklist.run.checklist_ts, text=text, blocks=shown
             )
             return
-        response = await self.client.chat_postMessage(channel=channel, text=text, blocks=shown)
-        await self.runbooks.record_checklist(payload["run"], str(response["ts"]))
+        marker = {"event_type": "warroom_checklist", "event_payload": {"run": payload["run"]}}
+        _, ts = await self._post_once(channel, marker, text=text, blocks=shown)
+        await self.runbooks.record_checklist(payload["run"], ts)
 
     async def post_report(self, payload: dict[str, Any]) -> None:
         """`/incident report`: the summary and the chart, uploaded into the channel it was asked
@@ -309,8 +310,9 @@ class SlackProjector:
             return  # resolved meanwhile, or an alert fired again before we asked
         roles = (await self.service.roles([_n(incident)]))[_n(incident)]
         summary = await self.alerts.summary(_n(incident), newest=0)
-        await self.client.chat_postMessage(
-            channel=channel,
+        await self._post_once(
+            channel,
+            _marker("warroom_alerts_cleared", incident),
             text="All alerts have resolved: resolve the incident?",
             blocks=blocks.alerts_cleared_blocks(incident, roles.get("commander"), summary.resolved),
         )
@@ -320,18 +322,19 @@ class SlackProjector:
         if alert is None or alert.incident_number is not None:
             return  # declared or joined an incident meanwhile
         value = json.dumps({"source": alert.source, "fingerprint": alert.fingerprint})
-        await self.client.chat_postMessage(
-            channel=self.config.alerts.triage_channel,
+        marker = {"event_type": "warroom_triage", "event_payload": {"alert": value}}
+        await self._post_once(
+            self.config.alerts.triage_channel,
+            marker,
             text=escape(f"Alert needs a look: {alert.title}"),
             blocks=blocks.triage_blocks(alert, value),
         )
 
     # ------------------------------------------------------------ steps
 
-    async def _create_channel(self, incident: Incident) -> bool:
-        """Create the channel (a suffix after name_taken) and note its id on `incident`; True
-        if it was created now, False if an earlier attempt had created it (the process died
-        before it could record the channel: see _ours)."""
+    async def _create_channel(self, incident: Incident) -> None:
+        """Create the channel (a suffix after name_taken) and note its id on `incident`. An
+        earlier attempt may have created it before its process died: see _ours."""
         for attempt in range(20):
             name = channel_name(
                 self.config.channel_prefix,
@@ -348,13 +351,13 @@ class SlackProjector:
                 existing = await self._channel_named(name)
                 if existing is not None and await self._ours(existing, incident):
                     incident.channel_id, incident.channel_name = existing["id"], existing["name"]
-                    return False
+                    return
                 continue
             incident.channel_id, incident.channel_name = (
                 response["channel"]["id"],
                 response["channel"]["name"],
             )
-            return True
+            return
         raise RuntimeError(f"no free channel name for incident #{incident.number} after 20 tries")
 
     async def _invite(self, incident: Incident, users: list[str]) -> None:
@@ -398,10 +401,9 @@ class SlackProjector:
             if not cursor:
                 return None
 
-    async def _posted_earlier(self, channel: str, marker: dict[str, Any]) -> str | None:
-        """The ts of a message an earlier attempt posted with this metadata, if any: the
-        process may have died between Slack posting it and warroom recording it."""
-        if not CHANNEL_ID.fullmatch(channel):
+    async def _posted_earlier(self, channel: str, marker: dict[str, Any]) -> tuple[str, str] | None:
+        """The channel id and ts of a message an earlier attempt posted with this metadata."""
+        if not CHANNEL_ID.fullmatch(channel):  # a name, like the announcement channel's
             found = await self._channel_named(channel)
             if found is None:
                 return None
@@ -412,26 +414,28 @@ class SlackProjector:
         messages: list[dict[str, Any]] = history.get("messages", [])
         for message in messages:
             if message.get("metadata") == marker:
-                return str(message["ts"])
+                return channel, str(message["ts"])
         return None
 
-    async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str], *, fresh: bool) -> None:
-        marker = _marker("warroom_summary", incident)
-        summary_ts = incident.summary_ts or (
-            None if fresh else await self._posted_earlier(_channel(incident), marker)
-        )
-        if summary_ts is not None:
-            if incident.summary_ts is None:
-                await self.service.record_projection(_n(incident), summary_ts=summary_ts)
-            await self._pin(incident, summary_ts)
+    async def _post_once(self, channel: str, marker: dict[str, Any], **message: Any) -> tuple[str, str]:
+        """Post a message at most once; its channel id and ts. On a job's later attempt, an
+        earlier attempt may have posted it before its process died: the marker (message
+        metadata) finds it."""
+        if worker.attempt.get() > 1 and (earlier := await self._posted_earlier(channel, marker)):
+            return earlier
+        response = await self.client.chat_postMessage(channel=channel, metadata=marker, **message)
+        return str(response["channel"]), str(response["ts"])
+
+    async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str]) -> None:
+        if incident.summary_ts is not None:
+            await self._pin(incident, incident.summary_ts)
             return
-        response = await self.client.chat_postMessage(
-            channel=_channel(incident),
+        _, summary_ts = await self._post_once(
+            _channel(incident),
+            _marker("warroom_summary", incident),
             text=blocks.summary_text(incident),
             blocks=blocks.summary_blocks(incident, roles, self.config),
-            metadata=marker,
         )
-        summary_ts = str(response["ts"])
         # Remembering the ts and pinning are independent: do both at once.
         await all_of(
             self.service.record_projection(_n(incident), summary_ts=summary_ts),
@@ -452,30 +456,18 @@ class SlackProjector:
         await self.client.conversations_setTopic(channel=incident.channel_id, topic=topic)
         await self.service.record_projection(_n(incident), slack_topic=topic)
 
-    async def _announce(self, incident: Incident, roles: dict[str, str], *, fresh: bool) -> None:
+    async def _announce(self, incident: Incident, roles: dict[str, str]) -> None:
         if incident.announcement_ts or incident.private:  # a private incident is not announced
             return
-        channel, marker = self.config.announcement_channel, _marker("warroom_announcement", incident)
-        earlier = None if fresh else await self._posted_earlier(channel, marker)
-        if earlier is not None:
-            found = (
-                channel
-                if CHANNEL_ID.fullmatch(channel)
-                else (await self._channel_named(channel) or {}).get("id")
-            )
-            await self.service.record_projection(
-                _n(incident), announcement_channel_id=str(found), announcement_ts=earlier
-            )
-            return
-        response = await self.client.chat_postMessage(
-            channel=channel,
+        channel, ts = await self._post_once(
+            self.config.announcement_channel,
+            _marker("warroom_announcement", incident),
             text=escape(f"{incident.severity} incident #{incident.number}: {incident.title}"),
             blocks=blocks.announcement_blocks(incident, roles),
             unfurl_links=False,
-            metadata=marker,
         )
         await self.service.record_projection(
-            _n(incident), announcement_channel_id=response["channel"], announcement_ts=response["ts"]
+            _n(incident), announcement_channel_id=channel, announcement_ts=ts
         )
 
 

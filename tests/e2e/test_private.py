@@ -33,9 +33,7 @@ async def test_a_private_incident_is_seen_only_by_its_members(
     incident = await warroom.service.get(1)
     assert incident.private and incident.channel_id is not None
     channel = sim.channels[incident.channel_id]
-    assert channel.is_private and channel.members == {"U0WARROOM", people.alice} | (
-        {"U0WARROOM"} & channel.members
-    )
+    assert channel.is_private and channel.members == {BOT_USER_ID, people.alice}
     announcements = sim.channel_named("incidents")
     assert announcements is not None and ["#2" in str(m["blocks"]) for m in announcements.messages] == [True]
 

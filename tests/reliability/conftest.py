@@ -143,3 +143,16 @@ async def until(
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting until {what}")
+
+
+async def settled(db: Database, *, within: float = 60) -> None:
+    """Wait until no job is left to run (done or failed for good), as the servers run them."""
+    pending = (
+        sa.select(sa.func.count()).select_from(Job).where(Job.done_at.is_(None), Job.failed_at.is_(None))  # type: ignore[union-attr]
+    )
+    for _ in range(int(within / 0.1)):
+        async with db.sessions() as session:
+            if not await session.scalar(pending):
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"jobs still pending after {within} s")

@@ -10,7 +10,7 @@ from bot.sim.server import SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import Incident
 from tests.conftest import People
-from tests.reliability.conftest import census, environment, serving, until
+from tests.reliability.conftest import census, environment, serving, settled, until
 
 
 def projected(sim: SlackSimulator) -> bool:
@@ -57,3 +57,31 @@ async def test_a_kill_mid_projection_completes_after_restart_without_duplicates(
         incident = await session.get(Incident, 1)
     assert incident is not None and incident.channel_id == channel.id
     assert incident.summary_ts == summaries[0]["ts"] and incident.announcement_ts is not None
+
+
+async def test_a_kill_after_an_echo_was_posted_does_not_post_it_again(
+    db: Database, sim: SlackSimulator, people: People
+) -> None:
+    general = sim.channel_named("general")
+    assert general is not None
+    env = environment(db, sim)
+    async with serving(env, sim) as first:
+        await first.slack.command(people.alice, "declare sev3 Search is slow", general.id)
+        await until(lambda: projected(sim), "the channel is ready")
+        [channel] = [c for c in sim.channels.values() if c.name.startswith("inc-1-")]
+        sim.inject("chat.postMessage", status=200, delay=60, times=None)
+        await first.slack.command(people.alice, "note Restarted the search pods", channel.id)
+
+        def echoed() -> bool:
+            return any("Restarted the search pods" in m["text"] for m in channel.messages)
+
+        await until(echoed, "Slack has posted the echo")
+        first.process.kill()
+        await first.process.wait()
+    sim.clear_faults()
+    async with serving(env, sim):
+        await settled(db)  # the echo job's lease runs out, and the new process retries it
+    echoes = [m for m in channel.messages if "Restarted the search pods" in m["text"]]
+    assert len(echoes) == 1
+    assert sim.count("conversations.history") == 1  # the retry looked before posting
+    assert (await census(db, sim)).jobs_failed == 0

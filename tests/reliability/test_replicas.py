@@ -14,7 +14,7 @@ from bot.store.db import Database
 from bot.store.tables import Job
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
-from tests.reliability.conftest import census, environment, serving, until
+from tests.reliability.conftest import census, environment, serving, settled, until
 
 GROUPS = 6
 BEARER = {"Authorization": f"Bearer {ALERT_TOKEN}"}
@@ -62,19 +62,7 @@ async def test_three_replicas_one_incident_per_group_one_channel_each_job_once(
         for retry, server in enumerate(servers):
             await server.slack.event(event, event_id="Ev0REPLICA", retry_num=retry or None)
 
-        async def settled() -> bool:
-            async with db.sessions() as session:
-                pending = await session.scalar(
-                    sa.select(sa.func.count())
-                    .select_from(Job)
-                    .where(Job.done_at.is_(None), Job.failed_at.is_(None))  # type: ignore[union-attr]
-                )
-            return pending == 0
-
-        for _ in range(300):  # up to a minute for the last jobs
-            if await settled():
-                break
-            await asyncio.sleep(0.2)
+        await settled(db)
         after = await census(db, sim)
 
     assert after.incidents == GROUPS and after.channels == GROUPS and after.announcements == GROUPS
