@@ -10,6 +10,7 @@ hold both to domain/metrics.summarize, the reference definition.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
@@ -73,6 +74,7 @@ class ReportService:
             "since": since.total_seconds(),
             "user": user,
             "response_url": response_url,
+            "id": uuid.uuid4().hex[:8],  # names the chart's file, so that a retry can find it
         }
         async with self.db.transaction() as session:
             await jobs.enqueue(session, "slack.post_report", payload, queue=f"report:{channel}")

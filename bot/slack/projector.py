@@ -266,11 +266,14 @@ class SlackProjector:
         report = await self.reports.mttr(since)
         summary = report_docs.slack_summary(report, since)
         chart = await asyncio.to_thread(report_docs.chart_png, report)
+        filename = f"mttr-{report.end:%Y-%m-%d}-{payload['id']}.png"
         try:
+            if await self._uploaded_earlier(payload["channel"], filename):
+                return
             await self.client.files_upload_v2(
                 channel=payload["channel"],
                 file=chart,
-                filename=f"mttr-{report.end:%Y-%m-%d}.png",
+                filename=filename,
                 title="Median time to resolve by severity",
                 initial_comment=summary,
             )
@@ -289,14 +292,19 @@ class SlackProjector:
         incident = await self.service.get(payload["incident"])
         channel = _channel(incident)
         if postmortem.slack_file_id is None:
-            response = await self.client.files_upload_v2(
-                channel=channel,
-                content=postmortem.markdown,
-                filename=f"incident-{incident.number}-postmortem-v{postmortem.version}.md",
-                title=f"Post-mortem draft v{postmortem.version}: #{incident.number} {incident.title}"[:250],
-                initial_comment=f":page_facing_up: Post-mortem draft v{postmortem.version} (Markdown; edit freely).",
-            )
-            uploaded = response.get("file") or (response.get("files") or [{}])[0]
+            filename = f"incident-{incident.number}-postmortem-v{postmortem.version}.md"
+            uploaded = await self._uploaded_earlier(channel, filename)
+            if uploaded is None:
+                response = await self.client.files_upload_v2(
+                    channel=channel,
+                    content=postmortem.markdown,
+                    filename=filename,
+                    title=f"Post-mortem draft v{postmortem.version}: #{incident.number} {incident.title}"[
+                        :250
+                    ],
+                    initial_comment=f":page_facing_up: Post-mortem draft v{postmortem.version} (Markdown; edit freely).",
+                )
+                uploaded = response.get("file") or (response.get("files") or [{}])[0]
             await self.postmortems.record_upload(postmortem.id or 0, str(uploaded.get("id")))
             if postmortem.version == incident.postmortem_version:
                 url = str(uploaded.get("permalink") or "")
@@ -425,6 +433,19 @@ class SlackProjector:
             return earlier
         response = await self.client.chat_postMessage(channel=channel, metadata=marker, **message)
         return str(response["channel"]), str(response["ts"])
+
+    async def _uploaded_earlier(self, channel: str, filename: str) -> dict[str, Any] | None:
+        """On a job's later attempt: the file an earlier attempt shared in the channel, if any
+        (file names are unique per draft version and per report request)."""
+        if worker.attempt.get() == 1:
+            return None
+        history = await self.client.conversations_history(channel=channel, limit=100)
+        messages: list[dict[str, Any]] = history.get("messages", [])
+        for message in messages:
+            for shared in message.get("files", []):
+                if shared.get("name") == filename:
+                    return dict(shared)
+        return None
 
     async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str]) -> None:
         if incident.summary_ts is not None:

@@ -85,3 +85,29 @@ async def test_a_kill_after_an_echo_was_posted_does_not_post_it_again(
     assert len(echoes) == 1
     assert sim.count("conversations.history") == 1  # the retry looked before posting
     assert (await census(db, sim)).jobs_failed == 0
+
+
+async def test_a_kill_after_a_draft_was_uploaded_does_not_upload_it_again(
+    db: Database, sim: SlackSimulator, people: People
+) -> None:
+    general = sim.channel_named("general")
+    assert general is not None
+    env = environment(db, sim)
+    async with serving(env, sim) as first:
+        await first.slack.command(people.alice, "declare sev3 Search is slow", general.id)
+        await until(lambda: projected(sim), "the channel is ready")
+        [channel] = [c for c in sim.channels.values() if c.name.startswith("inc-1-")]
+        sim.inject("files.completeUploadExternal", status=200, delay=60, times=None)
+        await first.slack.command(people.alice, "resolve Restarted the search pods", channel.id)
+        await first.slack.command(people.alice, "close", channel.id)
+        await until(lambda: any(m.get("files") for m in channel.messages), "Slack has shared the draft")
+        first.process.kill()
+        await first.process.wait()
+    sim.clear_faults()
+    async with serving(env, sim):
+        await settled(db)
+    shared = [m for m in channel.messages if m.get("files")]
+    assert [m["files"][0]["name"] for m in shared] == ["incident-1-postmortem-v1.md"]
+    async with db.sessions() as session:
+        incident = await session.get(Incident, 1)
+    assert incident is not None and incident.postmortem_version == 1
