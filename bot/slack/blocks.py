@@ -245,6 +245,24 @@ def declare_modal(config: WarroomConfig, channel_id: str | None = None) -> dict[
                 {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
                 optional=True,
             ),
+            _input(
+                "private",
+                "Visibility",
+                {
+                    "type": "checkboxes",
+                    "action_id": "value",
+                    "options": [
+                        {
+                            "text": {
+                                "type": "plain_text",
+                                "text": "Private: a private channel, seen only by its members",
+                            },
+                            "value": "private",
+                        }
+                    ],
+                },
+                optional=True,
+            ),
         ],
     }
 

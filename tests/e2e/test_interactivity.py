@@ -21,7 +21,13 @@ async def test_declare_modal_opens_and_declares_once(
     assert response.status_code == 200 and not response.content
     view = last_view(sim)
     assert view["callback_id"] == "declare"
-    assert [b["block_id"] for b in view["blocks"]] == ["title", "severity", "commander", "description"]
+    assert [b["block_id"] for b in view["blocks"]] == [
+        "title",
+        "severity",
+        "commander",
+        "description",
+        "private",
+    ]
 
     values = {
         "title": "Payments <!channel> down",

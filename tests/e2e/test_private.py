@@ -55,3 +55,15 @@ async def test_a_private_incident_is_seen_only_by_its_members(
     assert (await http.get("/api/incidents/1/timeline")).status_code == 404
     report = (await http.get("/api/reports/mttr", params={"since": "1d"})).json()
     assert report["incidents"] == 1  # the public one
+
+
+async def test_the_declare_form_can_make_an_incident_private(
+    warroom: Warroom, slack: SlackDriver, sim: SlackSimulator, people: People, general: str
+) -> None:
+    await slack.command(people.alice, "", general)
+    view = list(sim.views.values())[-1]
+    values = {"title": "Payroll export leaked", "severity": "SEV2", "private": ["private"]}
+    assert (await slack.submit(people.alice, view["id"], values)).status_code == 200
+    await settle(warroom)
+    incident = await warroom.service.get(1)
+    assert incident.private and sim.channels[incident.channel_id or ""].is_private

@@ -25,6 +25,12 @@ def field(view: dict[str, Any], block_id: str) -> str | None:
     return state.get("selected_user") or state.get("value") or None
 
 
+def checked(view: dict[str, Any], block_id: str) -> set[str]:
+    """The values ticked in a checkboxes input of a submitted view."""
+    state = view.get("state", {}).get("values", {}).get(block_id, {}).get("value") or {}
+    return {str(option["value"]) for option in state.get("selected_options") or []}
+
+
 def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> None:
     async def submit(ack: Any, block_id: str, action: Any) -> None:
         """Run the service call; show a refusal on the form, an internal error as well."""
@@ -51,6 +57,7 @@ def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> 
                 commander=field(view, "commander") or user,
                 description=field(view, "description"),
                 declare_key=f"view:{view['id']}",
+                private="private" in checked(view, "private"),
             ),
         )
 
