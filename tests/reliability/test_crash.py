@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sim.server import SlackSimulator
+from bot.sim.server import Channel, SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import Incident
 from tests.conftest import People
-from tests.reliability.conftest import census, environment, serving, settled, until
+from tests.reliability.conftest import Server, census, environment, serving, settled, until
 
 
 def projected(sim: SlackSimulator) -> bool:
@@ -25,6 +25,16 @@ def slack_did(sim: SlackSimulator, method: str) -> bool:
     if method == "conversations.create":
         return channel is not None
     return channel is not None and any("metadata" in m for m in channel.messages)
+
+
+async def declared(server: Server, sim: SlackSimulator, people: People) -> Channel:
+    """Incident #1, declared through `server` and projected: its channel."""
+    general = sim.channel_named("general")
+    assert general is not None
+    await server.slack.command(people.alice, "declare sev3 Search is slow", general.id)
+    await until(lambda: projected(sim), "the channel is ready")
+    [channel] = [c for c in sim.channels.values() if c.name.startswith("inc-1-")]
+    return channel
 
 
 @pytest.mark.parametrize("answer_lost", ["conversations.create", "chat.postMessage"])
@@ -62,13 +72,9 @@ async def test_a_kill_mid_projection_completes_after_restart_without_duplicates(
 async def test_a_kill_after_an_echo_was_posted_does_not_post_it_again(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:
-    general = sim.channel_named("general")
-    assert general is not None
     env = environment(db, sim)
     async with serving(env, sim) as first:
-        await first.slack.command(people.alice, "declare sev3 Search is slow", general.id)
-        await until(lambda: projected(sim), "the channel is ready")
-        [channel] = [c for c in sim.channels.values() if c.name.startswith("inc-1-")]
+        channel = await declared(first, sim, people)
         sim.inject("chat.postMessage", status=200, delay=60, times=None)
         await first.slack.command(people.alice, "note Restarted the search pods", channel.id)
 
@@ -90,13 +96,9 @@ async def test_a_kill_after_an_echo_was_posted_does_not_post_it_again(
 async def test_a_kill_after_a_draft_was_uploaded_does_not_upload_it_again(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:
-    general = sim.channel_named("general")
-    assert general is not None
     env = environment(db, sim)
     async with serving(env, sim) as first:
-        await first.slack.command(people.alice, "declare sev3 Search is slow", general.id)
-        await until(lambda: projected(sim), "the channel is ready")
-        [channel] = [c for c in sim.channels.values() if c.name.startswith("inc-1-")]
+        channel = await declared(first, sim, people)
         sim.inject("files.completeUploadExternal", status=200, delay=60, times=None)
         await first.slack.command(people.alice, "resolve Restarted the search pods", channel.id)
         await first.slack.command(people.alice, "close", channel.id)
