@@ -409,21 +409,22 @@ class SlackProjector:
             if not cursor:
                 return None
 
-    async def _posted_earlier(self, channel: str, marker: dict[str, Any]) -> tuple[str, str] | None:
-        """The channel id and ts of a message an earlier attempt posted with this metadata."""
+    async def _recent(self, channel: str) -> tuple[str, list[dict[str, Any]]]:
+        """A channel's id and its last 100 messages, newest first (with their metadata)."""
         if not CHANNEL_ID.fullmatch(channel):  # a name, like the announcement channel's
             found = await self._channel_named(channel)
             if found is None:
-                return None
+                return channel, []
             channel = found["id"]
         history = await self.client.conversations_history(
             channel=channel, include_all_metadata=True, limit=100
         )
-        messages: list[dict[str, Any]] = history.get("messages", [])
-        for message in messages:
-            if message.get("metadata") == marker:
-                return channel, str(message["ts"])
-        return None
+        return channel, list(history.get("messages", []))
+
+    async def _posted_earlier(self, channel: str, marker: dict[str, Any]) -> tuple[str, str] | None:
+        """The channel id and ts of a message an earlier attempt posted with this metadata."""
+        channel, messages = await self._recent(channel)
+        return next(((channel, str(m["ts"])) for m in messages if m.get("metadata") == marker), None)
 
     async def _post_once(self, channel: str, marker: dict[str, Any], **message: Any) -> tuple[str, str]:
         """Post a message at most once; its channel id and ts. On a job's later attempt, an
@@ -439,13 +440,9 @@ class SlackProjector:
         (file names are unique per draft version and per report request)."""
         if worker.attempt.get() == 1:
             return None
-        history = await self.client.conversations_history(channel=channel, limit=100)
-        messages: list[dict[str, Any]] = history.get("messages", [])
-        for message in messages:
-            for shared in message.get("files", []):
-                if shared.get("name") == filename:
-                    return dict(shared)
-        return None
+        _, messages = await self._recent(channel)
+        shared = (dict(f) for m in messages for f in m.get("files", []))
+        return next((f for f in shared if f.get("name") == filename), None)
 
     async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str]) -> None:
         if incident.summary_ts is not None:
