@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -114,6 +115,13 @@ def running_warroom(
             sim.stop_thread()
             if database != "sqlite":
                 drop_database(database_url)
+
+
+async def discard_database(db: Any, kind: str) -> None:
+    """Close a benchmark's database and, on PostgreSQL, drop it."""
+    await db.dispose()
+    if kind == "postgresql":
+        drop_database(db.url)
 
 
 def drop_database(database_url: str) -> None:

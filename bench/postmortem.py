@@ -14,7 +14,7 @@ import tempfile
 import time
 from datetime import timedelta
 
-from bench.harness import drop_database, fresh_database, summary
+from bench.harness import discard_database, fresh_database, summary
 from bot.config import WarroomConfig
 from bot.docs.postmortem import PostmortemRenderer
 from bot.services.incidents import INSERT_TIMELINE_EVENT, IncidentService
@@ -55,9 +55,7 @@ async def main(kind: str, events: int, runs: int) -> None:
         print(
             f"  draft v{draft.version}: {len(draft.markdown) / 1e6:.1f} MB Markdown, {len(draft.html) / 1e6:.1f} MB HTML"
         )
-        await db.dispose()
-        if kind == "postgresql":
-            drop_database(db.url)
+        await discard_database(db, kind)
 
 
 if __name__ == "__main__":

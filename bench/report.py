@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bench.harness import drop_database, fresh_database, summary
+from bench.harness import discard_database, fresh_database, summary
 from bot.services.reports import ReportService
 from bot.store.db import Database
 from bot.store.tables import Incident
@@ -82,9 +82,7 @@ async def main(kind: str, incidents: int, runs: int) -> None:
                 f" ({report.incidents} counted, {len(report.report.groups)} groups,"
                 f" {len(report.trend.buckets)} {report.trend.unit}s): {summary(timings)}"
             )
-        await db.dispose()
-        if kind == "postgresql":
-            drop_database(db.url)
+        await discard_database(db, kind)
 
 
 if __name__ == "__main__":

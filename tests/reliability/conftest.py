@@ -91,6 +91,11 @@ class Server:
     http: httpx.AsyncClient
     slack: SlackDriver
 
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown, no cleanup, whatever it was in the middle of."""
+        self.process.kill()
+        await self.process.wait()
+
 
 @contextlib.asynccontextmanager
 async def serving(env: dict[str, str], sim: SlackSimulator) -> AsyncIterator[Server]:

@@ -50,8 +50,7 @@ async def test_a_kill_mid_projection_completes_after_restart_without_duplicates(
         answer = await first.slack.command(people.alice, "declare sev2 Checkout is down", general.id)
         assert "Declared *#1* SEV2" in answer.json()["text"]
         await until(lambda: slack_did(sim, answer_lost), f"Slack has carried out {answer_lost}")
-        first.process.kill()
-        await first.process.wait()
+        await first.kill()
     sim.clear_faults()
 
     async with serving(env, sim):
@@ -82,8 +81,7 @@ async def test_a_kill_after_an_echo_was_posted_does_not_post_it_again(
             return any("Restarted the search pods" in m["text"] for m in channel.messages)
 
         await until(echoed, "Slack has posted the echo")
-        first.process.kill()
-        await first.process.wait()
+        await first.kill()
     sim.clear_faults()
     async with serving(env, sim):
         await settled(db)  # the echo job's lease runs out, and the new process retries it
@@ -103,8 +101,7 @@ async def test_a_kill_after_a_draft_was_uploaded_does_not_upload_it_again(
         await first.slack.command(people.alice, "resolve Restarted the search pods", channel.id)
         await first.slack.command(people.alice, "close", channel.id)
         await until(lambda: any(m.get("files") for m in channel.messages), "Slack has shared the draft")
-        first.process.kill()
-        await first.process.wait()
+        await first.kill()
     sim.clear_faults()
     async with serving(env, sim):
         await settled(db)
