@@ -62,6 +62,7 @@ def payload(group: int, fingerprints: list[str], status: str) -> bytes:
 
 async def run(env: Running, seconds: float, concurrency: int, batch: int, groups: int) -> dict[str, object]:
     latencies: list[float] = []
+    finished: list[float] = []  # when each delivery was answered, to show whether the rate holds
     sent: set[str] = set()
     counter = 0
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -90,10 +91,11 @@ async def run(env: Running, seconds: float, concurrency: int, batch: int, groups
                     await response.read()
                     assert response.status == 200, response.status
                 latencies.append((time.perf_counter() - started) * 1000)
+                finished.append(time.monotonic())
 
-        started = time.monotonic()
+        began = time.monotonic()
         await asyncio.gather(*(sender(i) for i in range(concurrency)))
-        elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - began
 
     db = Database(env.database_url)
     async with db.sessions() as session:
@@ -107,11 +109,21 @@ async def run(env: Running, seconds: float, concurrency: int, batch: int, groups
         "deliveries": deliveries,
         "alerts": alerts,
         "elapsed": elapsed,
+        "windows": _per_window(finished, began, batch),
         "latencies": latencies,
         "lost": len(sent) - stored,
         "duplicate_incidents": incidents - services,
         "incidents": incidents,
     }
+
+
+def _per_window(finished: list[float], began: float, batch: int, width: float = 5.0) -> list[int]:
+    """Alerts per second in each `width`-second window of the run."""
+    counts: dict[int, int] = {}
+    for at in finished:
+        window = int((at - began) // width)
+        counts[window] = counts.get(window, 0) + 1
+    return [round(counts.get(w, 0) * batch / width) for w in range(max(counts, default=-1) + 1)]
 
 
 def main() -> None:
@@ -134,6 +146,7 @@ def main() -> None:
         f"alert ingestion, {args.database}, {args.seconds:.0f} s, {args.concurrency} senders x {args.batch} alerts/delivery: "
         f"{rate:.0f} alerts/s ({result['deliveries']} deliveries); delivery latency {summary(result['latencies'])}"  # type: ignore[arg-type]
     )
+    print(f"alerts/s per 5 s window: {' '.join(str(r) for r in result['windows'])}")  # type: ignore[attr-defined]
     print(
         f"lost alerts: {result['lost']}; duplicate incidents: {result['duplicate_incidents']} "
         f"({result['incidents']} incidents for {args.groups} groups)"

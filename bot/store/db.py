@@ -45,7 +45,15 @@ class Database:
             # restart are detected on use and the pool is refreshed.
             # A pool as large as the concurrency we serve: overflow connections are opened and
             # closed per use, which costs a connect and cold statement caches each time.
-            kwargs.update(pool_size=30, max_overflow=10, pool_recycle=1800)
+            # Custom plans: the hot statements are prepared once per connection, and a generic
+            # plan chosen while a table was small (a fresh install, the first minute of an alert
+            # storm) keeps scanning it as it grows, until autovacuum happens to analyze it.
+            kwargs.update(
+                pool_size=30,
+                max_overflow=10,
+                pool_recycle=1800,
+                connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
