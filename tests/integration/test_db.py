@@ -1,0 +1,63 @@
+"""The database layer: how SQLite writes and reads are run."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from bot.store.db import Database
+from bot.store.tables import ProcessedEvent, utcnow
+
+
+async def _thread_of_statements(session: sa.ext.asyncio.AsyncSession) -> int:
+    """The thread that runs this session's SQL, seen from inside SQLite."""
+    seen: list[int] = []
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+
+    def record() -> int:
+        seen.append(threading.get_ident())
+        return 1
+
+    await raw.driver_connection.create_function("warroom_thread", 0, record)  # type: ignore[union-attr]
+    await session.execute(sa.text("SELECT warroom_thread()"))
+    return seen[0]
+
+
+async def test_sqlite_writes_run_on_the_loop_and_reads_on_a_thread(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite only")
+    loop_thread = threading.get_ident()
+    async with db.transaction() as session:
+        assert await _thread_of_statements(session) == loop_thread
+    async with db.sessions() as session:
+        assert await _thread_of_statements(session) != loop_thread
+
+
+async def test_concurrent_sqlite_writers_queue_and_all_commit(db: Database) -> None:
+    async def write(i: int) -> None:
+        async with db.transaction() as session:
+            session.add(ProcessedEvent(key=f"w{i}", processed_at=utcnow()))
+            await asyncio.sleep(0)  # give another writer the chance to interleave
+            await session.flush()
+
+    await asyncio.gather(*(write(i) for i in range(50)))
+    async with db.sessions() as session:
+        count = await session.scalar(sa.select(sa.func.count()).select_from(ProcessedEvent))
+    assert count == 50
+
+
+async def test_a_failed_write_rolls_back_and_frees_the_writer(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            session.add(ProcessedEvent(key="lost", processed_at=utcnow()))
+            await session.flush()
+            raise RuntimeError("boom")
+    async with db.transaction() as session:
+        session.add(ProcessedEvent(key="kept", processed_at=utcnow()))
+    async with db.sessions() as session:
+        keys = set(await session.scalars(sa.select(ProcessedEvent.key)))
+    assert keys == {"kept"}
