@@ -272,7 +272,8 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         except Exception as exc:
             checks["database"] = f"error: {type(exc).__name__}"
         try:
-            await asyncio.wait_for(warroom.slack.auth_test(), timeout=3)
+            async with asyncio.timeout(3):
+                await warroom.slack.auth_test()
             checks["slack"] = "ok"
         except Exception as exc:
             checks["slack"] = f"error: {type(exc).__name__}"

@@ -6,6 +6,7 @@ It knows nothing of Slack: handlers and the retry policy are injected by the com
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -85,10 +86,11 @@ class Worker:
                         task.add_done_callback(self._finished)
                     if claimed:
                         continue
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: in Python 3.11 wait_for swallows a cancellation
+                # that arrives as the wait ends, and a worker woken during shutdown ran on.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
         finally:
             # Let jobs in flight finish (a cancelled one would only run again after its lease).
             if self._running:

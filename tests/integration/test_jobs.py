@@ -165,3 +165,17 @@ async def test_worker_runs_one_job_at_a_time_while_slack_waits_for_acks(db: Data
         await asyncio.gather(task, return_exceptions=True)
     assert (await jobs.counts(db))["done"] == 14
     assert most > 1
+
+
+async def test_a_cancelled_worker_stops_even_when_woken_at_the_same_moment(db: Database) -> None:
+    # At shutdown, finishing jobs wake the worker just as it is cancelled. Python 3.11's
+    # asyncio.wait_for could swallow that cancellation, and `serve` never exited.
+    for _ in range(20):
+        worker = Worker(db, {}, poll_interval=30)
+        task = asyncio.create_task(worker.run_forever())
+        await asyncio.sleep(0.01)  # idle, waiting to be woken
+        worker.notify()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert done == {task}, "the worker ignored its cancellation"
+        assert task.cancelled()
