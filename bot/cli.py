@@ -22,10 +22,14 @@ incident_app = typer.Typer(
 )
 runbooks_app = typer.Typer(help="Runbooks in RUNBOOKS_DIR.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports on how incidents were handled.", no_args_is_help=True)
+jobs_app = typer.Typer(
+    help="The job queue: Slack and PagerDuty work waiting or failed.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(incident_app, name="incident")
 app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(report_app, name="report")
+app.add_typer(jobs_app, name="jobs")
 
 
 def _fail(message: str) -> None:
@@ -109,6 +113,105 @@ def db_upgrade() -> None:
 
     _run(work)
     typer.echo("database is up to date")
+
+
+@db_app.command("prune")
+def db_prune(
+    older_than: str = typer.Option("30d", help="Keep what is younger than this (30d, 12h)."),
+) -> None:
+    """Delete finished jobs and the ids of processed deliveries older than --older-than."""
+    from bot.store import jobs
+    from bot.store.db import Database
+    from bot.store.tables import utcnow
+
+    try:
+        age = parse_duration(older_than)
+    except ValueError as exc:
+        _fail(f"--older-than: {exc}")
+
+    async def work() -> dict[str, int]:
+        db = Database(Settings().database_url)
+        try:
+            await db.migrate()
+            return await jobs.prune(db, utcnow() - age)
+        finally:
+            await db.dispose()
+
+    deleted = _run(work)
+    typer.echo(f"deleted {deleted['jobs']} finished jobs and {deleted['deliveries']} delivery ids")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    failed: bool = typer.Option(False, "--failed", help="Only jobs that failed for good."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Jobs waiting to run and jobs that failed for good, newest first."""
+    from bot.store import jobs
+    from bot.store.db import Database
+
+    async def work() -> list[dict[str, Any]]:
+        db = Database(Settings().database_url)
+        try:
+            await db.migrate()
+            return [
+                {
+                    "id": job.id,
+                    "kind": job.kind,
+                    "incident": job.payload.get("incident"),
+                    "state": "failed" if job.failed_at else "pending",
+                    "attempts": job.attempts,
+                    "run_at": job.run_at.isoformat(),
+                    "last_error": job.last_error,
+                }
+                for job in await jobs.unfinished(db, failed_only=failed)
+            ]
+        finally:
+            await db.dispose()
+
+    rows = _run(work)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("No failed jobs." if failed else "No jobs waiting or failed.")
+    for row in rows:
+        incident = f"#{row['incident']}" if row["incident"] is not None else "-"
+        error = (row["last_error"] or "")[:80]
+        typer.echo(
+            f"{row['id']:<7} {row['state']:<8} {row['kind']:<24} {incident:<7} "
+            f"attempts {row['attempts']:<3} {row['run_at'][:19]}  {error}"
+        )
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    ids: list[int] = typer.Argument(None, help="Job ids (see `warroom jobs list --failed`)."),
+    all_failed: bool = typer.Option(False, "--all-failed", help="Every job that failed for good."),
+) -> None:
+    """Give jobs that failed for good one more attempt (the worker runs them at once)."""
+    from bot.store import jobs
+    from bot.store.db import Database
+
+    if bool(ids) == all_failed:
+        _fail("name the job ids to retry, or pass --all-failed")
+
+    async def work() -> list[int]:
+        db = Database(Settings().database_url)
+        try:
+            await db.migrate()
+            return await jobs.retry_failed(db, None if all_failed else ids)
+        finally:
+            await db.dispose()
+
+    retried = _run(work)
+    missing = sorted(set(ids or []) - set(retried))
+    if retried:
+        typer.echo(f"retrying {len(retried)} job(s): {', '.join(map(str, retried))}")
+    else:
+        typer.echo("no failed jobs to retry")
+    if missing:
+        _fail(f"not failed (or no such job): {', '.join(map(str, missing))}")
 
 
 def _service() -> tuple[Any, Any]:

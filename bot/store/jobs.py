@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.store.db import Database
-from bot.store.tables import Job, UTCDateTime, utcnow
+from bot.store.tables import Job, ProcessedEvent, UTCDateTime, utcnow
 
 INSERT_JOB = sa.insert(Job.__table__)  # type: ignore[attr-defined]
 NOTIFY_CHANNEL = "warroom_jobs"  # see migration 0002
@@ -147,6 +147,53 @@ async def give_up(db: Database, job_id: int, error: str) -> None:
             .where(col(Job.id) == job_id)
             .values(failed_at=utcnow(), locked_until=None, last_error=error[:2000])
         )
+
+
+async def unfinished(db: Database, *, failed_only: bool = False, limit: int = 200) -> list[Job]:
+    """Jobs still to run and jobs that failed for good, newest first (for operators)."""
+    unfinished = col(Job.done_at).is_(None)
+    where = col(Job.failed_at).is_not(None) if failed_only else unfinished
+    async with db.sessions() as session:
+        rows = await session.scalars(sa.select(Job).where(where).order_by(col(Job.id).desc()).limit(limit))
+        return list(rows)
+
+
+async def retry_failed(db: Database, ids: list[int] | None = None) -> list[int]:
+    """Give jobs that failed for good (these, or all of them) one more attempt, due now.
+
+    Their attempt count is kept: the handler knows an earlier attempt ran and looks for what
+    it did before doing it again, and the retry policy gives up again after one failure.
+    """
+    failed = col(Job.failed_at).is_not(None)
+    where = failed if ids is None else sa.and_(failed, col(Job.id).in_(ids))
+    async with db.transaction() as session:
+        retried = await session.scalars(
+            sa.update(Job)
+            .where(where)
+            .values(failed_at=None, locked_until=None, run_at=utcnow())
+            .returning(col(Job.id))
+        )
+        found = sorted(i for i in retried if i is not None)
+        if found and not db.is_sqlite:
+            await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+    return found
+
+
+async def prune(db: Database, before: datetime) -> dict[str, int]:
+    """Delete what is only kept for a while: jobs done before `before`, and the ids of
+    deliveries (Slack events, webhooks) processed before it; no sender retries that late."""
+    async with db.transaction() as session:
+        jobs_deleted = await session.execute(
+            sa.delete(Job).where(col(Job.done_at) < before).returning(col(Job.id))
+        )
+        jobs_count = len(jobs_deleted.all())
+        events_deleted = await session.execute(
+            sa.delete(ProcessedEvent)
+            .where(col(ProcessedEvent.processed_at) < before)
+            .returning(col(ProcessedEvent.key))
+        )
+        events_count = len(events_deleted.all())
+    return {"jobs": jobs_count, "deliveries": events_count}
 
 
 async def counts(db: Database) -> dict[str, int]:

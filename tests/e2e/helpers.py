@@ -1,13 +1,18 @@
-"""Small helpers for end-to-end tests: run pending jobs, find the incident channel."""
+"""Small helpers for end-to-end tests: run pending jobs, find the incident channel, run the
+`warroom` command as a process."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from bot.app import Warroom
-from bot.sim.server import Channel, SlackSimulator
+from bot.sim.server import BOT_TOKEN, Channel, SlackSimulator
+from bot.store.db import Database
 from bot.store.tables import Incident, Job, TimelineEvent
 
 
@@ -36,13 +41,43 @@ async def count(warroom: Warroom, table: type) -> int:
         return int(await session.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
 
 
+def environment(db: Database, sim: SlackSimulator) -> dict[str, str]:
+    """The environment of a `warroom` process aimed at the test database and simulator."""
+    url = db.url.replace("+aiosqlite", "").replace("+asyncpg", "")
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": "unused-here",
+        "SLACK_API_URL": sim.api_url,
+        "WARROOM_CONFIG": "",
+    }
+
+
+async def run_warroom(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """Run `warroom ARGS...` as a real process; its exit code, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
 __all__ = [
     "Incident",
     "Job",
     "TimelineEvent",
     "count",
+    "environment",
     "incident_channel",
     "rows",
+    "run_warroom",
     "settle",
     "timeline_kinds",
 ]

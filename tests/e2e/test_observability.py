@@ -1,5 +1,6 @@
-"""warroom watching itself: /metrics, JSON log lines with request id and incident number, and
-a job that fails for good showing up as a metric, a log line and a timeline note."""
+"""warroom watching itself: /metrics, JSON log lines with request id and incident number, a
+job that fails for good showing up as a metric, a log line and a timeline note, and the
+operator retrying it with `warroom jobs`."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from bot.app import Warroom
 from bot.observability import JsonFormatter
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
+from bot.store.db import Database
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.conftest import Declared
-from tests.e2e.helpers import settle
+from tests.e2e.helpers import environment, run_warroom, settle
 
 
 async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -125,3 +127,38 @@ async def test_a_job_that_fails_for_good_is_a_metric_a_log_line_and_a_timeline_n
     assert line["level"] == "error" and line["incident"] == 1 and "is_archived" in line["message"]
     notes = [e.text for e in await warroom.service.timeline(1) if e.kind == "system"]
     assert any("`slack.echo` failed for good" in text and "is_archived" in text for text in notes)
+
+
+async def test_an_operator_retries_a_job_that_failed_for_good(
+    warroom: Warroom,
+    db: Database,
+    http: httpx.AsyncClient,
+    slack: SlackDriver,
+    sim: SlackSimulator,
+    people: People,
+    declared: Declared,
+) -> None:
+    channel = sim.channels[declared.channel.id]
+    channel.is_archived = True  # archived by hand: the echo of the note fails for good
+    await slack.command(people.alice, "note Restarted the pods", declared.channel.id)
+    for _ in range(4):
+        await settle(warroom, horizon=timedelta(minutes=10))
+    env = environment(db, sim)
+    code, out, err = await run_warroom(env, "jobs", "list", "--failed", "--json")
+    assert code == 0, err
+    [failed] = json.loads(out)
+    assert (failed["kind"], failed["incident"], failed["state"]) == ("slack.echo", 1, "failed")
+    assert "is_archived" in failed["last_error"]
+
+    channel.is_archived = False  # someone unarchives it, and asks warroom to try again
+    code, out, err = await run_warroom(env, "jobs", "retry", "--all-failed")
+    assert code == 0 and out.strip() == f"retrying 1 job(s): {failed['id']}", err
+    await settle(warroom)
+    echoes = [m["text"] for m in sim.messages(channel.id) if "Restarted the pods" in m.get("text", "")]
+    assert len(echoes) == 1
+    assert (await scrape(http))["warroom_jobs_failed", ()] == 0
+
+    code, _, err = await run_warroom(env, "jobs", "retry", str(failed["id"]))  # done now
+    assert code == 1 and f"not failed (or no such job): {failed['id']}" in err
+    code, _, err = await run_warroom(env, "jobs", "retry")
+    assert code == 1 and "--all-failed" in err and "Traceback" not in err

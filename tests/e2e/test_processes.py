@@ -5,41 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.sim.server import SlackSimulator
 from bot.store.db import Database
 from tests.conftest import People
-
-
-def environment(db: Database, sim: SlackSimulator) -> dict[str, str]:
-    url = db.url.replace("+aiosqlite", "").replace("+asyncpg", "")
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": "unused-here",
-        "SLACK_API_URL": sim.api_url,
-        "WARROOM_CONFIG": "",
-    }
-
-
-async def warroom(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    return process.returncode or 0, out.decode(), err.decode()
+from tests.e2e.helpers import environment, run_warroom
 
 
 async def test_incident_commands_work_without_slack(
@@ -47,23 +21,23 @@ async def test_incident_commands_work_without_slack(
 ) -> None:
     await sim.go_down()  # Slack is unreachable: the database is the source of truth
     env = environment(db, sim)
-    code, out, err = await warroom(
+    code, out, err = await run_warroom(
         env, "incident", "declare", "Disk full on db-3", "--sev", "sev2", "--commander", people.alice
     )
     assert code == 0, err
     assert out.strip() == "Declared #1 SEV2: Disk full on db-3"
 
-    code, out, _ = await warroom(env, "incident", "list", "--json")
+    code, out, _ = await run_warroom(env, "incident", "list", "--json")
     listed: list[dict[str, Any]] = json.loads(out)
     assert [(i["number"], i["status"], i["channel_id"], i["roles"]) for i in listed] == [
         (1, "investigating", None, {"commander": people.alice})
     ]
-    code, out, _ = await warroom(env, "incident", "show", "1")
+    code, out, _ = await run_warroom(env, "incident", "show", "1")
     assert code == 0 and "#1 Disk full on db-3" in out and "Declared SEV2: Disk full on db-3" in out
 
-    code, _, err = await warroom(env, "incident", "declare", "  ")
+    code, _, err = await run_warroom(env, "incident", "declare", "  ")
     assert code == 1 and "needs a title" in err and "Traceback" not in err
-    code, _, err = await warroom(env, "incident", "show", "42")
+    code, _, err = await run_warroom(env, "incident", "show", "42")
     assert code == 1 and "There is no incident #42." in err
 
 
@@ -72,7 +46,7 @@ async def test_a_separate_worker_process_projects_committed_incidents(
 ) -> None:
     sim.add_channel("incidents")
     env = environment(db, sim)
-    code, _, err = await warroom(env, "incident", "declare", "Queue backlog", "--commander", people.bob)
+    code, _, err = await run_warroom(env, "incident", "declare", "Queue backlog", "--commander", people.bob)
     assert code == 0, err
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "worker", env=env, stderr=asyncio.subprocess.PIPE
@@ -90,20 +64,28 @@ async def test_a_separate_worker_process_projects_committed_incidents(
         worker.send_signal(signal.SIGTERM)
         _, err_bytes = await asyncio.wait_for(worker.communicate(), timeout=10)
     assert worker.returncode == 0, err_bytes.decode()
-    code, out, _ = await warroom(env, "incident", "show", "1", "--json")
+    code, out, _ = await run_warroom(env, "incident", "show", "1", "--json")
     assert json.loads(out)["channel_id"] == channel.id
+
+    await asyncio.sleep(1.1)  # every job done so far is older than a second
+    code, out, err = await run_warroom(env, "db", "prune", "--older-than", "1s")
+    assert code == 0 and out.strip() == "deleted 1 finished jobs and 0 delivery ids", err
+    code, out, err = await run_warroom(env, "jobs", "list")
+    assert code == 0 and out.strip() == "No jobs waiting or failed.", err
+    code, _, err = await run_warroom(env, "db", "prune", "--older-than", "soon")
+    assert code == 1 and "--older-than" in err and "Traceback" not in err
 
 
 async def test_serve_refuses_to_start_without_slack_credentials_or_with_a_bad_config(
     db: Database, sim: SlackSimulator, tmp_path: Path
 ) -> None:
     env = {**environment(db, sim), "SLACK_BOT_TOKEN": ""}
-    code, _, err = await warroom(env, "serve", "--port", "0")
+    code, _, err = await run_warroom(env, "serve", "--port", "0")
     assert code == 1 and "SLACK_BOT_TOKEN must be set" in err and "Traceback" not in err
 
     config = tmp_path / "warroom.yaml"
     config.write_text("default_severity: SEV9\n")
-    code, _, err = await warroom(
+    code, _, err = await run_warroom(
         {**environment(db, sim), "WARROOM_CONFIG": str(config)}, "serve", "--port", "0"
     )
     assert code == 1 and f"{config}: default_severity: 'SEV9' is not one of" in err

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import Job, utcnow
+from bot.store.tables import Job, ProcessedEvent, utcnow
 from bot.worker import Worker
 
 LEASE = timedelta(seconds=60)
@@ -179,3 +179,40 @@ async def test_a_cancelled_worker_stops_even_when_woken_at_the_same_moment(db: D
         done, _ = await asyncio.wait({task}, timeout=2)
         assert done == {task}, "the worker ignored its cancellation"
         assert task.cancelled()
+
+
+async def test_retrying_failed_jobs_gives_them_one_more_attempt(db: Database) -> None:
+    dead, alive, other_dead = await add(db, ("k", "a"), ("k", "b"), ("k", "c"))
+    await jobs.claim(db, limit=10, lease=LEASE)
+    await jobs.give_up(db, dead, "boom")
+    await jobs.give_up(db, other_dead, "boom")
+    assert [j.id for j in await jobs.unfinished(db, failed_only=True)] == [other_dead, dead]
+    assert [j.id for j in await jobs.unfinished(db)] == [other_dead, alive, dead]
+
+    assert await jobs.retry_failed(db, [dead, alive, 999]) == [dead]  # only failed ones
+    (again,) = await jobs.claim(db, limit=10, lease=LEASE)
+    assert again.id == dead and again.attempts == 2  # an earlier attempt ran: the handler checks
+    assert await jobs.retry_failed(db) == [other_dead]
+    assert await jobs.counts(db) == {"pending": 3, "done": 0, "failed": 0}
+
+
+async def test_prune_deletes_only_old_finished_jobs_and_old_delivery_ids(db: Database) -> None:
+    old_done, new_done, old_failed, _pending = await add(db, ("k", "a"), ("k", "b"), ("k", "c"), ("k", "d"))
+    now = utcnow()
+    async with db.transaction() as session:
+        await session.execute(
+            sa.update(Job).where(col(Job.id) == old_done).values(done_at=now - timedelta(days=40))
+        )
+        await session.execute(sa.update(Job).where(col(Job.id) == new_done).values(done_at=now))
+        await session.execute(
+            sa.update(Job).where(col(Job.id) == old_failed).values(failed_at=now - timedelta(days=40))
+        )
+        session.add(ProcessedEvent(key="Ev-old", processed_at=now - timedelta(days=31)))
+        session.add(ProcessedEvent(key="Ev-new", processed_at=now - timedelta(days=1)))
+
+    assert await jobs.prune(db, now - timedelta(days=30)) == {"jobs": 1, "deliveries": 1}
+    async with db.sessions() as session:
+        left = set(await session.scalars(sa.select(col(Job.id))))
+        keys = set(await session.scalars(sa.select(col(ProcessedEvent.key))))
+    assert left == {new_done, old_failed, _pending}  # a failed job stays until someone looks
+    assert keys == {"Ev-new"}
