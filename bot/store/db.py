@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "warroom_write"  # execution option: this SQLite transaction will write
 _READ = "warroom_read"  # execution option: this SQLite session only reads
+BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a connection waits for another process's lock
 _MIGRATION_LOCK = 7_402_133  # any constant: serialises `db upgrade` across replicas on PostgreSQL
 
 
@@ -42,7 +43,9 @@ class Database:
         if self.is_sqlite:
             # Every aiosqlite connection is a thread; a fixed pool avoids starting threads
             # (and re-running the PRAGMAs) for overflow connections under load.
-            kwargs.update(connect_args={"timeout": 30}, pool_size=4, max_overflow=0, pool_timeout=30)
+            kwargs.update(
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, pool_size=4, max_overflow=0, pool_timeout=30
+            )
         else:
             # No pre-ping (a round trip per checkout); connections that died with a server
             # restart are detected on use and the pool is refreshed.
@@ -78,7 +81,7 @@ class Database:
                 max_overflow=0,
                 pool_timeout=30,
             )
-            _tune_sqlite(self._write_engine)
+            _tune_sqlite(self._write_engine, busy_timeout_ms=0)
         self._writers = async_sessionmaker(self._write_engine, expire_on_commit=False)
         self._sqlite_writer = asyncio.Lock()
 
@@ -136,21 +139,37 @@ class _InlineSqlite(aiosqlite.Connection):
     microseconds, so running it inline blocks the loop less than the hand-off cost. Reads
     keep their threads: a report over 100,000 incidents must not stall the loop. (The
     thread still opens and closes the connection.)
+
+    Inline, the connection never waits for SQLite's lock (busy timeout 0): when another
+    process holds it (a `warroom` command, a separate worker), the statement is run again
+    on the thread, which waits for the lock as long as the other connections do.
     """
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+        return await super()._execute(self._patiently, fn, *args, **kwargs)
+
+    def _patiently(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._conn.execute("PRAGMA busy_timeout=0")
 
     @classmethod
     def open(cls, path: str) -> _InlineSqlite:
-        connection = cls(lambda: sqlite3.connect(path, timeout=30, check_same_thread=False), 64)
+        connection = cls(lambda: sqlite3.connect(path, timeout=0, check_same_thread=False), 64)
         connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connections
         return connection
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
     """WAL for concurrent readers; BEGIN IMMEDIATE so two writers queue instead of deadlocking."""
 
     @sa.event.listens_for(engine.sync_engine, "connect")
@@ -160,7 +179,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @sa.event.listens_for(engine.sync_engine, "begin")

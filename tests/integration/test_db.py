@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from bot.store.db import Database
 from bot.store.tables import ProcessedEvent, utcnow
@@ -61,3 +63,35 @@ async def test_a_failed_write_rolls_back_and_frees_the_writer(db: Database) -> N
     async with db.sessions() as session:
         keys = set(await session.scalars(sa.select(ProcessedEvent.key)))
     assert keys == {"kept"}
+
+
+async def test_a_sqlite_writer_waits_for_another_process_without_stalling_the_loop(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite only")
+    other_process = sqlite3.connect(make_url(db.url).database or "", isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")  # a `warroom` command holding the write lock
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.005)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    async def write() -> None:
+        async with db.transaction() as session:
+            session.add(ProcessedEvent(key="after-the-lock", processed_at=utcnow()))
+
+    ticking = asyncio.create_task(ticker())
+    writing = asyncio.create_task(write())
+    await asyncio.sleep(0.3)
+    assert not writing.done()  # still waiting for the lock...
+    other_process.execute("COMMIT")
+    await asyncio.wait_for(writing, timeout=5)  # ...and through once it is free
+    ticking.cancel()
+    other_process.close()
+    assert max(gaps) < 0.1, f"the event loop stalled for {max(gaps):.3f} s"
+    async with db.sessions() as session:
+        assert await session.get(ProcessedEvent, "after-the-lock") is not None
