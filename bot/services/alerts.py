@@ -87,10 +87,9 @@ SET_CLEARED = (
     .where(INCIDENT.c.number == sa.bindparam("n"))
     .values(alerts_cleared_at=sa.bindparam("cleared", type_=UTCDateTime()))
 )
-COUNT_FIRING = (
-    sa.select(sa.func.count())
-    .select_from(ALERT)
-    .where(ALERT.c.incident_number == sa.bindparam("n"), ALERT.c.status == "firing")
+# Whether, not how many: one index probe however many alerts the incident has.
+ANY_FIRING = sa.select(
+    sa.exists().where(ALERT.c.incident_number == sa.bindparam("n"), ALERT.c.status == "firing")
 )
 LOCK_KEYS = sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k").bindparams(
     sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger()))
@@ -468,9 +467,9 @@ class AlertService:
             # Only firing alerts arrived and nothing was cleared: the all-clear cannot change.
             await self._schedule_alerts_message(session, number, now, due_at)
             return
-        firing = await session.scalar(COUNT_FIRING, {"n": number})
+        firing = bool(await session.scalar(ANY_FIRING, {"n": number}))
         active = status not in (Status.RESOLVED, Status.CLOSED)
-        if firing == 0 and active and cleared_at is None:
+        if not firing and active and cleared_at is None:
             await session.execute(SET_CLEARED, {"n": number, "cleared": now})
             await jobs.enqueue(
                 session, "slack.alerts_cleared", {"incident": number}, queue=incident_queue(number)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from bot.sim.server import SlackSimulator
 from bot.store.tables import AlertRecord
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, PAGERDUTY_SECRET, People
-from tests.e2e.helpers import Incident, Job, TimelineEvent, count, rows, settle
+from tests.e2e.helpers import Incident, Job, TimelineEvent, count, incident_channel, rows, settle
 
 BEARER = {"Authorization": f"Bearer {ALERT_TOKEN}", "Content-Type": "application/json"}
 LATER = timedelta(minutes=10)
@@ -141,6 +142,34 @@ async def test_resolution_is_recorded_and_the_commander_asked_once(
         "Alert resolved: HighErrorRate on checkout-7d9f:8080 (alertmanager)",
     ]
     assert "0 firing, 1 resolved" in (channel.message(incident.alerts_ts or "") or {})["text"]
+
+
+async def test_the_commander_is_asked_only_once_the_last_alert_has_resolved(
+    warroom: Warroom, http: httpx.AsyncClient, sim: SlackSimulator
+) -> None:
+    def alert(fingerprint: str, status: str = "firing") -> dict[str, Any]:
+        ends_at = "2026-11-21T10:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z"
+        return payloads.alertmanager_alert(
+            fingerprint=fingerprint, instance=fingerprint, status=status, ends_at=ends_at
+        )
+
+    async def asks() -> int:
+        channel = await incident_channel(warroom, sim, 1)
+        return sum("have resolved" in m.get("text", "") for m in channel.messages)
+
+    await post(http, "alertmanager", payloads.alertmanager([alert("a"), alert("b")]))
+    await settle(warroom, horizon=LATER)
+    await post(http, "alertmanager", payloads.alertmanager([alert("a", "resolved")]))
+    await settle(warroom, horizon=LATER)
+    assert await asks() == 0  # b still fires
+    await post(http, "alertmanager", payloads.alertmanager([alert("b", "resolved")]))
+    await settle(warroom, horizon=LATER)
+    assert await asks() == 1
+    await post(http, "alertmanager", payloads.alertmanager([alert("a")]))  # fires again...
+    await post(http, "alertmanager", payloads.alertmanager([alert("a", "resolved")]))  # ...and clears
+    await settle(warroom, horizon=LATER)
+    assert (await warroom.service.get(1)).alerts_cleared_at is not None
+    assert await count(warroom, Incident) == 1
 
 
 async def test_two_services_firing_at_once_make_two_incidents(
