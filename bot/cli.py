@@ -6,14 +6,18 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bot.config import ConfigError, Settings, load_config, parse_duration
 from bot.domain.incident import MILESTONES, DomainError
 from bot.observability import configure_logging
+
+if TYPE_CHECKING:
+    from bot.store.db import Database
 
 app = typer.Typer(help="warroom: incident response in Slack.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -42,6 +46,19 @@ def _run(work: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         return asyncio.run(work())
     except (ConfigError, DomainError) as exc:
         _fail(str(exc))
+
+
+@asynccontextmanager
+async def _database(db: Database | None = None) -> AsyncIterator[Database]:
+    """The configured database (or `db`), migrated first and closed afterwards."""
+    from bot.store.db import Database
+
+    db = db or Database(Settings().database_url)
+    try:
+        await db.migrate()
+        yield db
+    finally:
+        await db.dispose()
 
 
 def _tune_process(settings: Settings) -> None:
@@ -102,14 +119,10 @@ def worker() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations and exit."""
-    from bot.store.db import Database
 
     async def work() -> None:
-        db = Database(Settings().database_url)
-        try:
-            await db.migrate()
-        finally:
-            await db.dispose()
+        async with _database():
+            pass
 
     _run(work)
     typer.echo("database is up to date")
@@ -121,7 +134,6 @@ def db_prune(
 ) -> None:
     """Delete finished jobs and the ids of processed deliveries older than --older-than."""
     from bot.store import jobs
-    from bot.store.db import Database
     from bot.store.tables import utcnow
 
     try:
@@ -130,12 +142,8 @@ def db_prune(
         _fail(f"--older-than: {exc}")
 
     async def work() -> dict[str, int]:
-        db = Database(Settings().database_url)
-        try:
-            await db.migrate()
+        async with _database() as db:
             return await jobs.prune(db, utcnow() - age)
-        finally:
-            await db.dispose()
 
     deleted = _run(work)
     typer.echo(f"deleted {deleted['jobs']} finished jobs and {deleted['deliveries']} delivery ids")
@@ -148,12 +156,9 @@ def jobs_list(
 ) -> None:
     """Jobs waiting to run and jobs that failed for good, newest first."""
     from bot.store import jobs
-    from bot.store.db import Database
 
     async def work() -> list[dict[str, Any]]:
-        db = Database(Settings().database_url)
-        try:
-            await db.migrate()
+        async with _database() as db:
             return [
                 {
                     "id": job.id,
@@ -166,8 +171,6 @@ def jobs_list(
                 }
                 for job in await jobs.unfinished(db, failed_only=failed)
             ]
-        finally:
-            await db.dispose()
 
     rows = _run(work)
     if as_json:
@@ -191,18 +194,13 @@ def jobs_retry(
 ) -> None:
     """Give jobs that failed for good one more attempt (the worker runs them at once)."""
     from bot.store import jobs
-    from bot.store.db import Database
 
     if bool(ids) == all_failed:
         _fail("name the job ids to retry, or pass --all-failed")
 
     async def work() -> list[int]:
-        db = Database(Settings().database_url)
-        try:
-            await db.migrate()
+        async with _database() as db:
             return await jobs.retry_failed(db, None if all_failed else ids)
-        finally:
-            await db.dispose()
 
     retried = _run(work)
     missing = sorted(set(ids or []) - set(retried))
@@ -239,11 +237,8 @@ def postmortem(number: int = typer.Argument(..., help="Incident number.")) -> No
             renderer = PostmortemRenderer(service.config.zone, service.config.postmortem_template)
         except PostmortemTemplateError as exc:
             raise ConfigError(f"postmortem_template: {exc}") from None
-        try:
-            await db.migrate()
+        async with _database(db):
             return await PostmortemService(service, renderer, settings.postmortem_dir).generate(number, "cli")
-        finally:
-            await db.dispose()
 
     draft, paths = _run(work)
     typer.echo(f"Post-mortem draft v{draft.version} of #{number}:")
@@ -266,7 +261,6 @@ def report_mttr(
     from bot.docs import reports as report_docs
     from bot.domain.metrics import GROUPINGS
     from bot.services.reports import ReportService
-    from bot.store.db import Database
 
     try:
         period = None if since == "all" else parse_duration(since)
@@ -280,12 +274,8 @@ def report_mttr(
     async def work() -> str:
         settings = Settings()
         config = load_config(settings.warroom_config or None)
-        db = Database(settings.database_url)
-        try:
-            await db.migrate()
+        async with _database() as db:
             report = await ReportService(db, config.zone).mttr(period, by, include_private=True)
-        finally:
-            await db.dispose()
         return report_docs.render(report, period, fmt)
 
     text = _run(work)
@@ -335,13 +325,10 @@ def incident_list(
 
     async def work() -> list[dict[str, Any]]:
         service, db = _service()
-        try:
-            await db.migrate()
+        async with _database(db):
             incidents = await service.list_incidents(open_only=not all_, limit=1000)
             roles = await service.roles([i.number for i in incidents])
             return [incident_out(i, roles[i.number]).model_dump(mode="json") for i in incidents]
-        finally:
-            await db.dispose()
 
     rows = _run(work)
     if as_json:
@@ -363,8 +350,7 @@ def incident_show(number: int, as_json: bool = typer.Option(False, "--json", hel
 
     async def work() -> dict[str, Any]:
         service, db = _service()
-        try:
-            await db.migrate()
+        async with _database(db):
             incident = await service.get(number)
             data = incident_out(incident, (await service.roles([number]))[number]).model_dump(mode="json")
             data["timeline"] = [
@@ -372,8 +358,6 @@ def incident_show(number: int, as_json: bool = typer.Option(False, "--json", hel
                 for e in await service.timeline(number)
             ]
             return data
-        finally:
-            await db.dispose()
 
     data = _run(work)
     if as_json:
@@ -404,13 +388,10 @@ def incident_declare(
 
     async def work() -> Any:
         service, db = _service()
-        try:
-            await db.migrate()
+        async with _database(db):
             return await service.declare(
                 title=title, severity=severity, reporter=reporter, commander=commander, private=private
             )
-        finally:
-            await db.dispose()
 
     incident = _run(work)
     typer.echo(f"Declared #{incident.number} {incident.severity}: {incident.title}")
