@@ -61,13 +61,6 @@ async def _database(db: Database | None = None) -> AsyncIterator[Database]:
         await db.dispose()
 
 
-def _tune_process(settings: Settings) -> None:
-    configure_logging(settings.log_level, settings.log_format)
-    # SQLite work runs on aiosqlite's threads; with Python's default 5 ms switch interval a
-    # finished query can wait that long for the event loop thread to let go of the GIL.
-    sys.setswitchinterval(0.0005)
-
-
 @app.command()
 def serve(
     host: str = typer.Option("0.0.0.0", help="Interface to listen on."),

@@ -151,8 +151,7 @@ async def give_up(db: Database, job_id: int, error: str) -> None:
 
 async def unfinished(db: Database, *, failed_only: bool = False, limit: int = 200) -> list[Job]:
     """Jobs still to run and jobs that failed for good, newest first (for operators)."""
-    unfinished = col(Job.done_at).is_(None)
-    where = col(Job.failed_at).is_not(None) if failed_only else unfinished
+    where = col(Job.failed_at).is_not(None) if failed_only else col(Job.done_at).is_(None)
     async with db.sessions() as session:
         rows = await session.scalars(sa.select(Job).where(where).order_by(col(Job.id).desc()).limit(limit))
         return list(rows)
