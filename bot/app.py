@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,12 +22,15 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot import api, webhooks
+from bot import api, observability, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
 from bot.docs.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs
@@ -75,6 +79,27 @@ class WaitingRequests:
             await self.app(scope, receive, send)
         finally:
             self.counter.count -= 1
+
+
+class SocketMode(AsyncSocketModeHandler):
+    """Slack over a WebSocket that warroom opens (SLACK_APP_TOKEN), for a warroom that Slack
+    cannot reach over HTTP. Its envelopes are answered by the same bolt app as /slack/events,
+    and counted and timed like them, so the worker steps aside for them too."""
+
+    def __init__(self, warroom: Warroom) -> None:
+        super().__init__(warroom.bolt, warroom.settings.slack_app_token, web_client=warroom.bolt.client)
+        self.warroom = warroom
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        observability.request_id.set(req.envelope_id)
+        observability.incident.set(None)
+        waiting, began = self.warroom.waiting_requests, time.perf_counter()
+        waiting.count += 1
+        try:
+            await super().handle(client, req)
+        finally:
+            waiting.count -= 1
+            self.warroom.metrics.ack.observe(time.perf_counter() - began)
 
 
 @dataclass
@@ -240,9 +265,14 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         # from scanning it again and again (shorter pauses under load).
         gc.freeze()
         task = asyncio.create_task(warroom.run_worker()) if run_worker else None
+        socket = SocketMode(warroom) if warroom.settings.slack_app_token else None
+        if socket is not None:
+            await socket.connect_async()
         try:
             yield
         finally:
+            if socket is not None:
+                await socket.close_async()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -257,6 +287,8 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        if not warroom.settings.slack_signing_secret:  # Socket Mode only: nothing to verify with
+            return JSONResponse({"error": "no SLACK_SIGNING_SECRET: Slack is served over Socket Mode"}, 401)
         return await slack_handler.handle(request)
 
     @app.get("/healthz", tags=["health"])

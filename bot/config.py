@@ -61,14 +61,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"  # json: one object per line, with request id and incident
 
     def require_slack(self) -> None:
-        missing = [
-            name
-            for name, value in (
-                ("SLACK_BOT_TOKEN", self.slack_bot_token),
-                ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
-            )
-            if not value
-        ]
+        # Socket Mode (an app token) needs no signing secret: nothing arrives over HTTP.
+        needed = [("SLACK_BOT_TOKEN", self.slack_bot_token)]
+        if not self.slack_app_token:
+            needed.append(("SLACK_SIGNING_SECRET", self.slack_signing_secret))
+        missing = [name for name, value in needed if not value]
         if missing:
             raise ConfigError(f"environment: {', '.join(missing)} must be set to serve Slack")
 

@@ -2,7 +2,9 @@
 view_submission and event_callback, signed with X-Slack-Signature / X-Slack-Request-Timestamp.
 
 `SlackDriver` plays the people in the workspace: it mints trigger ids and response URLs from
-the simulator, so what the app does with them can be checked there.
+the simulator, so what the app does with them can be checked there. With `socket=True` the
+same payloads travel as Socket Mode envelopes over the app's WebSocket instead, and the app's
+acknowledgement comes back as the response.
 """
 
 from __future__ import annotations
@@ -13,13 +15,11 @@ import itertools
 import json
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
-from bot.sim.server import TEAM_ID, SlackSimulator
-
-APP_ID = "A0WARROOM"
+from bot.sim.server import APP_ID, TEAM_ID, SlackSimulator
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -47,20 +47,37 @@ class SlackDriver:
         *,
         path: str = "/slack/events",
         command_name: str = "/incident",
+        socket: bool = False,
     ) -> None:
         self.http = http
         self.sim = sim
         self.secret = signing_secret
         self.path = path
         self.command_name = command_name
+        self.socket = socket
         self._ids = itertools.count(1)
 
     async def post(
         self, body: bytes, content_type: str, *, extra_headers: dict[str, str] | None = None
     ) -> httpx.Response:
+        if self.socket:
+            return await self._over_socket(body, content_type)
         headers = signed_headers(self.secret, body, content_type)
         headers.update(extra_headers or {})
         return await self.http.post(self.path, content=body, headers=headers)
+
+    async def _over_socket(self, body: bytes, content_type: str) -> httpx.Response:
+        """The HTTP body's payload in a Socket Mode envelope; the acknowledgement as a 200."""
+        if content_type == "application/json":
+            kind, payload = "events_api", json.loads(body)
+        else:
+            form = dict(parse_qsl(body.decode()))
+            if "payload" in form:
+                kind, payload = "interactive", json.loads(form["payload"])
+            else:
+                kind, payload = "slash_commands", dict(form)
+        acknowledged = await self.sim.socket_deliver(kind, payload)
+        return httpx.Response(200, json=acknowledged)
 
     def _user(self, user: str) -> dict[str, str]:
         name = self.sim.name_of(user)

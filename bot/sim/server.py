@@ -30,6 +30,8 @@ from aiohttp import web
 from bot.slack.ratelimit import PER_MINUTE, POST_PER_CHANNEL_PER_MINUTE, TIERS
 
 BOT_TOKEN = "xoxb-simulated-token"
+APP_TOKEN = "xapp-simulated-token"  # app-level: only apps.connections.open takes it
+APP_ID = "A0WARROOM"
 TEAM_ID = "T0SIMTEAM"
 BOT_USER_ID = "U0WARROOM"
 BOT_ID = "B0WARROOM"
@@ -193,6 +195,11 @@ class SlackSimulator:
         self._site: web.TCPSite | None = None
         self.port = 0
         self._thread_loop: asyncio.AbstractEventLoop | None = None
+        # Socket Mode: tickets handed out by apps.connections.open, open sockets, and the
+        # envelopes delivered over them still waiting for the app's acknowledgement.
+        self._tickets: set[str] = set()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._acks: dict[str, asyncio.Future[Args]] = {}
         self.users[BOT_USER_ID] = self._user_record(BOT_USER_ID, "warroom", "warroom", None, is_bot=True)
 
     # ------------------------------------------------------------ lifecycle
@@ -211,6 +218,7 @@ class SlackSimulator:
         app.router.add_get("/api/{method}", self._handle_api)
         app.router.add_post("/response/{token}", self._handle_response_url)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_get("/link/", self._handle_socket)
         return app
 
     async def start(self) -> SlackSimulator:
@@ -236,6 +244,8 @@ class SlackSimulator:
         server = self._runner.server if self._runner is not None else None
         for connection in list(server.connections if server is not None else []):
             connection.force_close()
+        for socket in list(self._sockets):
+            await socket.close()
 
     async def stop(self) -> None:
         await self.go_down()
@@ -395,12 +405,77 @@ class SlackSimulator:
         handler: Callable[[Args], Args] | None = getattr(self, "m_" + method.replace(".", "_"), None)
         try:
             with self.lock:
-                self._authenticate(request, args)
+                self._authenticate(request, args, method)
                 if handler is None:
                     raise SlackError("unknown_method")
                 return {"ok": True, **handler(args)}
         except SlackError as exc:
             return {"ok": False, "error": exc.code}
+
+    # ------------------------------------------------------------ Socket Mode
+
+    def m_apps_connections_open(self, args: Args) -> Args:
+        ticket = f"{next(self._ids)}-{int(time.time())}"
+        self._tickets.add(ticket)
+        return {"url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={APP_ID}"}
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        """A Socket Mode connection: hello, then envelopes out and acknowledgements in."""
+        with self.lock:
+            ticket = request.query.get("ticket", "")
+            if ticket not in self._tickets:
+                return web.Response(status=401, text="invalid ticket")
+            self._tickets.discard(ticket)  # a ticket opens one connection
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "debug_info": {"host": "simulator", "approximate_connection_time": 3600},
+                "connection_info": {"app_id": APP_ID},
+            }
+        )
+        try:
+            async for message in socket:
+                if message.type != web.WSMsgType.TEXT:
+                    continue
+                answer = json.loads(message.data)
+                waiting = self._acks.pop(str(answer.get("envelope_id")), None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(answer.get("payload") or {})
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    async def socket_deliver(self, kind: str, payload: Args) -> Args:
+        """Send an envelope (`slash_commands`, `interactive` or `events_api`) to the app over
+        its socket, as Slack does; return the payload of its acknowledgement."""
+        if not self._sockets:
+            raise ConnectionError("no Socket Mode connection is open")
+        envelope_id = f"{next(self._ids):08d}-sim-envelope"
+        acknowledged: asyncio.Future[Args] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = acknowledged
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        try:
+            async with asyncio.timeout(3):  # Slack gives up on an unacknowledged envelope
+                return await acknowledged
+        finally:
+            self._acks.pop(envelope_id, None)
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -430,13 +505,14 @@ class SlackSimulator:
         with self.lock:
             self.calls.append(Call(time.monotonic(), method, args, error, status))
 
-    def _authenticate(self, request: web.Request, args: Args) -> None:
+    def _authenticate(self, request: web.Request, args: Args, method: str) -> None:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header else args.get("token", "")
         if not token:
             raise SlackError("not_authed")
-        if token != BOT_TOKEN:
-            raise SlackError("invalid_auth")
+        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if token != expected:
+            raise SlackError("not_allowed_token_type" if token in (APP_TOKEN, BOT_TOKEN) else "invalid_auth")
 
     # ------------------------------------------------------------ state helpers
 

@@ -3,6 +3,7 @@ limits, and the faults it is asked to inject."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.sim.server import APP_TOKEN, BOT_TOKEN, SlackSimulator
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "slack-api-ref" / "methods"
 # Errors every method can return although the reference lists them for some only.
@@ -103,6 +104,34 @@ async def test_auth_is_checked(sim: SlackSimulator) -> None:
         await error_of(AsyncWebClient(token="xoxb-wrong", base_url=sim.api_url).auth_test()) == "invalid_auth"
     )
     assert await error_of(AsyncWebClient(base_url=sim.api_url).auth_test()) == "not_authed"
+
+
+async def test_app_level_and_bot_tokens_are_not_interchangeable(sim: SlackSimulator) -> None:
+    app_client = AsyncWebClient(token=APP_TOKEN, base_url=sim.api_url)
+    assert await error_of(app_client.auth_test()) == "not_allowed_token_type"
+    bot_client = AsyncWebClient(token=BOT_TOKEN, base_url=sim.api_url)
+    assert await error_of(bot_client.apps_connections_open(app_token=BOT_TOKEN)) == "not_allowed_token_type"
+
+
+async def test_socket_mode_hello_envelopes_and_acknowledgements(sim: SlackSimulator) -> None:
+    opened = await AsyncWebClient(base_url=sim.api_url).apps_connections_open(app_token=APP_TOKEN)
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(opened["url"]) as socket:
+            hello = await socket.receive_json()
+            assert hello["type"] == "hello" and sim.socket_connected
+
+            async def app() -> None:  # acknowledges the envelope with a response payload
+                envelope = await socket.receive_json()
+                assert (envelope["type"], envelope["accepts_response_payload"]) == ("slash_commands", True)
+                await socket.send_json({"envelope_id": envelope["envelope_id"], "payload": {"text": "ok"}})
+
+            answering = asyncio.create_task(app())
+            assert await sim.socket_deliver("slash_commands", {"command": "/incident"}) == {"text": "ok"}
+            await answering
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:  # a ticket opens one connection
+            await http.ws_connect(opened["url"])
+        assert refused.value.status == 401
+    assert not sim.socket_connected
 
 
 async def test_block_kit_limits(sim: SlackSimulator, client: AsyncWebClient) -> None:
