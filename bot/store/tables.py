@@ -233,15 +233,24 @@ class ProcessedEvent(SQLModel, table=True):
     processed_at: datetime = _time(nullable=False)
 
 
+def _pending() -> sa.TextClause:
+    return sa.text("done_at IS NULL AND failed_at IS NULL")
+
+
 class Job(SQLModel, table=True):
     """The outbox and the scheduler: Slack side effects waiting to be done (store/jobs.py)."""
 
-    __table_args__ = (sa.Index("ix_job_pending", "done_at", "failed_at", "run_at"),)
+    # Only pending jobs are indexed, so claiming reads none of the long history of done jobs:
+    # due jobs in id order, and "is an earlier job of this queue still pending?".
+    __table_args__ = (
+        sa.Index("ix_job_pending", "id", sqlite_where=_pending(), postgresql_where=_pending()),
+        sa.Index("ix_job_queue_pending", "queue", "id", sqlite_where=_pending(), postgresql_where=_pending()),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=64)
     # Jobs in one queue run one at a time in id order (an incident's messages stay in order).
-    queue: str = Field(max_length=100, index=True)
+    queue: str = Field(max_length=100)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     run_at: datetime = _time(nullable=False)
     attempts: int = 0
