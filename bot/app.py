@@ -90,6 +90,19 @@ class SocketMode(AsyncSocketModeHandler):
         super().__init__(warroom.bolt, warroom.settings.slack_app_token, web_client=warroom.bolt.client)
         self.warroom = warroom
 
+    async def keep_trying_to_connect(self) -> None:
+        """Connect, retrying with backoff: warroom must start, and take alerts, while Slack
+        is down. (Once connected, slack_sdk reconnects by itself.)"""
+        delay = 1.0
+        while True:
+            try:
+                await self.connect_async()
+                return
+            except Exception as exc:  # Slack unreachable, or the app token refused
+                log.warning("Socket Mode: could not connect (%s); trying again in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         observability.request_id.set(req.envelope_id)
         observability.incident.set(None)
@@ -266,12 +279,12 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         gc.freeze()
         task = asyncio.create_task(warroom.run_worker()) if run_worker else None
         socket = SocketMode(warroom) if warroom.settings.slack_app_token else None
-        if socket is not None:
-            await socket.connect_async()
+        connecting = asyncio.create_task(socket.keep_trying_to_connect()) if socket else None
         try:
             yield
         finally:
-            if socket is not None:
+            if socket is not None and connecting is not None:
+                connecting.cancel()
                 await socket.close_async()
             if task is not None:
                 task.cancel()

@@ -68,3 +68,21 @@ async def _ready(sim: SlackSimulator) -> Channel:
     found = channel()
     assert found is not None
     return found
+
+
+async def test_serve_starts_while_slack_is_down_and_connects_when_it_returns(
+    db: Database, sim: SlackSimulator, people: People
+) -> None:
+    await sim.go_down()
+    env = environment(db, sim, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+    async with serving(env, sim) as server:  # up and answering /healthz without Slack
+        incidents = await server.http.get("/api/incidents")
+        assert incidents.status_code == 200 and not sim.socket_connected
+        await sim.come_up()
+        await until(lambda: sim.socket_connected, "warroom connects once Slack is back")
+        general = sim.channel_named("general")
+        assert general is not None
+        declared = await SlackDriver(server.http, sim, "", socket=True).command(
+            people.alice, "declare sev3 Queue backlog", general.id
+        )
+        assert "#1" in declared.json()["text"]
