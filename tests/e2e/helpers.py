@@ -14,6 +14,7 @@ from bot.app import Warroom
 from bot.sim.server import BOT_TOKEN, Channel, SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import Incident, Job, TimelineEvent
+from tests.conftest import ALERT_TOKEN, PAGERDUTY_SECRET, SIGNING_SECRET
 
 
 async def settle(warroom: Warroom, *, horizon: timedelta = timedelta(0)) -> int:
@@ -41,16 +42,22 @@ async def count(warroom: Warroom, table: type) -> int:
         return int(await session.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
 
 
-def environment(db: Database, sim: SlackSimulator) -> dict[str, str]:
+def environment(db: Database, sim: SlackSimulator, **extra: str) -> dict[str, str]:
     """The environment of a `warroom` process aimed at the test database and simulator."""
-    url = db.url.replace("+aiosqlite", "").replace("+asyncpg", "")
     return {
         **os.environ,
-        "DATABASE_URL": url,
+        "DATABASE_URL": db.url.replace("+aiosqlite", "").replace("+asyncpg", ""),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": "unused-here",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": sim.api_url,
+        "ALERT_WEBHOOK_TOKEN": ALERT_TOKEN,
+        "PAGERDUTY_WEBHOOK_SECRET": PAGERDUTY_SECRET,
         "WARROOM_CONFIG": "",
+        "RUNBOOKS_DIR": "",
+        "LOG_FORMAT": "text",
+        "SLACK_RATE_PERIOD": "0.1",
+        "JOB_LEASE_SECONDS": "15",  # the shortest allowed: a restart takes the job over sooner
+        **extra,
     }
 
 

@@ -18,10 +18,10 @@ import httpx
 import sqlalchemy as sa
 
 from bot.sim.driver import SlackDriver
-from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.sim.server import SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import Incident, Job, TimelineEvent
-from tests.conftest import ALERT_TOKEN, PAGERDUTY_SECRET, SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET
 from tests.e2e.conftest import declared, general  # noqa: F401 (fixtures)
 
 
@@ -65,24 +65,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def environment(db: Database, sim: SlackSimulator, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": db.url.replace("+aiosqlite", "").replace("+asyncpg", ""),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": sim.api_url,
-        "ALERT_WEBHOOK_TOKEN": ALERT_TOKEN,
-        "PAGERDUTY_WEBHOOK_SECRET": PAGERDUTY_SECRET,
-        "WARROOM_CONFIG": "",
-        "RUNBOOKS_DIR": "",
-        "LOG_FORMAT": "text",
-        "SLACK_RATE_PERIOD": "0.1",
-        "JOB_LEASE_SECONDS": "15",  # the shortest allowed: a restart takes the job over sooner
-        **extra,
-    }
 
 
 @dataclass

@@ -10,7 +10,8 @@ from bot.sim.server import Channel, SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import Incident
 from tests.conftest import People
-from tests.reliability.conftest import Server, census, environment, serving, settled, until
+from tests.e2e.helpers import environment
+from tests.reliability.conftest import Server, census, serving, settled, until
 
 
 def projected(sim: SlackSimulator) -> bool:

@@ -12,7 +12,8 @@ from pathlib import Path
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
 from tests.conftest import ALERT_TOKEN
-from tests.reliability.conftest import environment, serving
+from tests.e2e.helpers import environment
+from tests.reliability.conftest import serving
 
 
 async def test_no_input_makes_a_500(db: Database, sim: SlackSimulator, tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from bot.store.db import Database
 from bot.store.tables import Job
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
-from tests.reliability.conftest import census, environment, serving, settled, until
+from tests.e2e.helpers import environment
+from tests.reliability.conftest import census, serving, settled, until
 
 GROUPS = 6
 BEARER = {"Authorization": f"Bearer {ALERT_TOKEN}"}

@@ -17,8 +17,8 @@ from bot.sim.server import SlackSimulator
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.conftest import Declared
-from tests.e2e.helpers import settle
-from tests.reliability.conftest import census, environment
+from tests.e2e.helpers import environment, settle
+from tests.reliability.conftest import census
 
 LATER = timedelta(minutes=10)
 

@@ -14,7 +14,8 @@ from bot.sim.server import APP_TOKEN, Channel, SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import RoleAssignment, TimelineEvent
 from tests.conftest import People
-from tests.reliability.conftest import environment, serving, settled, until
+from tests.e2e.helpers import environment
+from tests.reliability.conftest import serving, settled, until
 
 
 async def test_commands_clicks_and_events_arrive_over_the_socket(
