@@ -11,7 +11,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,14 +21,13 @@ import httpx2
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import api, observability, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
@@ -48,6 +47,7 @@ from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import utcnow
+from bot.web.guard import SLACK_MAX_BODY, Refused, SlackGate, check_slack_shape, read_body
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -55,30 +55,23 @@ SLACK_TIMEOUT = 10  # seconds; a slow Slack must not hold a job lease for long
 
 
 class InFlight:
+    """Counts Slack requests and alert deliveries being answered, so the worker can step
+    aside for them: both have a sender waiting on the other end. A request counts once it
+    is read (and, for Slack, verified): a sender trickling its body waits alone."""
+
     def __init__(self) -> None:
         self.count = 0
 
     def __bool__(self) -> bool:
         return self.count > 0
 
-
-class WaitingRequests:
-    """Counts Slack requests and alert deliveries being answered, so the worker can step
-    aside for them: both have a sender waiting on the other end."""
-
-    def __init__(self, app: ASGIApp, counter: InFlight) -> None:
-        self.app = app
-        self.counter = counter
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(("/slack/events", "/webhooks/")):
-            await self.app(scope, receive, send)
-            return
-        self.counter.count += 1
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        self.count += 1
         try:
-            await self.app(scope, receive, send)
+            yield
         finally:
-            self.counter.count -= 1
+            self.count -= 1
 
 
 class SocketMode(AsyncSocketModeHandler):
@@ -107,11 +100,10 @@ class SocketMode(AsyncSocketModeHandler):
         observability.request_id.set(req.envelope_id)
         observability.incident.set(None)
         waiting, began = self.warroom.waiting_requests, time.perf_counter()
-        waiting.count += 1
         try:
-            await super().handle(client, req)
+            with waiting.holding():
+                await super().handle(client, req)
         finally:
-            waiting.count -= 1
             self.warroom.metrics.ack.observe(time.perf_counter() - began)
 
 
@@ -294,15 +286,28 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
 
     app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
     app.state.warroom = warroom
-    app.add_middleware(WaitingRequests, counter=warroom.waiting_requests)
     app.add_middleware(Observe, metrics=warroom.metrics)
-    slack_handler = AsyncSlackRequestHandler(warroom.bolt)
+
+    gate = SlackGate(warroom.settings.slack_signing_secret)
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        """Size, deadline and signature first, over the raw bytes; only then does bolt parse
+        it. Only a verified request counts as waiting (the worker steps aside for it)."""
         if not warroom.settings.slack_signing_secret:  # Socket Mode only: nothing to verify with
             return JSONResponse({"error": "no SLACK_SIGNING_SECRET: Slack is served over Socket Mode"}, 401)
-        return await slack_handler.handle(request)
+        headers = request.headers
+        try:
+            body = await read_body(request, SLACK_MAX_BODY)
+            gate.verify(headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature"), body)
+            text = check_slack_shape(headers.get("content-type", ""), body)
+        except Refused as exc:
+            return JSONResponse({"error": exc.error}, exc.status)
+        with warroom.waiting_requests.holding():
+            answer = await warroom.bolt.async_dispatch(
+                AsyncBoltRequest(body=text, query=request.query_params, headers=headers)  # type: ignore[arg-type]
+            )
+        return to_starlette_response(answer)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -336,5 +341,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         warroom.metrics.incidents_open.set(open_)
         return PlainTextResponse(generate_latest(warroom.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(webhooks.router(warroom.alerts, warroom.settings, utcnow, warroom.metrics))
+    app.include_router(
+        webhooks.router(warroom.alerts, warroom.settings, utcnow, warroom.metrics, warroom.waiting_requests)
+    )
     return app

@@ -10,8 +10,9 @@ import base64
 import binascii
 import hmac
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -21,25 +22,7 @@ from bot.domain.alerts import Alert
 from bot.ingest import MAX_BODY, PayloadError, alertmanager, generic, grafana, pagerduty
 from bot.observability import Metrics
 from bot.services.alerts import AlertService, IngestResult
-
-
-class Refused(Exception):
-    def __init__(self, status: int, error: str) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-
-
-async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise Refused(413, f"body larger than {MAX_BODY} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise Refused(413, f"body larger than {MAX_BODY} bytes")
-    return bytes(body)
+from bot.web.guard import Refused, read_body
 
 
 def check_token(header: str | None, token: str) -> None:
@@ -147,24 +130,43 @@ def _body(schema: Mapping[str, object]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+Parsed = tuple[list[Alert], list[PayloadError]]  # the good alerts, and what was wrong with the others
+
+
+class Waiting(Protocol):
+    def holding(self) -> AbstractContextManager[None]: ...
+
+
 def router(
-    alerts: AlertService, settings: Settings, clock: Callable[[], datetime], metrics: Metrics
+    alerts: AlertService,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    metrics: Metrics,
+    waiting: Waiting,
 ) -> APIRouter:
     api = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-    async def handle(request: Request, parse: Callable[[bytes], list[Alert]]) -> JSONResponse:
+    async def handle(request: Request, parse: Callable[[bytes], Parsed]) -> JSONResponse:
+        """A delivery with some bad alerts stores the good ones and names the bad ones (200);
+        one with nothing good in it changes nothing (400)."""
         try:
             check_token(request.headers.get("authorization"), settings.alert_webhook_token)
-            parsed = parse(await read_body(request))
+            parsed, rejected = parse(await read_body(request, MAX_BODY))
+            if rejected and not parsed:
+                raise rejected[0]
         except Refused as exc:
             return JSONResponse({"error": exc.error}, status_code=exc.status)
         except PayloadError as exc:
             return JSONResponse(
                 {"error": "invalid payload", "field": exc.field, "message": exc.message}, status_code=400
             )
-        result = await alerts.ingest(parsed)
+        with waiting.holding():
+            result = await alerts.ingest(parsed)
         metrics.alerts_ingested(parsed)
-        return JSONResponse(summary(result))
+        answer = summary(result)
+        if rejected:
+            answer["rejected"] = [{"field": e.field, "message": e.message} for e in rejected]
+        return JSONResponse(answer)
 
     @api.post(
         "/alertmanager",
@@ -172,11 +174,11 @@ def router(
         openapi_extra=_body(ALERTMANAGER_BODY),
     )
     async def from_alertmanager(request: Request) -> JSONResponse:
-        return await handle(request, lambda body: alertmanager.parse(body, now=clock()))
+        return await handle(request, lambda body: alertmanager.parse_batch(body, now=clock()))
 
     @api.post("/grafana", summary="Grafana unified alerting webhook", openapi_extra=_body(ALERTMANAGER_BODY))
     async def from_grafana(request: Request) -> JSONResponse:
-        return await handle(request, lambda body: grafana.parse(body, now=clock()))
+        return await handle(request, lambda body: grafana.parse_batch(body, now=clock()))
 
     @api.post(
         "/generic",
@@ -184,7 +186,7 @@ def router(
         openapi_extra=_body(GENERIC_BODY),
     )
     async def from_generic(request: Request) -> JSONResponse:
-        return await handle(request, lambda body: generic.parse(body, now=clock()))
+        return await handle(request, lambda body: (generic.parse(body, now=clock()), []))
 
     @api.post(
         "/pagerduty",
@@ -196,12 +198,13 @@ def router(
         try:
             if not secrets:
                 raise Refused(403, "PagerDuty webhooks are disabled: set PAGERDUTY_WEBHOOK_SECRET")
-            body = await read_body(request)
+            body = await read_body(request, MAX_BODY)
             signature = request.headers.get("x-pagerduty-signature")
             if not signature:
                 raise Refused(401, "X-PagerDuty-Signature is missing")
             if not pagerduty.signature_valid(body, signature, secrets):
                 raise Refused(403, "no valid signature in X-PagerDuty-Signature")
+            delivery = pagerduty.delivery_key(body, now=clock())
             event_type, parsed = pagerduty.parse(body, now=clock())
             noted = pagerduty.note(body, now=clock())
         except Refused as exc:
@@ -210,13 +213,12 @@ def router(
             return JSONResponse(
                 {"error": "invalid payload", "field": exc.field, "message": exc.message}, status_code=400
             )
-        webhook_id = request.headers.get("x-webhook-id")
-        delivery = f"pagerduty:{webhook_id}" if webhook_id else None
-        if noted is not None:
-            incident_id, text, at = noted
-            number = await alerts.note_source_event("pagerduty", incident_id, text, at, delivery=delivery)
-            return JSONResponse({"event_type": event_type, "noted_on": number})
-        result = await alerts.ingest(parsed, delivery=delivery)
+        with waiting.holding():
+            if noted is not None:
+                incident_id, text, at = noted
+                number = await alerts.note_source_event("pagerduty", incident_id, text, at, delivery=delivery)
+                return JSONResponse({"event_type": event_type, "noted_on": number})
+            result = await alerts.ingest(parsed, delivery=delivery)
         metrics.alerts_ingested(parsed)
         return JSONResponse({"event_type": event_type, **summary(result)})
 

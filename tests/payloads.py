@@ -5,7 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+
+def ago(seconds: float) -> str:
+    """A time just past, as PagerDuty writes it: its webhooks refuse stale events."""
+    at = datetime.now(UTC) - timedelta(seconds=seconds)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def event_id(*parts: str) -> str:
+    """PagerDuty gives every event its own id; the same event delivered again keeps it."""
+    return "01" + hashlib.sha256(":".join(parts).encode()).hexdigest()[:24].upper()
 
 
 def alertmanager_alert(
@@ -122,10 +134,10 @@ def pagerduty(
     return json.dumps(
         {
             "event": {
-                "id": "01DEN4HPBQAAAG05V5QQYBRZMF",
+                "id": event_id(event_type, incident_id, status),
                 "event_type": event_type,
                 "resource_type": "incident",
-                "occurred_at": "2026-11-21T10:02:45.062Z",
+                "occurred_at": ago(120),
                 "agent": {
                     "html_url": "https://acme.pagerduty.com/users/PLH1HKV",
                     "id": "PLH1HKV",
@@ -140,7 +152,7 @@ def pagerduty(
                     "number": 2,
                     "status": status,
                     "incident_key": "d3640fbd41094207a1c11e58e46b1662",
-                    "created_at": "2026-11-21T10:00:27Z",
+                    "created_at": ago(258)[:19] + "Z",
                     "title": "Database replication lag",
                     "service": {
                         "html_url": "https://acme.pagerduty.com/services/PF9KMXH",
@@ -175,10 +187,10 @@ def pagerduty_note(incident_id: str = "Q2P3O4N5M6", content: str = "Failover sta
     return json.dumps(
         {
             "event": {
-                "id": "01DEN4HPBQAAAG05V5QQYBRZMG",
+                "id": event_id("incident.annotated", incident_id, content),
                 "event_type": "incident.annotated",
                 "resource_type": "incident",
-                "occurred_at": "2026-11-21T10:04:10.062Z",
+                "occurred_at": ago(35),
                 "agent": {"id": "PLH1HKV", "summary": "Dana Ops", "type": "user_reference"},
                 "client": None,
                 "data": {

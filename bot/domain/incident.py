@@ -29,6 +29,9 @@ class DomainError(Exception):
     """A request the rules refuse; the message is shown to the user as is."""
 
 
+COMMANDER = "commander"  # the role whose holder leads the incident (and may resolve it)
+
+
 class Status(StrEnum):
     INVESTIGATING = "investigating"
     IDENTIFIED = "identified"
@@ -142,7 +145,7 @@ def record_role(incident: IncidentState, role: str, known_roles: list[str], at: 
     require_open(incident, "assign roles")
     if role not in known_roles:
         raise DomainError(f"Unknown role `{role[:30]}`. Roles: {', '.join(known_roles)}.")
-    if role == "commander" and incident.acknowledged_at is None:
+    if role == COMMANDER and incident.acknowledged_at is None:
         incident.acknowledged_at = at
 
 

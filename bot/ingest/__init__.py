@@ -3,11 +3,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.domain.alerts import Alert
+
 MAX_BODY = 1024 * 1024  # 1 MiB
+JSON_MAX_DEPTH = 64
+# What the database holds (bot/store/tables.py). A fingerprint also names its alert on the
+# timeline as "source:fingerprint" (200 characters), so it stays well under that.
+MAX_FINGERPRINT, MAX_GROUP_KEY, MAX_TITLE, MAX_SERVICE, MAX_SEVERITY = 160, 500, 500, 100, 50
+OLDEST = timedelta(days=366)  # an alert that says it began earlier has a broken clock
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: PostgreSQL refuses both
 
 
 class PayloadError(ValueError):
@@ -18,13 +29,87 @@ class PayloadError(ValueError):
 
 
 def load_json(body: bytes) -> dict[str, Any]:
+    """A JSON object with every string made storable (no NUL, no lone surrogate)."""
+    if _too_deep(body):
+        raise PayloadError("(body)", f"JSON nested deeper than {JSON_MAX_DEPTH} levels")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError("(body)", f"not valid JSON ({exc})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise PayloadError("(body)", f"not valid JSON ({str(exc)[:100]})") from None
     if not isinstance(data, dict):
         raise PayloadError("(body)", "expected a JSON object")
-    return data
+    cleaned: dict[str, Any] = _clean(data)
+    return cleaned
+
+
+def _too_deep(body: bytes) -> bool:
+    """A cheap upper bound first (brackets counted, strings included), then the exact count."""
+    if body.count(b"[") + body.count(b"{") <= JSON_MAX_DEPTH:
+        return False
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > JSON_MAX_DEPTH:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def storable(text: str) -> str:
+    """Text without the characters no database column takes (NUL, lone surrogates)."""
+    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text
+
+
+def bounded_key(key: str, limit: int) -> str:
+    """A key cut to `limit` characters, still unique: a long key keeps its head and gets a
+    hash of the whole, so the same long key always maps to the same short one."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return f"{key[: limit - 17]}~{digest}"
+
+
+def normalised(alert: Alert, now: datetime) -> Alert:
+    """An alert every column can take: keys bounded, text cut, times in a sane range."""
+    return dataclasses.replace(
+        alert,
+        fingerprint=bounded_key(alert.fingerprint, MAX_FINGERPRINT),
+        group_key=bounded_key(alert.group_key, MAX_GROUP_KEY) if alert.group_key else alert.group_key,
+        title=alert.title[:MAX_TITLE],
+        service=alert.service[:MAX_SERVICE] if alert.service else alert.service,
+        severity=alert.severity[:MAX_SEVERITY] if alert.severity else alert.severity,
+        starts_at=clamp(alert.starts_at, now),
+        ends_at=clamp(alert.ends_at, now) if alert.ends_at else None,
+    )
+
+
+def clamp(at: datetime, now: datetime) -> datetime:
+    """A time from the outside world, kept between a year ago and now: a sender's clock that
+    runs ahead, or an alert 'started' in year 2, must not bend every report."""
+    return min(max(at, now - OLDEST), now)
 
 
 def field(
@@ -60,10 +145,10 @@ def timestamp(value: Any, where: str) -> datetime | None:
         text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise PayloadError(where, f"{value!r} is not an RFC 3339 timestamp") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    if parsed.year <= 1:
-        return None
-    return parsed.astimezone(UTC)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        if parsed.year <= 1:
+            return None
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # year 9999 with a negative offset overflows
+        raise PayloadError(where, f"{value[:40]!r} is not an RFC 3339 timestamp in range") from None

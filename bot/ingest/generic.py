@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.alerts import Alert, AlertStatus
-from bot.ingest import PayloadError, field, load_json, string_map, timestamp
+from bot.ingest import PayloadError, field, load_json, normalised, string_map, timestamp
 
 
 def parse(body: bytes, *, now: datetime) -> list[Alert]:
@@ -26,8 +26,8 @@ def parse(body: bytes, *, now: datetime) -> list[Alert]:
     if status not in ("firing", "resolved"):
         raise PayloadError("status", f"expected firing or resolved, got {status!r}")
     dedup_key = field(data, "dedup_key", str, "").strip()
-    if not dedup_key or len(dedup_key) > 255:
-        raise PayloadError("dedup_key", "must be 1 to 255 characters")
+    if not dedup_key:
+        raise PayloadError("dedup_key", "must not be empty")
     title = (field(data, "title", str, "", required=status == "firing") or "").strip()
     if status == "firing" and not title:
         raise PayloadError("title", "is required while firing")
@@ -38,17 +38,20 @@ def parse(body: bytes, *, now: datetime) -> list[Alert]:
     severity = field(data, "severity", str, "", required=False)
     service = field(data, "service", str, "", required=False)
     return [
-        Alert(
-            source="generic",
-            fingerprint=dedup_key,
-            status=AlertStatus(status),
-            title=title[:500] or dedup_key,
-            starts_at=timestamp(data.get("started_at"), "started_at") or now,
-            ends_at=now if status == "resolved" else None,
-            group_key=f"generic:{dedup_key}",
-            service=service.strip() or None if service else None,
-            severity=severity,
-            labels=string_map(data, "labels", ""),
-            links=tuple(links),
+        normalised(
+            Alert(
+                source="generic",
+                fingerprint=dedup_key,
+                status=AlertStatus(status),
+                title=title[:500] or dedup_key,
+                starts_at=timestamp(data.get("started_at"), "started_at") or now,
+                ends_at=now if status == "resolved" else None,
+                group_key=f"generic:{dedup_key}",
+                service=service.strip() or None if service else None,
+                severity=severity,
+                labels=string_map(data, "labels", ""),
+                links=tuple(links),
+            ),
+            now,
         )
     ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.alerts import Alert, AlertStatus
-from bot.ingest import field, load_json, timestamp
+from bot.ingest import PayloadError, field, load_json, normalised, timestamp
 
 # Events that change whether the PagerDuty incident is firing; the others are accepted and
 # acknowledged, but change nothing here.
@@ -31,6 +31,24 @@ def signature_valid(body: bytes, header: str | None, secrets: list[str]) -> bool
     return False
 
 
+STALE_AFTER = timedelta(days=7)  # PagerDuty retries a delivery for hours, never for days
+
+
+def delivery_key(body: bytes, *, now: datetime) -> str:
+    """What a (signed) event is deduplicated on: its own id, inside the signed body, never an
+    unsigned header; an event older than a week is refused, so a captured one cannot be
+    replayed once its id is forgotten (`warroom db prune` keeps ids 30 days)."""
+    data = load_json(body)
+    event = field(data, "event", dict, "")
+    event_id = field(event, "id", str, "event.", required=False)
+    occurred = timestamp(event.get("occurred_at"), "event.occurred_at")
+    if occurred is not None and occurred < now - STALE_AFTER:
+        raise PayloadError("event.occurred_at", "this event is more than 7 days old: refused as stale")
+    if event_id:
+        return f"pagerduty:{event_id[:100]}"
+    return "pagerduty:body:" + hashlib.sha256(body).hexdigest()
+
+
 def parse(body: bytes, *, now: datetime) -> tuple[str, list[Alert]]:
     """Return the event type and the alerts it produces (none for events we only note)."""
     data = load_json(body)
@@ -50,26 +68,29 @@ def parse(body: bytes, *, now: datetime) -> tuple[str, list[Alert]]:
     started = timestamp(resource.get("created_at"), "event.data.created_at") or occurred
     status = STATUS_BY_EVENT[event_type]
     return event_type, [
-        Alert(
-            source="pagerduty",
-            fingerprint=incident_id,
-            status=status,
-            title=title,
-            starts_at=started,
-            ends_at=occurred if status is AlertStatus.RESOLVED else None,
-            group_key=f"pagerduty:{incident_id}",
-            service=str(service.get("summary")) if service.get("summary") else None,
-            severity=str(priority.get("summary") or resource.get("urgency") or "") or None,
-            labels={
-                k: str(v)
-                for k, v in (
-                    ("pagerduty_service_id", service.get("id")),
-                    ("urgency", resource.get("urgency")),
-                    ("incident_key", resource.get("incident_key")),
-                )
-                if v
-            },
-            links=(link,) if isinstance(link, str) and link else (),
+        normalised(
+            Alert(
+                source="pagerduty",
+                fingerprint=incident_id,
+                status=status,
+                title=title,
+                starts_at=started,
+                ends_at=occurred if status is AlertStatus.RESOLVED else None,
+                group_key=f"pagerduty:{incident_id}",
+                service=str(service.get("summary")) if service.get("summary") else None,
+                severity=str(priority.get("summary") or resource.get("urgency") or "") or None,
+                labels={
+                    k: str(v)
+                    for k, v in (
+                        ("pagerduty_service_id", service.get("id")),
+                        ("urgency", resource.get("urgency")),
+                        ("incident_key", resource.get("incident_key")),
+                    )
+                    if v
+                },
+                links=(link,) if isinstance(link, str) and link else (),
+            ),
+            now,
         )
     ]
 

@@ -220,7 +220,9 @@ class AlertService:
 
     async def declare_from_triage(self, source: str, fingerprint: str, user: str) -> Incident:
         """The "Declare incident" button on a triage post: declare with this alert and the
-        firing alerts of its group; a second click finds the incident the first one made."""
+        firing alerts of its group; a second click finds the incident the first one made.
+        The clicker must be allowed to declare (access.declarers), like any declare."""
+        await self.incidents.access.check_declare(user)
         async with self.db.transaction() as session:
             row = (
                 await session.execute(

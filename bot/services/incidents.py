@@ -18,7 +18,7 @@ from sqlmodel import col
 from bot import observability
 from bot.config import WarroomConfig
 from bot.domain import incident as rules
-from bot.domain.incident import ACTIVE, DomainError, Status
+from bot.domain.incident import ACTIVE, COMMANDER, DomainError, Status
 from bot.domain.runbooks import Facts, Step, matching
 from bot.runbook_files import RunbookFile, RunbookLibrary
 from bot.services.access import Access
@@ -288,6 +288,8 @@ class IncidentService:
     ) -> Incident:
         if status in (Status.RESOLVED, Status.CLOSED):
             await self._check_change(number, actor, "resolve" if status == Status.RESOLVED else "close")
+        elif (await self.get(number)).status == Status.RESOLVED.value:
+            await self._check_change(number, actor, "reopen")
         async with self.db.transaction() as session:
             incident = await self.lock(session, number)
             now = self.clock()
@@ -341,6 +343,8 @@ class IncidentService:
         return incident
 
     async def assign_role(self, number: int, role: str, user: str, actor: str) -> Incident:
+        if role.lower() == COMMANDER:  # whoever holds it may resolve: the same people may hand it out
+            await self._check_change(number, actor, "hand out the commander role of")
         async with self.db.transaction() as session:
             incident = await self.lock(session, number)
             await self._assign(session, incident, role.lower(), user, actor, self.clock())
@@ -559,6 +563,19 @@ class IncidentService:
             incident = await session.get(Incident, number)
         if incident is None:
             raise NotFound(f"There is no incident #{number}.")
+        return incident
+
+    async def acted_on(self, number: int, viewer: str, channel: str | None) -> Incident:
+        """The incident a click or form submission names, if it may act on it: a button acts
+        only on the incident of the channel it was clicked in, and nobody acts on an incident
+        they may not see (it is "not there" for them)."""
+        incident = await self.get(number)
+        if not await self.may_see(incident, viewer):
+            raise NotFound(f"There is no incident #{number}.")
+        if channel is not None and incident.channel_id != channel:
+            raise DomainError(
+                f"That button does not belong to this channel: nothing was changed on #{number}."
+            )
         return incident
 
     async def by_channel(self, channel_id: str) -> Incident | None:

@@ -128,6 +128,11 @@ class RunbookService:
             row = await self._step_row(session, run, step.id)
         return runbook, step, _record(row)
 
+    async def incident_of(self, ref: StepRef) -> int:
+        """The incident whose checklist a button belongs to."""
+        async with self.db.sessions() as session:
+            return (await self._run(session, ref.run)).incident_number
+
     async def take(self, ref: StepRef, user: str) -> None:
         async with self.db.transaction() as session:
             run, runbook, step, row = await self._locked_step(session, ref, "take runbook steps")

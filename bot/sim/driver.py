@@ -113,8 +113,18 @@ class SlackDriver:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post(body, "application/x-www-form-urlencoded")
 
-    async def click(self, user: str, channel: str, message_ts: str, action_id: str) -> httpx.Response:
-        """Press the button `action_id` on a message the app posted."""
+    async def click(
+        self,
+        user: str,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        *,
+        value: str | None = None,
+        claimed_channel: str | None = None,
+    ) -> httpx.Response:
+        """Press the button `action_id` on a message the app posted. `value` and
+        `claimed_channel` forge what the click says (security tests play the attacker)."""
         message = self.sim.channels[channel].message(message_ts)
         assert message is not None, f"no message {message_ts} in {channel}"
         block, element = _find_action(message.get("blocks", []), action_id)
@@ -133,7 +143,7 @@ class SlackDriver:
             "team": {"id": TEAM_ID, "domain": "simulated"},
             "enterprise": None,
             "is_enterprise_install": False,
-            "channel": {"id": channel, "name": self.sim.channels[channel].name},
+            "channel": {"id": claimed_channel or channel, "name": self.sim.channels[channel].name},
             "message": message,
             "state": {"values": {}},
             "response_url": self.sim.response_url(),
@@ -142,7 +152,7 @@ class SlackDriver:
                     "action_id": action_id,
                     "block_id": block.get("block_id", ""),
                     "text": element.get("text", {}),
-                    "value": element.get("value", ""),
+                    "value": element.get("value", "") if value is None else value,
                     "style": element.get("style"),
                     "type": element["type"],
                     "action_ts": f"{time.time():.6f}",

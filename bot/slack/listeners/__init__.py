@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import WarroomConfig
+from bot.domain.incident import DomainError
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService
@@ -23,6 +24,20 @@ def failure_text(exc: BaseException) -> str:
     reference = uuid.uuid4().hex[:8]
     log.error("request failed (reference %s)", reference, exc_info=exc)
     return f":x: warroom hit an internal error (reference `{reference}`). Please try again; operators can find the details in the log."
+
+
+def click_channel(body: dict[str, Any]) -> str | None:
+    """The channel a button was clicked in; None for a button on a view (App Home, modal)."""
+    channel = body.get("channel") or {}
+    return str(channel["id"]) if isinstance(channel, dict) and channel.get("id") else None
+
+
+def incident_number(value: object, what: str = "button") -> int:
+    """The incident number a button (or form) carries, or a refusal, never an internal error."""
+    text = str(value or "")
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise DomainError(f"That {what} is not one of warroom's {what}s.")
+    return int(text)
 
 
 def register(
@@ -40,7 +55,7 @@ def register(
     commands.register(app, service, runbooks, postmortems, reports, config)
     actions.register(app, service, alerts)
     views.register(app, service, config)
-    checklist.register(app, runbooks)
+    checklist.register(app, runbooks, service)
     events.register(app, service)
 
     @app.error

@@ -9,11 +9,29 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.incident import DomainError, Status
+from bot.domain.incident import COMMANDER, DomainError, Status
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.slack import blocks
-from bot.slack.listeners import failure_text
+from bot.slack.listeners import click_channel, failure_text, incident_number
+from bot.store.tables import Incident
+
+
+def triage_value(value: object) -> tuple[str, str]:
+    """The alert a triage post's Declare button names."""
+    try:
+        which = json.loads(str(value))
+        source, fingerprint = which["source"], which["fingerprint"]
+    except (ValueError, TypeError, KeyError):
+        raise DomainError("That button is not one of warroom's buttons.") from None
+    if not isinstance(source, str) or not isinstance(fingerprint, str):
+        raise DomainError("That button is not one of warroom's buttons.")
+    return source, fingerprint
+
+
+def _n(incident: Incident) -> int:
+    assert incident.number is not None
+    return incident.number
 
 
 def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> None:
@@ -23,10 +41,10 @@ def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> N
     @app.action("take_commander")
     async def take_commander(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
+        user = body["user"]["id"]
         try:
-            await service.assign_role(
-                int(action["value"]), "commander", body["user"]["id"], body["user"]["id"]
-            )
+            incident = await service.acted_on(incident_number(action.get("value")), user, click_channel(body))
+            await service.assign_role(_n(incident), COMMANDER, user, user)
         except DomainError as exc:
             await answer(respond, f":warning: {exc}")
         except Exception as exc:
@@ -36,7 +54,9 @@ def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> N
         body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any, form: str
     ) -> None:
         try:
-            incident = await service.get(int(action["value"]))
+            incident = await service.acted_on(
+                incident_number(action.get("value")), body["user"]["id"], click_channel(body)
+            )
             if incident.status == Status.CLOSED:
                 raise DomainError(f"Incident #{incident.number} is closed.")
             view = blocks.status_modal(incident) if form == "status" else blocks.resolve_modal(incident)
@@ -72,8 +92,8 @@ def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> N
         await ack()
         user = body["user"]["id"]
         try:
-            which = json.loads(action["value"])
-            incident = await alerts.declare_from_triage(which["source"], which["fingerprint"], user)
+            source, fingerprint = triage_value(action.get("value"))
+            incident = await alerts.declare_from_triage(source, fingerprint, user)
         except DomainError as exc:
             await answer(respond, f":warning: {exc}")
             return

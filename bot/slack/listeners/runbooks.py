@@ -15,13 +15,25 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.incident import DomainError
 from bot.domain.runbooks import StepRef, StepState
+from bot.services.incidents import IncidentService
 from bot.services.runbooks import RunbookService
 from bot.slack import blocks
-from bot.slack.listeners import failure_text
+from bot.slack.listeners import click_channel, failure_text
 from bot.slack.listeners.views import field
 
 
-def register(app: AsyncApp, runbooks: RunbookService) -> None:
+def register(app: AsyncApp, runbooks: RunbookService, incidents: IncidentService) -> None:
+    async def clicked(body: dict[str, Any], value: object) -> StepRef:
+        """The step a checklist button names, if the clicker may act on it from here."""
+        ref = StepRef.decode(str(value))
+        await incidents.acted_on(await runbooks.incident_of(ref), body["user"]["id"], click_channel(body))
+        return ref
+
+    async def submitted(body: dict[str, Any], view: dict[str, Any]) -> StepRef:
+        ref = StepRef.decode(str(view.get("private_metadata")))
+        await incidents.acted_on(await runbooks.incident_of(ref), body["user"]["id"], None)
+        return ref
+
     async def answer(respond: Any, text: str) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
@@ -41,7 +53,11 @@ def register(app: AsyncApp, runbooks: RunbookService) -> None:
     @app.action(re.compile(r"^runbook_take:"))
     async def take(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
-        await guarded(respond, lambda: runbooks.take(StepRef.decode(action["value"]), body["user"]["id"]))
+
+        async def work() -> None:
+            await runbooks.take(await clicked(body, action.get("value")), body["user"]["id"])
+
+        await guarded(respond, work)
 
     @app.action(re.compile(r"^runbook_done:"))
     async def done(
@@ -50,7 +66,7 @@ def register(app: AsyncApp, runbooks: RunbookService) -> None:
         await ack()
 
         async def work() -> None:
-            ref = StepRef.decode(action["value"])
+            ref = await clicked(body, action.get("value"))
             runbook, step, _ = await runbooks.step(ref)
             if not step.confirm:
                 await runbooks.finish(ref, body["user"]["id"], StepState.DONE)
@@ -68,7 +84,7 @@ def register(app: AsyncApp, runbooks: RunbookService) -> None:
         await ack()
 
         async def work() -> None:
-            ref = StepRef.decode(action["value"])
+            ref = await clicked(body, action.get("value"))
             _, step, _ = await runbooks.step(ref)
             await client.views_open(
                 trigger_id=body["trigger_id"], view=blocks.skip_step_modal(ref.encode(), step)
@@ -79,9 +95,7 @@ def register(app: AsyncApp, runbooks: RunbookService) -> None:
     @app.view("runbook_confirm")
     async def confirmed(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
-            await runbooks.finish(
-                StepRef.decode(view["private_metadata"]), body["user"]["id"], StepState.DONE
-            )
+            await runbooks.finish(await submitted(body, view), body["user"]["id"], StepState.DONE)
         except DomainError as exc:
             await ack(response_action="update", view=blocks.message_modal("Not done", f":warning: {exc}"))
             return
@@ -94,7 +108,7 @@ def register(app: AsyncApp, runbooks: RunbookService) -> None:
     async def skipped(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
             await runbooks.finish(
-                StepRef.decode(view["private_metadata"]),
+                await submitted(body, view),
                 body["user"]["id"],
                 StepState.SKIPPED,
                 field(view, "reason"),

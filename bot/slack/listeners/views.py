@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import WarroomConfig
 from bot.domain.incident import DomainError, Status, parse_status
 from bot.services.incidents import IncidentService
-from bot.slack.listeners import failure_text
+from bot.slack.listeners import failure_text, incident_number
 
 
 def field(view: dict[str, Any], block_id: str) -> str | None:
@@ -61,9 +61,20 @@ def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> 
             ),
         )
 
+    async def acted_on(ack: Any, body: dict[str, Any], view: dict[str, Any], block_id: str) -> int | None:
+        """The incident the form was opened for, if the submitter may act on it."""
+        try:
+            number = incident_number(view.get("private_metadata"), "form")
+            await service.acted_on(number, body["user"]["id"], None)
+        except DomainError as exc:
+            await ack(response_action="errors", errors={block_id: str(exc)[:150]})
+            return None
+        return number
+
     @app.view("status_update")
     async def status_update(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        number = int(view["private_metadata"])
+        if (number := await acted_on(ack, body, view, "status")) is None:
+            return
         chosen = field(view, "status")
         if chosen is None:
             await ack(
@@ -80,10 +91,11 @@ def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> 
 
     @app.view("resolve")
     async def resolve(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        number = int(view["private_metadata"])
         summary = (field(view, "summary") or "").strip()
         if not summary:
             await ack(response_action="errors", errors={"summary": "Say in a sentence what fixed it."})
+            return
+        if (number := await acted_on(ack, body, view, "summary")) is None:
             return
         await submit(
             ack,
