@@ -9,25 +9,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 import httpx2
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from bot import api, observability, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
@@ -41,12 +44,14 @@ from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService
 from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
+from bot.services.tokens import TokenService
 from bot.slack import listeners
 from bot.slack.projector import SlackProjector, retry_policy
-from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
+from bot.slack.ratelimit import BudgetedWebClient, SlackBudget, SlowDown
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import utcnow
+from bot.web.docs import pin_docs_assets
 from bot.web.guard import SLACK_MAX_BODY, Refused, SlackGate, check_slack_shape, read_body
 from bot.worker import Worker
 
@@ -72,6 +77,40 @@ class InFlight:
             yield
         finally:
             self.count -= 1
+
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="warroom"'}
+
+
+class SlackCheck:
+    """Readiness asks Slack (auth.test) at most every 30 s, whatever the probe rate: probes
+    must not spend the budget that incidents need, and our own budget being spent (or Slack
+    rate-limiting us) means Slack answers, so it never makes warroom unready."""
+
+    def __init__(self, slack: BudgetedWebClient, *, every: float = 30.0) -> None:
+        self.slack = slack
+        self.every = every
+        self._checked: tuple[float, str] | None = None
+        self._lock = asyncio.Lock()
+
+    async def result(self) -> str:
+        async with self._lock:  # ten probes at once make one call
+            if self._checked and time.monotonic() - self._checked[0] < self.every:
+                return self._checked[1]
+            self._checked = (time.monotonic(), await self._ask())
+            return self._checked[1]
+
+    async def _ask(self) -> str:
+        try:
+            async with asyncio.timeout(3):
+                await self.slack.auth_test()
+        except SlowDown:
+            return "ok"
+        except SlackApiError as exc:
+            return "ok" if exc.response.status_code == 429 else f"error: {exc.response.get('error')}"
+        except Exception as exc:
+            return f"error: {type(exc).__name__}"
+        return "ok"
 
 
 class SocketMode(AsyncSocketModeHandler):
@@ -117,6 +156,7 @@ class Warroom:
     runbooks: RunbookService
     postmortems: PostmortemService
     reports: ReportService
+    tokens: TokenService
     worker: Worker
     slack: BudgetedWebClient
     bolt: AsyncApp
@@ -181,7 +221,7 @@ def build(
         notify=worker.notify,
         pagerduty_routing_key=settings.pagerduty_routing_key or None,
         library=library,
-        access=Access(config.access, usergroup_members),
+        access=Access(config.access, usergroup_members, limits=config.limits),
     )
     alerts = AlertService(db, config, service, notify=worker.notify)
     runbooks = RunbookService(service, config, notify=worker.notify)
@@ -191,6 +231,7 @@ def build(
         raise ConfigError(f"postmortem_template: {exc}") from None
     postmortems = PostmortemService(service, renderer, settings.postmortem_dir, notify=worker.notify)
     reports = ReportService(db, config.zone, notify=worker.notify)
+    tokens = TokenService(db)
     projector = SlackProjector(slack, service, alerts, runbooks, postmortems, reports, config)
     worker.handlers.update(projector.handlers())
     worker.handlers.update(
@@ -232,6 +273,7 @@ def build(
         runbooks,
         postmortems,
         reports,
+        tokens,
         worker,
         slack,
         bolt,
@@ -284,8 +326,20 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
                     await task
             await warroom.close()
 
-    app = FastAPI(title="warroom", version="0.1.0", lifespan=lifespan)
+    docs = warroom.config.api.docs  # off unless asked for: the schema describes every route
+    app = FastAPI(
+        title="warroom",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.warroom = warroom
+    if docs:  # a pinned copy of the page's script, never a floating CDN version
+        pin_docs_assets(app)
+    if hosts := warroom.settings.allowed_host_list:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_middleware(Observe, metrics=warroom.metrics)
 
     gate = SlackGate(warroom.settings.slack_signing_secret)
@@ -313,6 +367,8 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    slack_check = SlackCheck(warroom.slack, every=warroom.settings.readyz_slack_every)
+
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
         checks: dict[str, Any] = {}
@@ -321,20 +377,24 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"error: {type(exc).__name__}"
-        try:
-            async with asyncio.timeout(3):
-                await warroom.slack.auth_test()
-            checks["slack"] = "ok"
-        except Exception as exc:
-            checks["slack"] = f"error: {type(exc).__name__}"
+        checks["slack"] = await slack_check.result()
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    app.include_router(api.router(warroom.service, warroom.postmortems, warroom.reports))
+    app.include_router(
+        api.router(warroom.service, warroom.postmortems, warroom.reports, warroom.tokens, warroom.config.api)
+    )
+    api.domain_errors(app)
+    metrics_token = warroom.settings.metrics_token
 
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
-    async def metrics() -> PlainTextResponse:
-        """Prometheus metrics of this process, and the job and incident gauges of the database."""
+    async def metrics(authorization: Annotated[str | None, Header()] = None) -> PlainTextResponse:
+        """Prometheus metrics of this process, and the job and incident gauges of the database
+        (`Authorization: Bearer $METRICS_TOKEN` when METRICS_TOKEN is set)."""
+        if metrics_token and not hmac.compare_digest(
+            (authorization or "").encode(), f"Bearer {metrics_token}".encode()
+        ):
+            return PlainTextResponse("metrics need Authorization: Bearer $METRICS_TOKEN\n", 401, CHALLENGE)
         pending, failed, open_ = await warroom.service.health_counts()
         warroom.metrics.jobs_pending.set(pending)
         warroom.metrics.jobs_failed.set(failed)
@@ -342,6 +402,13 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         return PlainTextResponse(generate_latest(warroom.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(
-        webhooks.router(warroom.alerts, warroom.settings, utcnow, warroom.metrics, warroom.waiting_requests)
+        webhooks.router(
+            warroom.alerts,
+            warroom.settings,
+            utcnow,
+            warroom.metrics,
+            warroom.waiting_requests,
+            warroom.config.limits.webhook_deliveries,
+        )
     )
     return app

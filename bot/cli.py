@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from bot import cli_tokens
 from bot.config import ConfigError, Settings, load_config, parse_duration
 from bot.domain.incident import MILESTONES, DomainError
 from bot.observability import configure_logging
@@ -34,6 +35,7 @@ app.add_typer(incident_app, name="incident")
 app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(report_app, name="report")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(cli_tokens.app, name="token")
 
 
 def _fail(message: str) -> None:
@@ -63,14 +65,13 @@ async def _database(db: Database | None = None) -> AsyncIterator[Database]:
 
 @app.command()
 def serve(
-    host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
+    host: str | None = typer.Option(None, help="Interface to listen on; default $HOST or 127.0.0.1."),
     port: int | None = typer.Option(None, help="Port; default $PORT or 3000."),
     worker: bool = typer.Option(True, help="Run the job worker in this process (see `warroom worker`)."),
 ) -> None:
     """Run the HTTP server (Slack events, webhooks, API) and, unless --no-worker, the job worker."""
-    import uvicorn
-
     from bot.app import build_app
+    from bot.web import server
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -79,7 +80,12 @@ def serve(
         application = build_app(settings, run_worker=worker)
     except ConfigError as exc:
         _fail(str(exc))
-    uvicorn.run(application, host=host, port=port or settings.port, log_level=settings.log_level.lower())
+    server.run(
+        application,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
 
 
 @app.command()
@@ -252,11 +258,11 @@ def report_mttr(
     from pathlib import Path
 
     from bot.docs import reports as report_docs
-    from bot.domain.metrics import GROUPINGS
+    from bot.domain.metrics import GROUPINGS, check_period
     from bot.services.reports import ReportService
 
     try:
-        period = None if since == "all" else parse_duration(since)
+        period = check_period(None if since == "all" else parse_duration(since))
     except ValueError as exc:
         _fail(f"--since: {exc}, or all")
     if by is not None and by not in GROUPINGS:

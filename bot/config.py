@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     # it; at least 15 s, so that it outlasts a Slack call (10 s timeout) and no job runs twice.
     job_lease_seconds: float = Field(default=60.0, ge=15)
     log_format: Literal["json", "text"] = "json"  # json: one object per line, with request id and incident
+    # /readyz asks Slack (auth.test) at most this often, however often it is probed.
+    readyz_slack_every: float = Field(default=30.0, ge=0)
+    # Where `serve` listens: loopback unless told (the container image says 0.0.0.0).
+    host: str = "127.0.0.1"
+    # GET /metrics needs `Authorization: Bearer METRICS_TOKEN` when set.
+    metrics_token: str = ""
+    # Host names this server answers to (comma-separated, `*.example.com` allowed); unset: any.
+    allowed_hosts: str = ""
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
 
     def require_slack(self) -> None:
         # Socket Mode (an app token) needs no signing secret: nothing arrives over HTTP.
@@ -133,9 +145,9 @@ def parse_duration(value: str | int | float) -> timedelta:
     """`90s`, `30m`, `4h`, `2d` (or a number of seconds)."""
     if isinstance(value, int | float):
         return timedelta(seconds=value)
-    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", str(value))
+    match = re.fullmatch(r"\s*(\d{1,9})\s*([smhd])\s*", str(value))
     if not match:
-        raise ValueError(f"{value!r} is not a duration like 90s, 30m, 4h or 2d")
+        raise ValueError(f"{str(value)[:40]!r} is not a duration like 90s, 30m, 4h or 2d")
     amount, unit = int(match.group(1)), match.group(2)
     return timedelta(seconds=amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
 
@@ -272,6 +284,33 @@ class AccessConfig(BaseModel):
         return self.responders is not None or bool(self.admins)
 
 
+class ApiConfig(BaseModel):
+    """/api: who may read without a token, and how hard a token or sender may push."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_read: bool = False  # true: /api reads of public incidents need no token
+    rate_limit: int = Field(default=600, ge=1)  # requests a minute per token (or per address without one)
+    docs: bool = False  # /docs, /redoc and /openapi.json; off unless asked for (they describe everything)
+
+
+class ThrottleConfig(BaseModel):
+    """Generous limits that only a runaway script or an attacker reaches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    declares_per_user: int = Field(default=10, ge=1)  # incidents one person may declare...
+    declare_window: timedelta = timedelta(minutes=1)  # ...in this long
+    # Webhook deliveries a minute from one sender address: far above a storm (bench/ reaches
+    # 400 deliveries a second), low enough that one sender cannot take the server.
+    webhook_deliveries: int = Field(default=60_000, ge=1)
+
+    @field_validator("declare_window", mode="before")
+    @classmethod
+    def _duration(cls, value: str | int | float | timedelta) -> timedelta:
+        return value if isinstance(value, timedelta) else parse_duration(value)
+
+
 class WarroomConfig(BaseModel):
     """What an operator may configure in warroom.yaml; every key has a built-in default."""
 
@@ -288,6 +327,8 @@ class WarroomConfig(BaseModel):
     timezone: str = "UTC"  # how times are shown in post-mortems and reports (stored in UTC)
     postmortem_template: str | None = None  # a Markdown jinja2 template replacing the built-in one
     access: AccessConfig = Field(default_factory=AccessConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    limits: ThrottleConfig = Field(default_factory=ThrottleConfig)
 
     @field_validator("timezone")
     @classmethod

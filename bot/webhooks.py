@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import math
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from bot.config import Settings
 from bot.domain.alerts import Alert
+from bot.domain.throttle import Throttle
 from bot.ingest import MAX_BODY, PayloadError, alertmanager, generic, grafana, pagerduty
 from bot.observability import Metrics
 from bot.services.alerts import AlertService, IngestResult
@@ -42,6 +44,11 @@ def check_token(header: str | None, token: str) -> None:
         raise Refused(401, "credentials required: Authorization: Bearer <token> or basic auth")
     if not hmac.compare_digest(offered.encode(), token.encode()):
         raise Refused(403, "wrong credentials")
+
+
+def refusal(exc: Refused) -> JSONResponse:
+    headers = {"Retry-After": str(math.ceil(exc.retry_after))} if exc.retry_after else None
+    return JSONResponse({"error": exc.error}, status_code=exc.status, headers=headers)
 
 
 def summary(result: IngestResult) -> dict[str, object]:
@@ -143,19 +150,31 @@ def router(
     clock: Callable[[], datetime],
     metrics: Metrics,
     waiting: Waiting,
+    deliveries_per_minute: int,
 ) -> APIRouter:
     api = APIRouter(prefix="/webhooks", tags=["webhooks"])
+    throttle = Throttle(deliveries_per_minute)
+
+    def check_rate(request: Request) -> None:
+        """A budget per sender address, spent before anything else is looked at."""
+        if wait := throttle.take(request.client.host if request.client else "?"):
+            raise Refused(
+                429,
+                f"more than {deliveries_per_minute} deliveries a minute from this address",
+                retry_after=wait,
+            )
 
     async def handle(request: Request, parse: Callable[[bytes], Parsed]) -> JSONResponse:
         """A delivery with some bad alerts stores the good ones and names the bad ones (200);
         one with nothing good in it changes nothing (400)."""
         try:
+            check_rate(request)
             check_token(request.headers.get("authorization"), settings.alert_webhook_token)
             parsed, rejected = parse(await read_body(request, MAX_BODY))
             if rejected and not parsed:
                 raise rejected[0]
         except Refused as exc:
-            return JSONResponse({"error": exc.error}, status_code=exc.status)
+            return refusal(exc)
         except PayloadError as exc:
             return JSONResponse(
                 {"error": "invalid payload", "field": exc.field, "message": exc.message}, status_code=400
@@ -196,6 +215,7 @@ def router(
     async def from_pagerduty(request: Request) -> JSONResponse:
         secrets = [s.strip() for s in settings.pagerduty_webhook_secret.split(",") if s.strip()]
         try:
+            check_rate(request)
             if not secrets:
                 raise Refused(403, "PagerDuty webhooks are disabled: set PAGERDUTY_WEBHOOK_SECRET")
             body = await read_body(request, MAX_BODY)
@@ -208,7 +228,7 @@ def router(
             event_type, parsed = pagerduty.parse(body, now=clock())
             noted = pagerduty.note(body, now=clock())
         except Refused as exc:
-            return JSONResponse({"error": exc.error}, status_code=exc.status)
+            return refusal(exc)
         except PayloadError as exc:
             return JSONResponse(
                 {"error": "invalid payload", "field": exc.field, "message": exc.message}, status_code=400

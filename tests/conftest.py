@@ -16,30 +16,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
 
 from bot.app import Warroom, build
 from bot.config import Settings, WarroomConfig
 from bot.sim.driver import SlackDriver
 from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.store import tables as _tables  # noqa: F401  (registers the models)
 from bot.store.db import Database, async_url
 
 SIGNING_SECRET = "test-signing-secret"
 ALERT_TOKEN = "test-alert-token"
 PAGERDUTY_SECRET = "test-pagerduty-secret"
-TABLES = [
-    "postmortem",
-    "followup",
-    "runbook_step",
-    "runbook_run",
-    "timeline_event",
-    "role_assignment",
-    "processed_event",
-    "job",
-    "alert",
-    "incident_group",
-    "pagerduty_page",
-    "incident",
-]
+# Every table, children before parents: derived from the models, so a new table is emptied too.
+TABLES = [table.name for table in reversed(SQLModel.metadata.sorted_tables)]
 
 
 async def _create_pg_database(server_url: str, name: str) -> None:
@@ -135,12 +125,16 @@ def make_settings(
         runbooks_dir=runbooks_dir,
         postmortem_dir=postmortem_dir or tempfile.mkdtemp(prefix="warroom-postmortems-"),
         slack_rate_period=0.1,  # tests compress time; tests/reliability/test_rate_limits.py checks the budgets
+        readyz_slack_every=0,  # readiness sees Slack go down at once; tests/security checks the cache
     )
 
 
 @pytest.fixture
 def config() -> WarroomConfig:
-    return WarroomConfig()
+    """The built-in defaults, but with the API readable without a token (public incidents
+    only) and its docs served: what most tests read through. tests/security checks the
+    defaults themselves (a token for everything, no docs)."""
+    return WarroomConfig.model_validate({"api": {"public_read": True, "docs": True}})
 
 
 @pytest.fixture

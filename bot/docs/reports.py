@@ -96,8 +96,14 @@ def to_csv(report: MttrReport) -> str:
         for metric in ORDER:
             s = group.metrics[metric]
             seconds = ["" if getattr(s, stat) is None else round(getattr(s, stat), 1) for stat in STATS]
-            writer.writerow([name, group.incidents, group.open, metric, s.count, s.missing, *seconds])
+            writer.writerow([cell(name), group.incidents, group.open, metric, s.count, s.missing, *seconds])
     return out.getvalue()
+
+
+def cell(text: str) -> str:
+    """Text for a spreadsheet cell that a spreadsheet will not run: a group name (a service
+    name from an alert) starting with = + - @ (or a tab or return) gets a leading quote."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def to_json(report: MttrReport) -> dict[str, Any]:

@@ -26,6 +26,16 @@ METRICS: dict[str, tuple[str, str]] = {
     "time_to_resolve": ("started_at", "resolved_at"),
 }
 GROUPINGS = ("severity", "service", "month", "week")
+# The longest period a report covers (`since=all` included): ten years of weeks is 522
+# buckets; an unbounded period once made one report hold the server for half a minute.
+MAX_PERIOD = timedelta(days=3650)
+
+
+def check_period(period: timedelta | None) -> timedelta | None:
+    """A report's period as asked for (None: all), or ValueError past MAX_PERIOD."""
+    if period is not None and not timedelta(0) < period <= MAX_PERIOD:
+        raise ValueError(f"a period from 1s to {MAX_PERIOD.days}d")
+    return period
 
 
 class IncidentTimes(Protocol):

@@ -7,6 +7,8 @@ stored by the runbook service; these functions only decide.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -149,6 +151,43 @@ def render(text: str, variables: Mapping[str, Any], escape: Any) -> str:
         return env.from_string(text).render(**variables)
     except Exception as exc:  # validated at load; a runtime surprise must not hide the step
         return f"{text} (template failed: {type(exc).__name__})"
+
+
+_UNSHELLABLE = re.compile(r"[\x00-\x1f\x7f-\x9f`]")  # control characters; backticks end a code block
+
+
+def shell_value(value: str) -> str:
+    """A value as one shell word: control characters and backticks dropped, quoted when it
+    holds anything a shell would act on (`prod; curl x | sh` stays one harmless argument)."""
+    return shlex.quote(_UNSHELLABLE.sub("", value))
+
+
+def render_command(text: str, variables: Mapping[str, Any]) -> str:
+    """A step's command to copy: every inserted value is one shell word, and the command one line
+    per line of the template (a value cannot add lines)."""
+    return render(text, variables, shell_value)
+
+
+def label_sources(text: str) -> list[str]:
+    """The alert labels a template reads (`labels.namespace` -> "namespace"): values someone
+    else wrote, which the reader should look at before running the command."""
+    try:
+        tree = _CHECKER.parse(text)
+    except TemplateSyntaxError:
+        return []
+    found = [
+        attr.attr
+        for attr in tree.find_all(nodes.Getattr)
+        if isinstance(attr.node, nodes.Name) and attr.node.name == "labels"
+    ]
+    found += [
+        str(item.arg.value)
+        for item in tree.find_all(nodes.Getitem)
+        if isinstance(item.node, nodes.Name)
+        and item.node.name == "labels"
+        and isinstance(item.arg, nodes.Const)
+    ]
+    return sorted(set(found))
 
 
 # ---------------------------------------------------------------- the walk

@@ -6,12 +6,15 @@ the command line) is never refused: only Slack user ids are checked."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
-from bot.config import AccessConfig
+from bot.config import AccessConfig, ThrottleConfig
 from bot.domain.incident import DomainError
+from bot.domain.throttle import Throttle
 
 log = logging.getLogger(__name__)
 SLACK_USER = re.compile(r"[UW][A-Z0-9]+")
@@ -23,15 +26,33 @@ class Refused(DomainError):
 
 
 class Access:
-    def __init__(self, config: AccessConfig, members: Members, *, ttl: float = 300.0) -> None:
+    def __init__(
+        self,
+        config: AccessConfig,
+        members: Members,
+        *,
+        ttl: float = 300.0,
+        limits: ThrottleConfig | None = None,
+    ) -> None:
         self.config = config
         self.members = members
+        limits = limits or ThrottleConfig()
+        self.declares = Throttle(limits.declares_per_user, limits.declare_window.total_seconds())
+        self.declare_limit = f"{limits.declares_per_user} incidents in {_duration(limits.declare_window)}"
         self.ttl = ttl  # user groups change rarely; usergroups.users.list is Tier 2
         self._cache: dict[str, tuple[float, set[str]]] = {}
 
     async def check_declare(self, actor: str) -> None:
+        """Members of `declarers` (or everyone) may declare, a few at a time: one person (or
+        API token) opening hundreds of incidents would bury the next real one."""
+        person = SLACK_USER.fullmatch(actor) is not None
+        if (person or actor.startswith("api:")) and (wait := self.declares.take(actor)):
+            raise Refused(
+                f"You have declared {self.declare_limit}, the most one person may: "
+                f"try again in {math.ceil(wait)} s, or ask an admin to raise `limits.declares_per_user`."
+            )
         group = self.config.declarers
-        if group is None or not SLACK_USER.fullmatch(actor) or actor in self.config.admins:
+        if group is None or not person or actor in self.config.admins:
             return
         if actor not in await self._members(group):
             raise Refused(f"Only members of {_group(group)} or an admin may declare incidents here.")
@@ -64,6 +85,13 @@ class Access:
             return cached[1] if cached else set()
         self._cache[group] = (time.monotonic(), members)
         return members
+
+
+def _duration(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
 def _group(group: str) -> str:

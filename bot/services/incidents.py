@@ -97,7 +97,7 @@ class IncidentService:
     ) -> None:
         self.db = db
         self.config = config
-        self.access = access or Access(config.access, _no_members)
+        self.access = access or Access(config.access, _no_members, limits=config.limits)
         self.library = library or RunbookLibrary(
             None, roles=config.role_names, severities=config.severity_names
         )
@@ -284,8 +284,10 @@ class IncidentService:
         return incident
 
     async def change_status(
-        self, number: int, status: Status, actor: str, message: str | None = None
+        self, number: int, status: Status, actor: str, message: str | None = None, *, key: str | None = None
     ) -> Incident:
+        """`key`: the timeline event's idempotency key (an API Idempotency-Key), so that the
+        same request made twice changes the status once."""
         if status in (Status.RESOLVED, Status.CLOSED):
             await self._check_change(number, actor, "resolve" if status == Status.RESOLVED else "close")
         elif (await self.get(number)).status == Status.RESOLVED.value:
@@ -301,7 +303,7 @@ class IncidentService:
                 text += f": {message.strip()}"
             if status is Status.RESOLVED and message:
                 incident.resolve_summary = message.strip()
-            await self._changed(session, incident, "status", actor, text, now)
+            await self._changed(session, incident, "status", actor, text, now, key=key)
             await self._reset_update_reminder(session, incident, now)
             if status is Status.CLOSED:
                 # The post-mortem draft writes itself, and checklists lose their buttons.
@@ -324,8 +326,10 @@ class IncidentService:
         self.notify()
         return incident
 
-    async def resolve(self, number: int, actor: str, summary: str | None = None) -> Incident:
-        return await self.change_status(number, Status.RESOLVED, actor, summary)
+    async def resolve(
+        self, number: int, actor: str, summary: str | None = None, *, key: str | None = None
+    ) -> Incident:
+        return await self.change_status(number, Status.RESOLVED, actor, summary, key=key)
 
     async def close(self, number: int, actor: str) -> Incident:
         return await self.change_status(number, Status.CLOSED, actor)
@@ -351,11 +355,11 @@ class IncidentService:
         self.notify()
         return incident
 
-    async def add_note(self, number: int, text: str, actor: str) -> None:
+    async def add_note(self, number: int, text: str, actor: str, *, key: str | None = None) -> None:
         text = rules.clean_note(text)
         async with self.db.transaction() as session:
             await self.lock(session, number)
-            key = await self.append(session, number, "note", actor, text, self.clock())
+            key = await self.append(session, number, "note", actor, text, self.clock(), key=key)
             await self.echo(session, number, key)
         self.notify()
 
@@ -620,11 +624,16 @@ class IncidentService:
         async with self.db.sessions() as session:
             return list((await session.execute(stmt)).scalars())
 
-    async def timeline(self, number: int) -> list[TimelineEvent]:
+    async def timeline(
+        self, number: int, *, offset: int = 0, limit: int | None = None
+    ) -> list[TimelineEvent]:
+        """In time order; a page of it with `offset` and `limit`."""
         stmt = (
             sa.select(TimelineEvent)
             .where(col(TimelineEvent.incident_number) == number)
             .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
+            .offset(offset)
+            .limit(limit)
         )
         async with self.db.sessions() as session:
             return list((await session.execute(stmt)).scalars())
@@ -712,12 +721,20 @@ class IncidentService:
         return f"<@{user}> is now {role}"
 
     async def _changed(
-        self, session: AsyncSession, incident: Incident, kind: str, actor: str, text: str, now: datetime
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        kind: str,
+        actor: str,
+        text: str,
+        now: datetime,
+        *,
+        key: str | None = None,
     ) -> None:
         """Record a change on the timeline; echo it in the channel and refresh the summary."""
         number = _number(incident)
         incident.updated_at = now
-        key = await self.append(session, number, kind, actor, text, now)
+        key = await self.append(session, number, kind, actor, text, now, key=key)
         await self.echo(session, number, key)
         await jobs.enqueue(session, "slack.sync_summary", {"incident": number}, queue=incident_queue(number))
 

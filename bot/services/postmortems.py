@@ -121,7 +121,9 @@ class PostmortemService:
 
     # ------------------------------------------------------------ follow-ups
 
-    async def add_followup(self, number: int, text: str, owner: str | None, actor: str) -> FollowUp:
+    async def add_followup(
+        self, number: int, text: str, owner: str | None, actor: str, *, key: str | None = None
+    ) -> FollowUp:
         text = " ".join(text.split())
         if not text:
             raise DomainError("What is the follow-up? `followup Add an alert on queue depth @owner`.")
@@ -134,7 +136,7 @@ class PostmortemService:
             session.add(item)
             whose = f" (owner <@{owner}>)" if owner else ""
             key = await self.incidents.append(
-                session, number, "followup", actor, f"Follow-up: {text}{whose}", now
+                session, number, "followup", actor, f"Follow-up: {text}{whose}", now, key=key
             )
             await self.incidents.echo(session, number, key)
         self.notify()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, TypeVar
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from bot.domain.metrics import GROUPINGS, METRICS, Group, Report, Stats, calendar_buckets, stats
+from bot.domain.metrics import GROUPINGS, MAX_PERIOD, METRICS, Group, Report, Stats, calendar_buckets, stats
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import Incident, utcnow
@@ -60,6 +60,9 @@ class MttrReport:
 class ReportService:
     def __init__(self, db: Database, zone: tzinfo, *, notify: Callable[[], None] = lambda: None) -> None:
         self.db = db
+        # Reports are the heaviest reads: two at a time, so that a burst of them queues here
+        # instead of taking every connection from the commands Slack is waiting on.
+        self._computing = asyncio.Semaphore(2)
         self.zone = zone
         self.notify = notify
         self.postgres = db.url.startswith("postgresql")
@@ -94,10 +97,16 @@ class ReportService:
             raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
         end = now or utcnow()
         if since is not None:
-            start = end - since
+            start = end - min(since, MAX_PERIOD)
         else:
             async with self.db.sessions() as session:
-                start = await self._first_start(session, end)
+                start = min(max(await self._first_start(session, end), end - MAX_PERIOD), end)
+        async with self._computing:
+            return await self._mttr(start, end, by, include_private)
+
+    async def _mttr(
+        self, start: datetime, end: datetime, by: str | None, include_private: bool
+    ) -> MttrReport:
         period = sa.and_(INCIDENT.started_at >= start, INCIDENT.started_at <= end)
         if not include_private:
             period = sa.and_(period, INCIDENT.private.is_(False))
@@ -170,27 +179,9 @@ class ReportService:
             .where(where)
             .group_by(*keys)
         )
-        report: dict[tuple[str, ...], tuple[list[int], list[list[float]]]] = {}
-        trend: dict[tuple[str, ...], Group] = {}
-        for row in await session.execute(query):
-            incidents, open_, *joined = row[len(keys) :]
-            values = [list(map(float, text.split(","))) if text else [] for text in joined]
-            counts, columns = report.setdefault(
-                tuple(row[: len(report_key)]), ([0, 0], [[] for _ in METRICS])
-            )
-            counts[0] += incidents
-            counts[1] += open_
-            for column, numbers in zip(columns, values, strict=True):
-                column.extend(numbers)
-            resolve_times = values[list(METRICS).index(TREND_METRIC)]
-            trend[tuple(row[len(report_key) : len(keys)])] = _group(
-                incidents, open_, {TREND_METRIC: resolve_times}
-            )
-        groups = {
-            key: _group(incidents, open_, dict(zip(METRICS, columns, strict=True)))
-            for key, ((incidents, open_), columns) in report.items()
-        }
-        return groups, trend
+        found = (await session.execute(query)).all()
+        # Splitting, merging and sorting the values is CPU work: a thread's, not the loop's.
+        return await asyncio.to_thread(_merge, found, len(report_key), len(keys))
 
     async def _aggregate_in_postgres(
         self, session: Any, where: Any, keys: list[Any], metrics: list[str]
@@ -265,3 +256,27 @@ def _bucket_of(at: Any, buckets: list[tuple[str, datetime]]) -> Any:
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _merge(
+    found: Sequence[Any], report_keys: int, keys: int
+) -> tuple[dict[tuple[str, ...], Group], dict[tuple[str, ...], Group]]:
+    """SQLite's groups (report key and trend key at once) merged into the report's groups
+    and the trend's, with each group's values sorted into statistics."""
+    report: dict[tuple[str, ...], tuple[list[int], list[list[float]]]] = {}
+    trend: dict[tuple[str, ...], Group] = {}
+    for row in found:
+        incidents, open_, *joined = row[keys:]
+        values = [list(map(float, text.split(","))) if text else [] for text in joined]
+        counts, columns = report.setdefault(tuple(row[:report_keys]), ([0, 0], [[] for _ in METRICS]))
+        counts[0] += incidents
+        counts[1] += open_
+        for column, numbers in zip(columns, values, strict=True):
+            column.extend(numbers)
+        resolve_times = values[list(METRICS).index(TREND_METRIC)]
+        trend[tuple(row[report_keys:keys])] = _group(incidents, open_, {TREND_METRIC: resolve_times})
+    groups = {
+        key: _group(incidents, open_, dict(zip(METRICS, columns, strict=True)))
+        for key, ((incidents, open_), columns) in report.items()
+    }
+    return groups, trend

@@ -11,8 +11,19 @@ from typing import Any
 
 from bot.config import WarroomConfig
 from bot.domain.incident import Status, allowed_next
-from bot.domain.runbooks import Progress, Runbook, Step, StepRecord, StepRef, StepState, render
-from bot.slack.text import escape, escape_keeping_mentions, slack_time
+from bot.domain.runbooks import (
+    Progress,
+    Runbook,
+    Step,
+    StepRecord,
+    StepRef,
+    StepState,
+    label_sources,
+    render,
+    render_command,
+)
+from bot.slack.text import escape, escape_keeping_mentions, slack_time, url_value
+from bot.slack.text import link as slack_link
 from bot.store.tables import AlertRecord, FollowUp, Incident, TimelineEvent
 
 Block = dict[str, Any]
@@ -89,12 +100,12 @@ def summary_blocks(incident: Incident, roles: dict[str, str], config: WarroomCon
         blocks.append(mrkdwn(f"*Resolution*\n{escape(incident.resolve_summary)}"))
     if incident.postmortem_version:
         draft = f"draft v{incident.postmortem_version}"
-        link = (
-            f"<{escape(incident.postmortem_url)}|{draft}>"
+        where = (
+            slack_link(incident.postmortem_url, draft)
             if incident.postmortem_url
             else f"{draft}, uploaded in this channel"
         )
-        blocks.append(mrkdwn(f"*Post-mortem*: {link}"))
+        blocks.append(mrkdwn(f"*Post-mortem*: {where}"))
     if status != Status.CLOSED:
         value = str(incident.number)
         actions = [
@@ -357,9 +368,9 @@ def alerts_blocks(firing: int, resolved: int, newest: list[AlertRecord]) -> list
     lines = []
     for alert in newest:
         mark = ":red_circle:" if alert.status == "firing" else ":white_check_mark:"
-        link = next((u for u in alert.links if u.startswith(("https://", "http://"))), None)
-        title = escape(alert.title[:200])
-        lines.append(f"{mark} {f'<{escape(link)}|{title}>' if link else title} ({escape(alert.source)})")
+        url = next((u for u in alert.links if u.startswith(("https://", "http://"))), None)
+        title = alert.title[:200]
+        lines.append(f"{mark} {slack_link(url, title) if url else escape(title)} ({escape(alert.source)})")
     blocks: list[Block] = [mrkdwn(f"{state} *Alerts*: {firing} firing, {resolved} resolved")]
     if lines:
         blocks.append(mrkdwn("\n".join(lines)))
@@ -389,14 +400,14 @@ def alerts_cleared_blocks(incident: Incident, commander: str | None, total: int)
 
 
 def triage_blocks(alert: AlertRecord, value: str) -> list[Block]:
-    link = next((u for u in alert.links if u.startswith(("https://", "http://"))), None)
+    url = next((u for u in alert.links if u.startswith(("https://", "http://"))), None)
     details = [f"*{escape(alert.title[:200])}*", f"Source: {escape(alert.source)}"]
     if alert.service:
         details.append(f"Service: {escape(alert.service)}")
     if alert.severity:
         details.append(f"Severity: {escape(alert.severity)}")
-    if link:
-        details.append(f"<{escape(link)}|Open in {escape(alert.source)}>")
+    if url:
+        details.append(slack_link(url, f"Open in {alert.source}"))
     return [
         mrkdwn(":mag: An alert needs a look:\n" + "\n".join(details)),
         {
@@ -441,6 +452,19 @@ def _finished_line(position: int, step: Step, record: StepRecord) -> str:
     return f":fast_forward: {position}. ~{step.title}~ skipped by {who(record.finished_by)}: {reason}"
 
 
+def command_blocks(template: str, variables: dict[str, Any]) -> list[Block]:
+    """A step's command in a code block, each inserted value one shell word, and where the
+    values came from when the alert supplied them."""
+    command = escape(render_command(template, variables))
+    blocks = [mrkdwn("```" + _fit(command, TEXT_MAX - 6) + "```")]
+    if sources := label_sources(template):
+        names = ", ".join(f"`{escape(name)}`" for name in sources)
+        blocks.append(
+            context(f":mag: Filled in from the alert's labels ({names}): check them before you run it.")
+        )
+    return blocks
+
+
 def checklist_blocks(
     run_id: int,
     runbook: Runbook,
@@ -476,15 +500,14 @@ def checklist_blocks(
             for part in (
                 _owner(step, roles),
                 f"Taken by {who(record.taken_by)}" if record.taken_by else "",
-                f"<{text(step.link)}|Open link>" if step.link else "",
+                slack_link(render(step.link, variables, url_value), "Open link") if step.link else "",
             )
             if part
         )
         body = "\n".join(part for part in (head, meta, text(step.details)) if part)
         blocks.append({**mrkdwn(_fit(body)), "block_id": f"step:{step.id}"})
         if step.command:
-            command = escape(render(step.command, variables, str))
-            blocks.append(mrkdwn("```" + _fit(command, TEXT_MAX - 6) + "```"))
+            blocks.extend(command_blocks(step.command, variables))
         if not closed:
             value = StepRef(run_id, step.id, runbook.version).encode()
             blocks.append(
@@ -532,9 +555,7 @@ def runbook_choices_text(command: str, choices: list[tuple[Runbook, str | None]]
 def confirm_step_modal(value: str, runbook: Runbook, step: Step, variables: dict[str, Any]) -> dict[str, Any]:
     blocks: list[Block] = [mrkdwn(_fit(f":warning: *{step.title}* ({runbook.name}) is marked as dangerous."))]
     if step.command:
-        blocks.append(
-            mrkdwn("```" + _fit(escape(render(step.command, variables, str)), TEXT_MAX - 6) + "```")
-        )
+        blocks.extend(command_blocks(step.command, variables))
     blocks.append(mrkdwn("Confirm that it is done: it goes on the timeline with your name."))
     return {
         "type": "modal",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from urllib.parse import quote
 
 from bot.domain.incident import DomainError
 
@@ -20,7 +21,9 @@ def escape(text: str) -> str:
 # Slack's own markup that is safe to keep in echoed user text: people, channels and plain
 # links. Broadcasts (<!channel>, <!here>) and labelled links (<url|label>, a phishing tool)
 # are not in the list, so they get escaped.
-_SAFE_MARKUP = re.compile(r"<(@[UW][A-Z0-9]+|#C[A-Z0-9]+|https?://[^\s|>]+)(?:\|[^>]*)?>")
+# A link's address may hold neither `<` (a broadcast nested inside it, `<https://a/<!here>`,
+# would survive) nor `|` (the start of a label).
+_SAFE_MARKUP = re.compile(r"<(@[UW][A-Z0-9]+|#C[A-Z0-9]+|https?://[^\s|<>]+)(?:\|[^<>]*)?>")
 
 
 def escape_keeping_mentions(text: str) -> str:
@@ -32,6 +35,22 @@ def escape_keeping_mentions(text: str) -> str:
         last = match.end()
     out.append(escape(text[last:]))
     return "".join(out)
+
+
+def link(url: str, label: str) -> str:
+    """A Slack link whose address and label are exactly what they say: the address cannot
+    end early or carry a label of its own (`|`), the label cannot ping or nest a link. An
+    address that is not http(s) is not linked at all."""
+    if not re.match(r"(?i)https?://", url):
+        return escape(label)
+    address = escape(re.sub(r"[\s|<>]", lambda m: quote(m.group()), url))
+    return f"<{address}|{escape(label).replace('|', '¦')}>"
+
+
+def url_value(value: str) -> str:
+    """A value inserted into a URL template: one percent-encoded piece, so it cannot change
+    where the link goes beyond its own place."""
+    return quote(value, safe="")
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -259,3 +259,18 @@ class Job(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     done_at: datetime | None = _time()
     failed_at: datetime | None = _time()
+
+
+class ApiToken(SQLModel, table=True):
+    """A credential for /api (`warroom token create`): only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=28, unique=True)  # the timeline says `api:NAME` (32 characters)
+    scope: str = Field(max_length=8)  # read | write | admin
+    token_hash: str = Field(max_length=64, unique=True)
+    hint: str = Field(max_length=12)  # the token's first characters, to recognise it by
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime | None = _time()
+    revoked_at: datetime | None = _time()

@@ -25,10 +25,11 @@ JSON_MAX_DEPTH = 64  # Slack nests a few levels; hundreds is an attack on the pa
 
 
 class Refused(Exception):
-    def __init__(self, status: int, error: str) -> None:
+    def __init__(self, status: int, error: str, *, retry_after: float | None = None) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
+        self.retry_after = retry_after
 
 
 async def read_body(request: Request, limit: int, *, seconds: float = BODY_READ_TIMEOUT) -> bytes:

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import WarroomConfig, parse_duration
 from bot.domain.incident import DomainError, parse_status
+from bot.domain.metrics import MAX_PERIOD
 from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService, parse_followup
 from bot.services.reports import ReportService
@@ -23,7 +24,7 @@ from bot.store.tables import Incident
 
 Reply = str | None
 REPORT_DEFAULT_PERIOD = "30d"
-REPORT_MIN_PERIOD, REPORT_MAX_PERIOD = timedelta(days=1), timedelta(days=3650)
+REPORT_MIN_PERIOD, REPORT_MAX_PERIOD = timedelta(days=1), MAX_PERIOD
 
 
 class Commands:
