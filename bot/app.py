@@ -352,11 +352,16 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
             return JSONResponse({"error": "no SLACK_SIGNING_SECRET: Slack is served over Socket Mode"}, 401)
         headers = request.headers
         try:
-            body = await read_body(request, SLACK_MAX_BODY)
-            gate.verify(headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature"), body)
+            body = await read_body(request, SLACK_MAX_BODY, seconds=warroom.settings.request_timeout)
+            fresh = gate.verify(
+                headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature"), body
+            )
             text = check_slack_shape(headers.get("content-type", ""), body)
         except Refused as exc:
             return JSONResponse({"error": exc.error}, exc.status)
+        if not fresh:
+            log.warning("a signed Slack request arrived again (same signature): answered, not acted on")
+            return Response(status_code=200)
         with warroom.waiting_requests.holding():
             answer = await warroom.bolt.async_dispatch(
                 AsyncBoltRequest(body=text, query=request.query_params, headers=headers)  # type: ignore[arg-type]

@@ -85,6 +85,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
+        header_timeout=settings.request_timeout,
     )
 
 

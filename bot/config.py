@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # it; at least 15 s, so that it outlasts a Slack call (10 s timeout) and no job runs twice.
     job_lease_seconds: float = Field(default=60.0, ge=15)
     log_format: Literal["json", "text"] = "json"  # json: one object per line, with request id and incident
+    # Seconds a request may take to send its headers, and its body: a sender that trickles
+    # either is cut off (nobody holds a connection, or the worker, by sending slowly).
+    request_timeout: float = Field(default=10.0, gt=0, le=300)
     # /readyz asks Slack (auth.test) at most this often, however often it is probed.
     readyz_slack_every: float = Field(default=30.0, ge=0)
     # Where `serve` listens: loopback unless told (the container image says 0.0.0.0).

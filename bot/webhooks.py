@@ -170,7 +170,7 @@ def router(
         try:
             check_rate(request)
             check_token(request.headers.get("authorization"), settings.alert_webhook_token)
-            parsed, rejected = parse(await read_body(request, MAX_BODY))
+            parsed, rejected = parse(await read_body(request, MAX_BODY, seconds=settings.request_timeout))
             if rejected and not parsed:
                 raise rejected[0]
         except Refused as exc:
@@ -218,7 +218,7 @@ def router(
             check_rate(request)
             if not secrets:
                 raise Refused(403, "PagerDuty webhooks are disabled: set PAGERDUTY_WEBHOOK_SECRET")
-            body = await read_body(request, MAX_BODY)
+            body = await read_body(request, MAX_BODY, seconds=settings.request_timeout)
             signature = request.headers.get("x-pagerduty-signature")
             if not signature:
                 raise Refused(401, "X-PagerDuty-Signature is missing")

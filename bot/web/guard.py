@@ -89,7 +89,8 @@ def load_json_object(text: str, where: str) -> dict[str, object]:
 class SlackGate:
     """Slack's request signing (v0), checked before anything parses the body, and a memory
     of the signatures accepted in the last five minutes so that a captured request cannot be
-    replayed inside Slack's window."""
+    replayed inside Slack's window: a replay is answered 200 and does nothing (Slack itself
+    signs each retry anew, but a 200 is what a duplicate of anything should get)."""
 
     def __init__(
         self, secret: str, *, clock: Callable[[], float] = time.time, remember: int = 100_000
@@ -99,7 +100,9 @@ class SlackGate:
         self.remember = remember
         self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def verify(self, timestamp: str | None, signature: str | None, body: bytes) -> None:
+    def verify(self, timestamp: str | None, signature: str | None, body: bytes) -> bool:
+        """Refused (401) unless Slack signed this body in the last five minutes; False when
+        it is a request already received (answer it, change nothing)."""
         if not timestamp or not signature:
             raise Refused(401, "X-Slack-Request-Timestamp and X-Slack-Signature are required")
         if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
@@ -113,10 +116,11 @@ class SlackGate:
             raise Refused(401, "invalid X-Slack-Signature")
         self._forget(now)
         if expected in self._seen:
-            raise Refused(401, "this request was already received (replayed signature)")
+            return False
         self._seen[expected] = now + SLACK_WINDOW
         while len(self._seen) > self.remember:
             self._seen.popitem(last=False)
+        return True
 
     def _forget(self, now: float) -> None:
         while self._seen:

@@ -17,13 +17,15 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger(__name__)
-HEADER_TIMEOUT = 10.0  # seconds from a connection's first byte (or its last response) to its headers
 KEEP_ALIVE = 5  # seconds an idle connection is kept
 MAX_CONNECTIONS = 2000  # and requests at once: beyond, uvicorn answers 503 at once
 
 
 class DeadlineProtocol(HttpToolsProtocol):
-    """HTTP/1.1 with a deadline on the request line and headers."""
+    """HTTP/1.1 with a deadline on the request line and headers: from the connection's
+    opening (or the end of its last response) to the end of its headers."""
+
+    header_timeout = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,7 +50,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
-        self._header_deadline = self.loop.call_later(HEADER_TIMEOUT, self._too_slow)
+        self._header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
 
     def _disarm(self) -> None:
         if self._header_deadline is not None:
@@ -71,14 +73,15 @@ def raise_file_limit() -> None:
             log.warning("could not raise the open-file limit from %d: %s", soft, exc)
 
 
-def run(app: Any, *, host: str, port: int, log_level: str) -> None:
+def run(app: Any, *, host: str, port: int, log_level: str, header_timeout: float) -> None:
     raise_file_limit()
+    protocol = type("DeadlineProtocol", (DeadlineProtocol,), {"header_timeout": header_timeout})
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level=log_level,
-        http=DeadlineProtocol,
+        http=protocol,
         timeout_keep_alive=KEEP_ALIVE,
         limit_concurrency=MAX_CONNECTIONS,
         h11_max_incomplete_event_size=16 * 1024,  # headers larger than this are refused

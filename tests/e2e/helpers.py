@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -15,6 +16,8 @@ from bot.sim.server import BOT_TOKEN, Channel, SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import Incident, Job, TimelineEvent
 from tests.conftest import ALERT_TOKEN, PAGERDUTY_SECRET, SIGNING_SECRET
+
+TEST_CONFIG = Path(__file__).parent.parent / "fixtures" / "warroom.yaml"
 
 
 async def settle(warroom: Warroom, *, horizon: timedelta = timedelta(0)) -> int:
@@ -52,7 +55,7 @@ def environment(db: Database, sim: SlackSimulator, **extra: str) -> dict[str, st
         "SLACK_API_URL": sim.api_url,
         "ALERT_WEBHOOK_TOKEN": ALERT_TOKEN,
         "PAGERDUTY_WEBHOOK_SECRET": PAGERDUTY_SECRET,
-        "WARROOM_CONFIG": "",
+        "WARROOM_CONFIG": str(TEST_CONFIG),
         "RUNBOOKS_DIR": "",
         "LOG_FORMAT": "text",
         "SLACK_RATE_PERIOD": "0.1",
