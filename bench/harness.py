@@ -74,6 +74,10 @@ def running_warroom(
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
         database_url = fresh_database(database, tmp)
+        # The load generator plays a few people declaring hundreds of incidents, far past
+        # the per-person declare budget that protects a real workspace (warroom.yaml limits);
+        # serve reads ./warroom.yaml from its working directory.
+        (Path(tmp) / "warroom.yaml").write_text("limits: {declares_per_user: 1000000}\n")
         env = {
             **os.environ,
             "SLACK_BOT_TOKEN": BOT_TOKEN,
