@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
@@ -310,12 +311,12 @@ def router(
     return api
 
 
-def domain_errors(app: Any) -> None:
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Refused) else 409
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+def domain_errors(app: FastAPI) -> None:
     """The rules' refusals as answers: 404 for what is not there, 403 for who may not, 409
     for a change the incident's state does not allow (or a bad value the rules caught)."""
-    from fastapi.responses import JSONResponse
-
-    @app.exception_handler(DomainError)
-    async def refused(request: Request, exc: DomainError) -> JSONResponse:
-        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Refused) else 409
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+    app.add_exception_handler(DomainError, _refused)

@@ -9,24 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
 
 import aiohttp
 import httpx2
-from fastapi import FastAPI, Header, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import FastAPI
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import to_starlette_response
-from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
-from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -47,70 +41,16 @@ from bot.services.runbooks import RunbookService
 from bot.services.tokens import TokenService
 from bot.slack import listeners
 from bot.slack.projector import SlackProjector, retry_policy
-from bot.slack.ratelimit import BudgetedWebClient, SlackBudget, SlowDown
+from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import utcnow
 from bot.web.docs import pin_docs_assets
-from bot.web.guard import SLACK_MAX_BODY, Refused, SlackGate, check_slack_shape, read_body
+from bot.web.routes import InFlight, health_router, slack_router
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
 SLACK_TIMEOUT = 10  # seconds; a slow Slack must not hold a job lease for long
-
-
-class InFlight:
-    """Counts Slack requests and alert deliveries being answered, so the worker can step
-    aside for them: both have a sender waiting on the other end. A request counts once it
-    is read (and, for Slack, verified): a sender trickling its body waits alone."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __bool__(self) -> bool:
-        return self.count > 0
-
-    @contextlib.contextmanager
-    def holding(self) -> Iterator[None]:
-        self.count += 1
-        try:
-            yield
-        finally:
-            self.count -= 1
-
-
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="warroom"'}
-
-
-class SlackCheck:
-    """Readiness asks Slack (auth.test) at most every 30 s, whatever the probe rate: probes
-    must not spend the budget that incidents need, and our own budget being spent (or Slack
-    rate-limiting us) means Slack answers, so it never makes warroom unready."""
-
-    def __init__(self, slack: BudgetedWebClient, *, every: float = 30.0) -> None:
-        self.slack = slack
-        self.every = every
-        self._checked: tuple[float, str] | None = None
-        self._lock = asyncio.Lock()
-
-    async def result(self) -> str:
-        async with self._lock:  # ten probes at once make one call
-            if self._checked and time.monotonic() - self._checked[0] < self.every:
-                return self._checked[1]
-            self._checked = (time.monotonic(), await self._ask())
-            return self._checked[1]
-
-    async def _ask(self) -> str:
-        try:
-            async with asyncio.timeout(3):
-                await self.slack.auth_test()
-        except SlowDown:
-            return "ok"
-        except SlackApiError as exc:
-            return "ok" if exc.response.status_code == 429 else f"error: {exc.response.get('error')}"
-        except Exception as exc:
-            return f"error: {type(exc).__name__}"
-        return "ok"
 
 
 class SocketMode(AsyncSocketModeHandler):
@@ -128,7 +68,7 @@ class SocketMode(AsyncSocketModeHandler):
         delay = 1.0
         while True:
             try:
-                await self.connect_async()
+                await self.connect_async()  # type: ignore[no-untyped-call]
                 return
             except Exception as exc:  # Slack unreachable, or the app token refused
                 log.warning("Socket Mode: could not connect (%s); trying again in %.0f s", exc, delay)
@@ -319,7 +259,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         finally:
             if socket is not None and connecting is not None:
                 connecting.cancel()
-                await socket.close_async()
+                await socket.close_async()  # type: ignore[no-untyped-call]
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -342,70 +282,14 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_middleware(Observe, metrics=warroom.metrics)
 
-    gate = SlackGate(warroom.settings.slack_signing_secret)
-
-    @app.post("/slack/events", include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
-        """Size, deadline and signature first, over the raw bytes; only then does bolt parse
-        it. Only a verified request counts as waiting (the worker steps aside for it)."""
-        if not warroom.settings.slack_signing_secret:  # Socket Mode only: nothing to verify with
-            return JSONResponse({"error": "no SLACK_SIGNING_SECRET: Slack is served over Socket Mode"}, 401)
-        headers = request.headers
-        try:
-            body = await read_body(request, SLACK_MAX_BODY, seconds=warroom.settings.request_timeout)
-            fresh = gate.verify(
-                headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature"), body
-            )
-            text = check_slack_shape(headers.get("content-type", ""), body)
-        except Refused as exc:
-            return JSONResponse({"error": exc.error}, exc.status)
-        if not fresh:
-            log.warning("a signed Slack request arrived again (same signature): answered, not acted on")
-            return Response(status_code=200)
-        with warroom.waiting_requests.holding():
-            answer = await warroom.bolt.async_dispatch(
-                AsyncBoltRequest(body=text, query=request.query_params, headers=headers)  # type: ignore[arg-type]
-            )
-        return to_starlette_response(answer)
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    slack_check = SlackCheck(warroom.slack, every=warroom.settings.readyz_slack_every)
-
-    @app.get("/readyz", tags=["health"])
-    async def readyz() -> JSONResponse:
-        checks: dict[str, Any] = {}
-        try:
-            await warroom.db.ping()
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"error: {type(exc).__name__}"
-        checks["slack"] = await slack_check.result()
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
-
+    app.include_router(slack_router(warroom.bolt, warroom.settings, warroom.waiting_requests))
+    app.include_router(
+        health_router(warroom.db, warroom.slack, warroom.service, warroom.metrics, warroom.settings)
+    )
     app.include_router(
         api.router(warroom.service, warroom.postmortems, warroom.reports, warroom.tokens, warroom.config.api)
     )
     api.domain_errors(app)
-    metrics_token = warroom.settings.metrics_token
-
-    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
-    async def metrics(authorization: Annotated[str | None, Header()] = None) -> PlainTextResponse:
-        """Prometheus metrics of this process, and the job and incident gauges of the database
-        (`Authorization: Bearer $METRICS_TOKEN` when METRICS_TOKEN is set)."""
-        if metrics_token and not hmac.compare_digest(
-            (authorization or "").encode(), f"Bearer {metrics_token}".encode()
-        ):
-            return PlainTextResponse("metrics need Authorization: Bearer $METRICS_TOKEN\n", 401, CHALLENGE)
-        pending, failed, open_ = await warroom.service.health_counts()
-        warroom.metrics.jobs_pending.set(pending)
-        warroom.metrics.jobs_failed.set(failed)
-        warroom.metrics.incidents_open.set(open_)
-        return PlainTextResponse(generate_latest(warroom.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
     app.include_router(
         webhooks.router(
             warroom.alerts,

@@ -344,7 +344,7 @@ class SlackSimulator:
             return list(self.channels[channel].messages)
 
     def name_of(self, user: str) -> str:
-        return self.users.get(user, {}).get("name", user)
+        return str(self.users.get(user, {}).get("name", user))
 
     # ------------------------------------------------------------ HTTP
 

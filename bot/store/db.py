@@ -153,7 +153,7 @@ class _InlineSqlite(aiosqlite.Connection):
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                 raise
-        return await super()._execute(self._patiently, fn, *args, **kwargs)
+        return await super()._execute(self._patiently, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     def _patiently(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
