@@ -15,15 +15,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import ApiConfig, parse_duration
 from bot.docs import reports as report_docs
 from bot.domain.incident import DomainError, Status
 from bot.domain.metrics import GROUPINGS, check_period
+from bot.domain.text import storable
 from bot.domain.throttle import Throttle
 from bot.services.access import Refused
 from bot.services.incidents import IncidentService, NotFound
@@ -71,29 +73,33 @@ class TimelineEventOut(BaseModel):
     source: str | None
 
 
+# Text a person sends, made storable before anything sees it (NUL, lone surrogates dropped).
+Text = Annotated[str, AfterValidator(storable)]
+
+
 class DeclareIn(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     severity: str | None = Field(default=None, max_length=16, description="SEV1..; the default if absent")
-    service: str | None = Field(default=None, max_length=100)
-    description: str | None = Field(default=None, max_length=3000)
+    service: Text | None = Field(default=None, max_length=100)
+    description: Text | None = Field(default=None, max_length=3000)
     private: bool = False
 
 
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=3000)
+    text: Text = Field(min_length=1, max_length=3000)
 
 
 class StatusIn(BaseModel):
     status: Status
-    message: str | None = Field(default=None, max_length=3000)
+    message: Text | None = Field(default=None, max_length=3000)
 
 
 class ResolveIn(BaseModel):
-    summary: str | None = Field(default=None, max_length=3000)
+    summary: Text | None = Field(default=None, max_length=3000)
 
 
 class FollowUpIn(BaseModel):
-    text: str = Field(min_length=1, max_length=500)
+    text: Text = Field(min_length=1, max_length=500)
     owner: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{1,30}$", description="a Slack user id")
 
 
@@ -316,7 +322,20 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, without echoing the input: a lone surrogate in it cannot even be
+    written as UTF-8 (that answer was a 500), and the caller has the input already."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in errors]
+    for item in detail:
+        item["loc"] = [storable(str(part)) for part in item.get("loc", ())]
+        item["msg"] = storable(str(item.get("msg", "")))
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def domain_errors(app: FastAPI) -> None:
     """The rules' refusals as answers: 404 for what is not there, 403 for who may not, 409
-    for a change the incident's state does not allow (or a bad value the rules caught)."""
+    for a change the incident's state does not allow (or a bad value the rules caught);
+    422 for a malformed request, naming the field."""
     app.add_exception_handler(DomainError, _refused)
+    app.add_exception_handler(RequestValidationError, _invalid)

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from bot.domain.text import storable
+
 MILESTONES = (
     "started_at",
     "detected_at",
@@ -150,7 +152,7 @@ def record_role(incident: IncidentState, role: str, known_roles: list[str], at: 
 
 
 def clean_title(title: str) -> str:
-    title = " ".join(title.split())
+    title = " ".join(storable(title).split())
     if not title:
         raise DomainError("An incident needs a title, for example: `declare sev2 Checkout is failing`.")
     if len(title) > TITLE_MAX:
@@ -162,7 +164,7 @@ def clean_title(title: str) -> str:
 
 
 def clean_note(text: str) -> str:
-    text = text.strip()
+    text = storable(text).strip()
     if not text:
         raise DomainError("The note is empty. Write it after the command: `note restarted the pods`.")
     if len(text) > NOTE_MAX:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.domain.alerts import Alert
+from bot.domain.text import storable
 
 MAX_BODY = 1024 * 1024  # 1 MiB
 JSON_MAX_DEPTH = 64
@@ -18,7 +18,6 @@ JSON_MAX_DEPTH = 64
 # timeline as "source:fingerprint" (200 characters), so it stays well under that.
 MAX_FINGERPRINT, MAX_GROUP_KEY, MAX_TITLE, MAX_SERVICE, MAX_SEVERITY = 160, 500, 500, 100, 50
 OLDEST = timedelta(days=366)  # an alert that says it began earlier has a broken clock
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: PostgreSQL refuses both
 
 
 class PayloadError(ValueError):
@@ -76,11 +75,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
-
-
-def storable(text: str) -> str:
-    """Text without the characters no database column takes (NUL, lone surrogates)."""
-    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text
 
 
 def bounded_key(key: str, limit: int) -> str:

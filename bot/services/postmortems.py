@@ -30,6 +30,7 @@ from bot.docs.postmortem import (
 )
 from bot.domain.incident import DomainError
 from bot.domain.runbooks import Facts, StepState
+from bot.domain.text import storable
 from bot.runbook_files import from_definition
 from bot.services.incidents import IncidentService, NotFound, first_alert_labels, incident_queue
 from bot.store import jobs
@@ -124,7 +125,7 @@ class PostmortemService:
     async def add_followup(
         self, number: int, text: str, owner: str | None, actor: str, *, key: str | None = None
     ) -> FollowUp:
-        text = " ".join(text.split())
+        text = " ".join(storable(text).split())
         if not text:
             raise DomainError("What is the follow-up? `followup Add an alert on queue depth @owner`.")
         if len(text) > FOLLOWUP_MAX:

@@ -211,3 +211,22 @@ async def test_one_person_cannot_bury_the_next_incident(
     )
     async with warroom.db.sessions() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(Incident)) == 11
+
+
+async def test_text_no_column_can_take_is_made_storable(warroom: Warroom, http: httpx.AsyncClient) -> None:
+    """Found by the fuzzer on PostgreSQL: a NUL in a follow-up made a 500."""
+    writer = bearer(await warroom.tokens.create("fuzz", "write"))
+    declared = await http.post("/api/incidents", json={"title": "Disk\u0000 full"}, headers=writer)
+    assert declared.status_code == 201 and declared.json()["title"] == "Disk full"
+    body = rb'{"text": "Alert\u0000 on \ud800inodes"}'  # a lone surrogate, as JSON may carry one
+    follow = await http.post(
+        "/api/incidents/1/followups", content=body, headers={**writer, "Content-Type": "application/json"}
+    )
+    assert follow.status_code == 422  # not a string JSON can encode again: refused, naming the field
+    assert follow.json()["detail"][0]["loc"] == ["body", "text"]
+    follow = await http.post(
+        "/api/incidents/1/followups", json={"text": "Alert\u0000 on inodes"}, headers=writer
+    )
+    assert follow.status_code == 201 and follow.json()[0]["text"] == "Alert on inodes"
+    note = await http.post("/api/incidents/1/notes", json={"text": "\u0000"}, headers=writer)
+    assert note.status_code == 409 and note.json()["detail"].startswith("The note is empty")
