@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.app import Warroom
+from bot.app import Warroom, build
+from bot.config import WarroomConfig
 from bot.store.tables import AlertRecord, Incident
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, PAGERDUTY_SECRET
@@ -115,3 +116,25 @@ async def test_pagerduty_is_deduplicated_on_the_signed_event_id_and_stale_events
     assert answer.status_code == 400 and answer.json()["field"] == "event.occurred_at"
     (alert,) = await rows(warroom, AlertRecord)
     assert alert.status == "firing"
+
+
+async def test_each_sender_address_has_a_delivery_budget(warroom: Warroom) -> None:
+    """Finding 9: a sender that floods the webhooks gets 429 with Retry-After, spent before
+    its credentials are even looked at; the next sender is not affected."""
+    limited = build(
+        warroom.settings,
+        WarroomConfig.model_validate({"limits": {"webhook_deliveries": 3}}),
+        run_worker=False,
+        migrate=False,
+    )
+    transport = httpx.ASGITransport(app=limited.http, client=("127.0.0.7", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = payloads.generic()
+        answers = [await client.post("/webhooks/generic", content=body, headers=BEARER) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        flooded = await client.post("/webhooks/generic", content=body, headers={"Authorization": "Bearer x"})
+        assert flooded.status_code == 429 and int(flooded.headers["retry-after"]) >= 1
+    other = httpx.ASGITransport(app=limited.http, client=("127.0.0.8", 4000))
+    async with httpx.AsyncClient(transport=other, base_url="http://t") as client:
+        assert (await client.post("/webhooks/generic", content=body, headers=BEARER)).status_code == 200
+    await limited.close()
