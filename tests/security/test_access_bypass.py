@@ -6,7 +6,6 @@ on an incident the person may see."""
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from bot.app import Warroom
 from bot.config import WarroomConfig
@@ -16,26 +15,9 @@ from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.conftest import Declared
 from tests.e2e.helpers import Incident, count, settle, timeline_kinds
+from tests.e2e.test_access import admin, config, reply  # the same people and groups
 
-
-@pytest.fixture
-def admin(sim: SlackSimulator) -> str:
-    return sim.add_user("dana")
-
-
-@pytest.fixture
-def config(sim: SlackSimulator, people: People, admin: str) -> WarroomConfig:
-    """Alice and Bob may declare; Carol is a responder; Dana is an admin."""
-    declarers = sim.add_usergroup([people.alice, people.bob])
-    responders = sim.add_usergroup([people.carol])
-    return WarroomConfig.model_validate(
-        {"access": {"declarers": declarers, "responders": responders, "admins": [admin]}}
-    )
-
-
-async def reply(slack: SlackDriver, user: str, text: str, channel: str) -> str:
-    response = await slack.command(user, text, channel)
-    return str(response.json()["text"]) if response.content else ""
+__all__ = ["admin", "config"]
 
 
 def last_ephemeral(sim: SlackSimulator) -> str:
