@@ -29,7 +29,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from bot import api, observability, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
 from bot.docs.postmortem import PostmortemRenderer, PostmortemTemplateError
-from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs
+from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs, pagerduty_failure
+from bot.jobs import JobKind, check_handlers
 from bot.observability import Metrics, Observe
 from bot.runbook_files import RunbookLibrary
 from bot.services.access import Access
@@ -40,14 +41,14 @@ from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
 from bot.services.tokens import TokenService
 from bot.slack import listeners
-from bot.slack.projector import SlackProjector, retry_policy
+from bot.slack.projector import SlackProjector, slack_failure
 from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import utcnow
 from bot.web.docs import pin_docs_assets
 from bot.web.routes import InFlight, health_router, slack_router
-from bot.worker import Worker
+from bot.worker import Worker, composed
 
 log = logging.getLogger(__name__)
 SLACK_TIMEOUT = 10  # seconds; a slow Slack must not hold a job lease for long
@@ -138,7 +139,7 @@ def build(
     worker = Worker(
         db,
         {},
-        retry_policy=retry_policy,
+        retry_policy=composed(slack_failure, pagerduty_failure),
         yield_to=waiting_requests.__bool__,
         on_outcome=metrics.job_finished,
         lease=timedelta(seconds=settings.job_lease_seconds),
@@ -176,15 +177,16 @@ def build(
     worker.handlers.update(projector.handlers())
     worker.handlers.update(
         {
-            "reminder.status_update": service.remind_status_update,
-            "reminder.runbook_step": runbooks.remind_step,
-            "postmortem.generate": postmortems.generate_job,
+            JobKind.REMINDER_STATUS_UPDATE: service.remind_status_update,
+            JobKind.REMINDER_RUNBOOK_STEP: runbooks.remind_step,
+            JobKind.POSTMORTEM_GENERATE: postmortems.generate_job,
         }
     )
     pagerduty = PagerDutyJobs(
         PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport), slack, service
     )
     worker.handlers.update(pagerduty.handlers())
+    check_handlers(worker.handlers)  # a kind without a handler stops start-up, named
     worker.on_give_up = projector.on_give_up
 
     async def authorize(

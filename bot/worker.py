@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from bot import observability
+from bot.jobs import Handler
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import Job, utcnow
@@ -23,14 +25,51 @@ log = logging.getLogger(__name__)
 # look for what an earlier attempt did before its process died.
 attempt: ContextVar[int] = ContextVar("attempt", default=1)
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
 # Seconds to wait before the next attempt, or None to give up.
 RetryPolicy = Callable[[BaseException, int], float | None]
 GiveUpHook = Callable[[Job, str], Awaitable[None]]
+MAX_TRANSIENT_ATTEMPTS = 50  # with the 5-minute cap: keeps trying through a ~4 hour outage
+MAX_OTHER_ATTEMPTS = 3
 
 
 def default_retry_policy(exc: BaseException, attempts: int) -> float | None:
     return None if attempts >= 5 else min(2.0**attempts, 300.0)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What a classifier says of a failure: wait `after` seconds (None: back off, doubling),
+    and give up once `limit` attempts were made (None: never)."""
+
+    after: float | None = None
+    limit: int | None = MAX_TRANSIENT_ATTEMPTS
+
+
+TRANSIENT = Retry()  # the other side is down or busy: keep trying for hours
+OTHER = Retry(limit=MAX_OTHER_ATTEMPTS)  # probably our request: a few more tries
+# Knows a failure (an adapter's errors), or None to let the next classifier decide.
+Classifier = Callable[[BaseException], Retry | None]
+
+
+def network_failure(exc: BaseException) -> Retry | None:
+    return TRANSIENT if isinstance(exc, TimeoutError | OSError) else None
+
+
+def composed(*classifiers: Classifier) -> RetryPolicy:
+    """The retry policy of classifiers given by the adapters (Slack, PagerDuty), asked in
+    order; a failure none of them knows is a network failure or, else, OTHER."""
+
+    def policy(exc: BaseException, attempts: int) -> float | None:
+        verdict = next((v for c in (*classifiers, network_failure) if (v := c(exc)) is not None), OTHER)
+        if verdict.limit is not None and attempts >= verdict.limit:
+            return None
+        return verdict.after if verdict.after is not None else backoff(attempts)
+
+    return policy
+
+
+def backoff(attempts: int) -> float:
+    return min(2.0 ** (attempts - 1), 300.0) * random.uniform(0.8, 1.2)
 
 
 class Worker:

@@ -11,12 +11,14 @@ from typing import Any
 
 import httpx2
 import pagerduty
+from pagerduty.errors import ServerHttpError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import PagerDutyService, Settings
+from bot.jobs import Handler, JobKind
 from bot.services.incidents import IncidentService
-from bot.worker import Handler
+from bot.worker import TRANSIENT, Retry
 
 
 class PagerDutyNotConfigured(Exception):
@@ -112,6 +114,11 @@ class PagerDuty:
 SEVERITY_TO_PAGERDUTY = {"SEV1": "critical", "SEV2": "error", "SEV3": "warning", "SEV4": "info"}
 
 
+def pagerduty_failure(exc: BaseException) -> Retry | None:
+    """PagerDuty down or unreachable: how the worker retries its jobs."""
+    return TRANSIENT if isinstance(exc, ServerHttpError | httpx2.TransportError) else None
+
+
 class PagerDutyJobs:
     """Job handlers: on-call people into the incident, pages out, pages resolved."""
 
@@ -122,9 +129,9 @@ class PagerDutyJobs:
 
     def handlers(self) -> dict[str, Handler]:
         return {
-            "pagerduty.oncall": self.oncall,
-            "pagerduty.trigger": self.trigger,
-            "pagerduty.resolve": self.resolve,
+            JobKind.PAGERDUTY_ONCALL: self.oncall,
+            JobKind.PAGERDUTY_TRIGGER: self.trigger,
+            JobKind.PAGERDUTY_RESOLVE: self.resolve,
         }
 
     async def oncall(self, payload: dict[str, Any]) -> None:

@@ -35,7 +35,8 @@ from bot.domain.alerts import (
     route,
 )
 from bot.domain.incident import DomainError, Status
-from bot.services.incidents import INSERT_TIMELINE_EVENT, IncidentService, incident_queue
+from bot.jobs import JobKind, alerts_queue, incident_queue, triage_queue
+from bot.services.incidents import INSERT_TIMELINE_EVENT, IncidentService
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import AlertRecord, Incident, IncidentGroup, ProcessedEvent, UTCDateTime, utcnow
@@ -137,10 +138,6 @@ class _Known(NamedTuple):
     status: str
     incident_number: int | None
     incident_closed: bool
-
-
-def alerts_queue(number: int) -> str:
-    return f"alerts:{number}"
 
 
 @dataclass
@@ -310,7 +307,7 @@ class AlertService:
                 await session.execute(INSERT_TIMELINE_EVENT, row)
                 await jobs.enqueue(
                     session,
-                    "slack.echo",
+                    JobKind.SLACK_ECHO,
                     {"incident": number, "event_key": row["idempotency_key"]},
                     queue=incident_queue(number),
                 )
@@ -456,7 +453,7 @@ class AlertService:
         if already:
             return
         payload = {"source": alert.source, "fingerprint": alert.fingerprint}
-        await jobs.enqueue(session, "slack.triage", payload, queue=f"triage:{key}"[:100])
+        await jobs.enqueue(session, JobKind.SLACK_TRIAGE, payload, queue=triage_queue(key))
 
     async def _after_change(
         self, session: AsyncSession, number: int, earliest: datetime, now: datetime, *, resolved: bool
@@ -474,7 +471,7 @@ class AlertService:
         if not firing and active and cleared_at is None:
             await session.execute(SET_CLEARED, {"n": number, "cleared": now})
             await jobs.enqueue(
-                session, "slack.alerts_cleared", {"incident": number}, queue=incident_queue(number)
+                session, JobKind.SLACK_ALERTS_CLEARED, {"incident": number}, queue=incident_queue(number)
             )
         elif firing and cleared_at is not None:
             await session.execute(SET_CLEARED, {"n": number, "cleared": None})  # a later all-clear asks again
@@ -490,7 +487,11 @@ class AlertService:
         run_at = now if due_at is None else max(now, due_at + self.config.alerts.alerts_message_interval)
         await session.execute(SET_ALERTS_MESSAGE_DUE, {"n": number, "due": run_at})
         await jobs.enqueue(
-            session, "slack.sync_alerts", {"incident": number}, queue=alerts_queue(number), run_at=run_at
+            session,
+            JobKind.SLACK_SYNC_ALERTS,
+            {"incident": number},
+            queue=alerts_queue(number),
+            run_at=run_at,
         )
 
     async def _existing(self, session: AsyncSession, alerts: list[Alert]) -> dict[tuple[str, str], _Known]:

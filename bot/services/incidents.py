@@ -20,6 +20,7 @@ from bot.config import WarroomConfig
 from bot.domain import incident as rules
 from bot.domain.incident import ACTIVE, COMMANDER, DomainError, Status
 from bot.domain.runbooks import Facts, Step, matching
+from bot.jobs import JobKind, home_queue, incident_queue, postmortem_queue, reminder_queue
 from bot.runbook_files import RunbookFile, RunbookLibrary
 from bot.services.access import Access
 from bot.store import jobs
@@ -71,16 +72,6 @@ CURRENT_COMMANDER = sa.select(RoleAssignment.__table__.c.user_id).where(  # type
 )
 INSERT_ROLE_ASSIGNMENT = sa.insert(RoleAssignment.__table__)  # type: ignore[attr-defined]
 INSERT_RUNBOOK_STEP = sa.insert(RunbookStep.__table__)  # type: ignore[attr-defined]
-
-
-def incident_queue(number: int) -> str:
-    return f"incident:{number}"
-
-
-def reminder_queue(name: str) -> str:
-    """Scheduled jobs get a queue of their own: a job waiting for its time would hold up
-    every later job in its queue."""
-    return f"reminder:{name}"[:100]
 
 
 class IncidentService:
@@ -186,13 +177,15 @@ class IncidentService:
             text = await self._add_role(session, incident, "commander", commander, reporter, now)
             events.append(self.timeline_row(number, "role", reporter, text, now))
         await session.execute(INSERT_TIMELINE_EVENT, events)
-        await jobs.enqueue(session, "slack.open_channel", {"incident": number}, queue=incident_queue(number))
+        await jobs.enqueue(
+            session, JobKind.SLACK_OPEN_CHANNEL, {"incident": number}, queue=incident_queue(number)
+        )
         await self.start_runbooks(session, number, runbooks, reporter, now)
         await self._schedule_update_reminder(session, incident)
         mapped = self.config.pagerduty.services.get(incident.service or "")
         if mapped and mapped.escalation_policy and not incident.drill:  # a drill pages nobody
             await jobs.enqueue(
-                session, "pagerduty.oncall", {"incident": number}, queue=incident_queue(number)
+                session, JobKind.PAGERDUTY_ONCALL, {"incident": number}, queue=incident_queue(number)
             )
         return incident
 
@@ -237,7 +230,7 @@ class IncidentService:
             )
             await jobs.enqueue(
                 session,
-                "slack.sync_checklist",
+                JobKind.SLACK_SYNC_CHECKLIST,
                 {"incident": number, "run": run.id},
                 queue=incident_queue(number),
             )
@@ -251,7 +244,7 @@ class IncidentService:
             if step.remind_after is not None:
                 await jobs.enqueue(
                     session,
-                    "reminder.runbook_step",
+                    JobKind.REMINDER_RUNBOOK_STEP,
                     {"run": run_id, "step": step.id},
                     queue=reminder_queue(f"step:{run_id}:{step.id}"),
                     run_at=start + step.remind_after,
@@ -308,20 +301,20 @@ class IncidentService:
             if status is Status.CLOSED:
                 # The post-mortem draft writes itself, and checklists lose their buttons.
                 await jobs.enqueue(
-                    session, "postmortem.generate", {"incident": number}, queue=f"postmortem:{number}"
+                    session, JobKind.POSTMORTEM_GENERATE, {"incident": number}, queue=postmortem_queue(number)
                 )
                 for run_id in await session.scalars(
                     sa.select(col(RunbookRun.id)).where(col(RunbookRun.incident_number) == number)
                 ):
                     await jobs.enqueue(
                         session,
-                        "slack.sync_checklist",
+                        JobKind.SLACK_SYNC_CHECKLIST,
                         {"incident": number, "run": run_id},
                         queue=incident_queue(number),
                     )
             if status is Status.RESOLVED and await session.scalar(OPEN_PAGES, {"n": number}):
                 await jobs.enqueue(
-                    session, "pagerduty.resolve", {"incident": number}, queue=incident_queue(number)
+                    session, JobKind.PAGERDUTY_RESOLVE, {"incident": number}, queue=incident_queue(number)
                 )
         self.notify()
         return incident
@@ -394,7 +387,10 @@ class IncidentService:
             )
             await self.echo(session, number, key)
             await jobs.enqueue(
-                session, "slack.invite", {"incident": number, "users": [user]}, queue=incident_queue(number)
+                session,
+                JobKind.SLACK_INVITE,
+                {"incident": number, "users": [user]},
+                queue=incident_queue(number),
             )
         self.notify()
 
@@ -432,7 +428,7 @@ class IncidentService:
             key = await self.append(session, number, "page", actor, f"Paged `{service}` in PagerDuty", now)
             await self.echo(session, number, key)
             payload = {"incident": number, "page": page.id, "routing_key": routing_key}
-            await jobs.enqueue(session, "pagerduty.trigger", payload, queue=incident_queue(number))
+            await jobs.enqueue(session, JobKind.PAGERDUTY_TRIGGER, payload, queue=incident_queue(number))
         self.notify()
 
     async def add_responders(self, number: int, users: list[str], unknown: list[str], *, source: str) -> None:
@@ -447,7 +443,7 @@ class IncidentService:
                 await self.echo(session, number, key)
                 await jobs.enqueue(
                     session,
-                    "slack.invite",
+                    JobKind.SLACK_INVITE,
                     {"incident": number, "users": users},
                     queue=incident_queue(number),
                 )
@@ -528,13 +524,13 @@ class IncidentService:
         """A :pushpin: reaction: fetching the message is Slack work, so it becomes a job."""
         return await self._once(
             delivery,
-            "slack.record_pin",
+            JobKind.SLACK_RECORD_PIN,
             {"incident": number, "channel": channel, "ts": ts, "user": user},
             queue=incident_queue(number),
         )
 
     async def request_home(self, user: str, *, delivery: str) -> bool:
-        return await self._once(delivery, "slack.publish_home", {"user": user}, queue=f"home:{user}")
+        return await self._once(delivery, JobKind.SLACK_PUBLISH_HOME, {"user": user}, queue=home_queue(user))
 
     # ----------------------------------------------------------------- queries
 
@@ -670,7 +666,7 @@ class IncidentService:
         due = incident.update_due_at.isoformat()
         await jobs.enqueue(
             session,
-            "reminder.status_update",
+            JobKind.REMINDER_STATUS_UPDATE,
             {"incident": _number(incident), "due": due},
             queue=reminder_queue(f"update:{_number(incident)}:{due}"),
             run_at=incident.update_due_at,
@@ -702,7 +698,7 @@ class IncidentService:
         text = await self._add_role(session, incident, role, user, actor, now)
         await self._changed(session, incident, "role", actor, text, now)
         await jobs.enqueue(
-            session, "slack.invite", {"incident": number, "users": [user]}, queue=incident_queue(number)
+            session, JobKind.SLACK_INVITE, {"incident": number, "users": [user]}, queue=incident_queue(number)
         )
 
     async def _add_role(
@@ -736,11 +732,16 @@ class IncidentService:
         incident.updated_at = now
         key = await self.append(session, number, kind, actor, text, now, key=key)
         await self.echo(session, number, key)
-        await jobs.enqueue(session, "slack.sync_summary", {"incident": number}, queue=incident_queue(number))
+        await jobs.enqueue(
+            session, JobKind.SLACK_SYNC_SUMMARY, {"incident": number}, queue=incident_queue(number)
+        )
 
     async def echo(self, session: AsyncSession, number: int, event_key: str) -> None:
         await jobs.enqueue(
-            session, "slack.echo", {"incident": number, "event_key": event_key}, queue=incident_queue(number)
+            session,
+            JobKind.SLACK_ECHO,
+            {"incident": number, "event_key": event_key},
+            queue=incident_queue(number),
         )
 
     async def append(

@@ -31,8 +31,9 @@ from bot.docs.postmortem import (
 from bot.domain.incident import DomainError
 from bot.domain.runbooks import Facts, StepState
 from bot.domain.text import storable
+from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import from_definition
-from bot.services.incidents import IncidentService, NotFound, first_alert_labels, incident_queue
+from bot.services.incidents import IncidentService, NotFound, first_alert_labels
 from bot.store import jobs
 from bot.store.tables import (
     AlertRecord,
@@ -175,7 +176,7 @@ class PostmortemService:
             )
             await jobs.enqueue(
                 session,
-                "slack.upload_postmortem",
+                JobKind.SLACK_UPLOAD_POSTMORTEM,
                 {"incident": number, "postmortem": postmortem.id},
                 queue=incident_queue(number),
             )

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from bot.domain.metrics import GROUPINGS, MAX_PERIOD, METRICS, Group, Report, Stats, calendar_buckets, stats
+from bot.jobs import JobKind, report_queue
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import Incident, utcnow
@@ -80,7 +81,7 @@ class ReportService:
             "id": uuid.uuid4().hex[:8],  # names the chart's file, so that a retry can find it
         }
         async with self.db.transaction() as session:
-            await jobs.enqueue(session, "slack.post_report", payload, queue=f"report:{channel}")
+            await jobs.enqueue(session, JobKind.SLACK_POST_REPORT, payload, queue=report_queue(channel))
         self.notify()
 
     async def mttr(

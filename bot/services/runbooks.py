@@ -19,8 +19,9 @@ from bot.config import WarroomConfig
 from bot.domain import runbooks as rules
 from bot.domain.incident import ACTIVE, DomainError, Status, require_open
 from bot.domain.runbooks import Facts, Progress, Runbook, Step, StepRecord, StepRef, StepState
+from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import RunbookFile, from_definition
-from bot.services.incidents import IncidentService, current_roles, first_alert_labels, incident_queue
+from bot.services.incidents import IncidentService, current_roles, first_alert_labels
 from bot.store import jobs
 from bot.store.tables import Incident, RunbookRun, RunbookStep, utcnow
 
@@ -290,7 +291,7 @@ class RunbookService:
         await self.incidents.append(session, run.incident_number, "runbook", actor, text, now)
         await jobs.enqueue(
             session,
-            "slack.sync_checklist",
+            JobKind.SLACK_SYNC_CHECKLIST,
             {"incident": run.incident_number, "run": run.id},
             queue=incident_queue(run.incident_number),
         )

@@ -10,15 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import re
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
-import httpx2
-from pagerduty.errors import ServerHttpError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -26,6 +23,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import worker
 from bot.config import WarroomConfig
 from bot.docs import reports as report_docs
+from bot.jobs import Handler, JobKind
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService
@@ -35,7 +33,6 @@ from bot.slack import blocks
 from bot.slack.ratelimit import SlowDown
 from bot.slack.text import channel_name, escape
 from bot.store.tables import Incident, Job
-from bot.worker import Handler
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +40,6 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # Slack errors that mean the wanted state already holds.
 ALREADY_DONE = {"already_in_channel", "already_pinned", "already_reacted"}
-MAX_TRANSIENT_ATTEMPTS = 50  # with the 5-minute cap: keeps trying through a ~4 hour outage
-MAX_OTHER_ATTEMPTS = 3
 CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 
 
@@ -52,24 +47,25 @@ class ChannelNotReady(Exception):
     """The incident channel does not exist yet; try again shortly."""
 
 
-def retry_policy(exc: BaseException, attempts: int) -> float | None:
-    """Seconds until the next attempt of a failed Slack job, or None to give up."""
+def slack_failure(exc: BaseException) -> worker.Retry | None:
+    """How the worker retries a failed Slack job (bot/worker.py composes the policy)."""
     if isinstance(exc, SlowDown):  # our own rate budget: not a failure, never given up
-        return exc.delay
+        return worker.Retry(after=exc.delay, limit=None)
     if isinstance(exc, ChannelNotReady):
-        return 2.0 if attempts < MAX_TRANSIENT_ATTEMPTS else None
+        return worker.Retry(after=2.0)
     if isinstance(exc, SlackApiError):
         status = exc.response.status_code
         if status == 429:
-            return float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
+            headers = exc.response.headers
+            return worker.Retry(
+                after=float(headers.get("Retry-After", headers.get("retry-after", 1))), limit=None
+            )
         if status >= 500 or exc.response.get("error") in TRANSIENT_ERRORS:
-            return _backoff(attempts) if attempts < MAX_TRANSIENT_ATTEMPTS else None
-        return _backoff(attempts) if attempts < MAX_OTHER_ATTEMPTS else None
-    if isinstance(exc, ServerHttpError | httpx2.TransportError):  # PagerDuty down or unreachable
-        return _backoff(attempts) if attempts < MAX_TRANSIENT_ATTEMPTS else None
-    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
-        return _backoff(attempts) if attempts < MAX_TRANSIENT_ATTEMPTS else None
-    return _backoff(attempts) if attempts < MAX_OTHER_ATTEMPTS else None
+            return worker.TRANSIENT
+        return worker.OTHER
+    if isinstance(exc, aiohttp.ClientError):
+        return worker.TRANSIENT
+    return None
 
 
 async def all_of(*steps: Awaitable[Any]) -> None:
@@ -79,10 +75,6 @@ async def all_of(*steps: Awaitable[Any]) -> None:
     for result in results:
         if isinstance(result, BaseException):
             raise result
-
-
-def _backoff(attempts: int) -> float:
-    return min(2.0 ** (attempts - 1), 300.0) * random.uniform(0.8, 1.2)
 
 
 def _error(exc: SlackApiError) -> str:
@@ -111,18 +103,18 @@ class SlackProjector:
 
     def handlers(self) -> dict[str, Handler]:
         return {
-            "slack.open_channel": self.open_channel,
-            "slack.sync_summary": self.sync_summary,
-            "slack.echo": self.echo,
-            "slack.invite": self.invite,
-            "slack.record_pin": self.record_pin,
-            "slack.publish_home": self.publish_home,
-            "slack.sync_alerts": self.sync_alerts,
-            "slack.alerts_cleared": self.alerts_cleared,
-            "slack.triage": self.triage,
-            "slack.sync_checklist": self.sync_checklist,
-            "slack.upload_postmortem": self.upload_postmortem,
-            "slack.post_report": self.post_report,
+            JobKind.SLACK_OPEN_CHANNEL: self.open_channel,
+            JobKind.SLACK_SYNC_SUMMARY: self.sync_summary,
+            JobKind.SLACK_ECHO: self.echo,
+            JobKind.SLACK_INVITE: self.invite,
+            JobKind.SLACK_RECORD_PIN: self.record_pin,
+            JobKind.SLACK_PUBLISH_HOME: self.publish_home,
+            JobKind.SLACK_SYNC_ALERTS: self.sync_alerts,
+            JobKind.SLACK_ALERTS_CLEARED: self.alerts_cleared,
+            JobKind.SLACK_TRIAGE: self.triage,
+            JobKind.SLACK_SYNC_CHECKLIST: self.sync_checklist,
+            JobKind.SLACK_UPLOAD_POSTMORTEM: self.upload_postmortem,
+            JobKind.SLACK_POST_REPORT: self.post_report,
         }
 
     async def on_give_up(self, job: Job, error: str) -> None:

@@ -1,0 +1,159 @@
+"""The job catalog: every kind of job warroom runs, its payload and its queue.
+
+A job is an outbound effect (Slack, PagerDuty) or a scheduled check, committed with the
+change that causes it and run by the worker (bot/worker.py). Enqueue sites name a `JobKind`;
+the composition root maps every kind to its handler, and start-up fails, naming the kind, if
+one has none.
+
+Queues order jobs: the jobs of one queue run one at a time, in id order. Scheduled jobs get a
+queue of their own, so that a job waiting for its time holds nothing up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
+from typing import Any, TypedDict
+
+from bot.config import ConfigError
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class JobKind(StrEnum):
+    # Slack: make Slack match the database (bot/slack/projector.py)
+    SLACK_OPEN_CHANNEL = "slack.open_channel"
+    SLACK_SYNC_SUMMARY = "slack.sync_summary"
+    SLACK_ECHO = "slack.echo"
+    SLACK_INVITE = "slack.invite"
+    SLACK_RECORD_PIN = "slack.record_pin"
+    SLACK_PUBLISH_HOME = "slack.publish_home"
+    SLACK_SYNC_ALERTS = "slack.sync_alerts"
+    SLACK_ALERTS_CLEARED = "slack.alerts_cleared"
+    SLACK_TRIAGE = "slack.triage"
+    SLACK_SYNC_CHECKLIST = "slack.sync_checklist"
+    SLACK_UPLOAD_POSTMORTEM = "slack.upload_postmortem"
+    SLACK_POST_REPORT = "slack.post_report"
+    # PagerDuty (bot/integrations/pagerduty.py)
+    PAGERDUTY_ONCALL = "pagerduty.oncall"
+    PAGERDUTY_TRIGGER = "pagerduty.trigger"
+    PAGERDUTY_RESOLVE = "pagerduty.resolve"
+    # Scheduled checks and documents (bot/services)
+    REMINDER_STATUS_UPDATE = "reminder.status_update"
+    REMINDER_RUNBOOK_STEP = "reminder.runbook_step"
+    POSTMORTEM_GENERATE = "postmortem.generate"
+
+
+# ---------------------------------------------------------------- payloads
+
+
+class IncidentJob(TypedDict):
+    """open_channel, sync_summary, sync_alerts, alerts_cleared, oncall, resolve, generate,
+    status-update reminders."""
+
+    incident: int
+
+
+class EchoJob(TypedDict):
+    incident: int
+    event_key: str  # the timeline event to post
+
+
+class InviteJob(TypedDict):
+    incident: int
+    users: list[str]
+
+
+class PinJob(TypedDict):
+    incident: int
+    channel: str
+    ts: str
+    user: str
+
+
+class HomeJob(TypedDict):
+    user: str
+
+
+class TriageJob(TypedDict):
+    source: str
+    fingerprint: str
+
+
+class ChecklistJob(TypedDict):
+    incident: int
+    run: int
+
+
+class StepReminderJob(TypedDict):
+    run: int
+    step: str
+
+
+class UploadJob(TypedDict):
+    incident: int
+    postmortem: int  # the draft version's row
+
+
+class ReportJob(TypedDict):
+    channel: str
+    since: float  # seconds
+    user: str
+    response_url: str | None
+    id: str  # names the chart's file, so that a retry can find it
+
+
+class TriggerJob(TypedDict):
+    incident: int
+    page: int  # the pagerduty_page row
+    routing_key: str
+
+
+# ---------------------------------------------------------------- queues
+
+
+def incident_queue(number: int) -> str:
+    """An incident's Slack and PagerDuty work, in order (its messages stay in order)."""
+    return f"incident:{number}"
+
+
+def alerts_queue(number: int) -> str:
+    """The alerts message of an incident: refreshed apart from its other messages."""
+    return f"alerts:{number}"
+
+
+def reminder_queue(name: str) -> str:
+    return f"reminder:{name}"[:100]
+
+
+def postmortem_queue(number: int) -> str:
+    return f"postmortem:{number}"
+
+
+def report_queue(channel: str) -> str:
+    return f"report:{channel}"
+
+
+def home_queue(user: str) -> str:
+    return f"home:{user}"
+
+
+def triage_queue(key: str) -> str:
+    return f"triage:{key}"[:100]
+
+
+# ---------------------------------------------------------------- handlers
+
+
+class MissingHandler(ConfigError):
+    """A job kind nothing would run: its jobs would wait forever."""
+
+
+def check_handlers(handlers: Mapping[str, Handler]) -> None:
+    """Every kind has a handler, and every handler a kind."""
+    missing = [kind.value for kind in JobKind if kind.value not in handlers]
+    if missing:
+        raise MissingHandler(f"job kind {', '.join(missing)} has no handler")
+    unknown = sorted(set(handlers) - {kind.value for kind in JobKind})
+    if unknown:
+        raise MissingHandler(f"handler for {', '.join(unknown)}, which is not a JobKind")
