@@ -16,6 +16,7 @@ from bot.app import Warroom, build
 from bot.config import Settings
 from bot.sim.driver import SlackDriver
 from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.slack.ids import Action, Field
 
 SECRET = "demo-signing-secret"
 RUNBOOK = """\
@@ -107,13 +108,13 @@ async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
         await command(alice, "runbook checkout-errors", channel)
         [run] = await warroom.runbooks.runs(1)
         checklist = run.checklist_ts or ""
-        await slack.click(alice, channel, checklist, "runbook_done:look")
+        await slack.click(alice, channel, checklist, Action.STEP_DONE.of_step("look"))
         say("  @alice pressed Done on 'Check the error dashboard'")
-        await slack.click(carol, channel, checklist, "runbook_take:status-page")
+        await slack.click(carol, channel, checklist, Action.STEP_TAKE.of_step("status-page"))
         say("  @carol pressed I'll take it on 'Update the status page'")
         await warroom.worker.run_until_idle()
         await command(alice, "status identified Deploy 4711 broke the payment client", channel)
-        await slack.click(bob, channel, checklist, "runbook_done:rollback")
+        await slack.click(bob, channel, checklist, Action.STEP_DONE.of_step("rollback"))
         await slack.submit(bob, next(reversed(sim.views)), {})
         say("  @bob pressed Done on 'Roll back the last deploy' and confirmed it in the form")
         await warroom.worker.run_until_idle()
@@ -122,10 +123,10 @@ async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
         say()
         say("== @bob presses Resolve on the pinned summary and fills in the form")
         incident = await warroom.service.get(1)
-        await slack.click(bob, channel, incident.summary_ts or "", "open_resolve_modal")
+        await slack.click(bob, channel, incident.summary_ts or "", Action.OPEN_RESOLVE)
         view_id = next(reversed(sim.views))
         await slack.submit(
-            bob, view_id, {"summary": "Rolled back deploy 4711; payment client pinned to v2.3"}
+            bob, view_id, {Field.SUMMARY: "Rolled back deploy 4711; payment client pinned to v2.3"}
         )
         await warroom.worker.run_until_idle()
         await command(alice, "close", channel)

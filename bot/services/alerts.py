@@ -34,13 +34,14 @@ from bot.domain.alerts import (
     pick_incident,
     route,
 )
-from bot.domain.incident import DomainError, Status
+from bot.domain.incident import ACTIVE, DomainError, Status
 from bot.jobs import JobKind, alerts_queue, incident_queue, triage_queue
 from bot.services.incidents import INSERT_TIMELINE_EVENT, IncidentService
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import AlertRecord, Incident, IncidentGroup, ProcessedEvent, UTCDateTime, utcnow
 
+FIRING = AlertStatus.FIRING.value  # as the alert table stores it
 ALERT = AlertRecord.__table__  # type: ignore[attr-defined]
 INSERT_ALERT = sa.insert(ALERT)
 UPDATE_ALERT = (
@@ -90,14 +91,13 @@ SET_CLEARED = (
 )
 # Whether, not how many: one index probe however many alerts the incident has.
 ANY_FIRING = sa.select(
-    sa.exists().where(ALERT.c.incident_number == sa.bindparam("n"), ALERT.c.status == "firing")
+    sa.exists().where(ALERT.c.incident_number == sa.bindparam("n"), ALERT.c.status == FIRING)
 )
 LOCK_KEYS = sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k").bindparams(
     sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger()))
 )
 
 
-OPEN_STATUSES = [s.value for s in Status if s not in (Status.RESOLVED, Status.CLOSED)]
 GROUP = IncidentGroup.__table__  # type: ignore[attr-defined]
 OPEN_CANDIDATES = (
     sa.select(
@@ -109,7 +109,7 @@ OPEN_CANDIDATES = (
     )
     .select_from(INCIDENT.outerjoin(GROUP, GROUP.c.incident_number == INCIDENT.c.number))
     .where(
-        INCIDENT.c.status.in_(OPEN_STATUSES),
+        INCIDENT.c.status.in_(sorted(ACTIVE)),
         sa.or_(
             INCIDENT.c.service.in_(sa.bindparam("services", expanding=True)),
             INCIDENT.c.number.in_(
@@ -253,7 +253,7 @@ class AlertService:
                         sa.select(AlertRecord).where(
                             col(AlertRecord.group_key) == row.group_key,
                             col(AlertRecord.incident_number).is_(None),
-                            col(AlertRecord.status) == "firing",
+                            col(AlertRecord.status) == FIRING,
                         )
                     )
                 )
@@ -365,7 +365,7 @@ class AlertService:
         result: IngestResult,
     ) -> None:
         number = row.incident_number
-        if alert.status is AlertStatus.FIRING and row.incident_closed and row.status != "firing":
+        if alert.status is AlertStatus.FIRING and row.incident_closed and row.status != FIRING:
             number = None  # it fires again after its incident was closed: a new incident's business
         if alert.status.value == row.status and not (alert.status is AlertStatus.FIRING and number is None):
             result.unchanged += 1  # a re-send: Alertmanager repeats firing groups
@@ -446,9 +446,7 @@ class AlertService:
         already = await session.scalar(
             sa.select(sa.func.count())
             .select_from(ALERT)
-            .where(
-                ALERT.c.group_key == key, ALERT.c.action == Action.TRIAGE.value, ALERT.c.status == "firing"
-            )
+            .where(ALERT.c.group_key == key, ALERT.c.action == Action.TRIAGE.value, ALERT.c.status == FIRING)
         )
         if already:
             return
@@ -610,4 +608,6 @@ async def _summary(session: AsyncSession, number: int, newest: int) -> AlertsSum
         .order_by(col(AlertRecord.last_seen_at).desc(), col(AlertRecord.id).desc())
         .limit(newest)
     )
-    return AlertsSummary(int(counts.get("firing", 0)), int(counts.get("resolved", 0)), list(rows))
+    return AlertsSummary(
+        int(counts.get(FIRING, 0)), int(counts.get(AlertStatus.RESOLVED.value, 0)), list(rows)
+    )

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from bot.config import WarroomConfig
+from bot.domain.alerts import AlertStatus
 from bot.domain.incident import Status, allowed_next
 from bot.domain.runbooks import (
     Progress,
@@ -22,18 +23,19 @@ from bot.domain.runbooks import (
     render,
     render_command,
 )
+from bot.slack.ids import PRIVATE_CHOICE, Action, BlockId, Field, Form, step_actions_block, step_block
 from bot.slack.text import escape, escape_keeping_mentions, slack_time, url_value
 from bot.slack.text import link as slack_link
 from bot.store.tables import AlertRecord, FollowUp, Incident, TimelineEvent
 
 Block = dict[str, Any]
 
-STATUS_EMOJI = {
-    "investigating": ":mag:",
-    "identified": ":bulb:",
-    "monitoring": ":eyes:",
-    "resolved": ":white_check_mark:",
-    "closed": ":lock:",
+STATUS_EMOJI: dict[str, str] = {
+    Status.INVESTIGATING: ":mag:",
+    Status.IDENTIFIED: ":bulb:",
+    Status.MONITORING: ":eyes:",
+    Status.RESOLVED: ":white_check_mark:",
+    Status.CLOSED: ":lock:",
 }
 EVENT_EMOJI = {
     "status": ":arrows_counterclockwise:",
@@ -109,12 +111,12 @@ def summary_blocks(incident: Incident, roles: dict[str, str], config: WarroomCon
     if status != Status.CLOSED:
         value = str(incident.number)
         actions = [
-            button("Take commander", "take_commander", value),
-            button("Update status", "open_status_modal", value),
+            button("Take commander", Action.TAKE_COMMANDER, value),
+            button("Update status", Action.OPEN_STATUS, value),
         ]
         if status != Status.RESOLVED:
-            actions.append(button("Resolve", "open_resolve_modal", value, style="primary"))
-        blocks.append({"type": "actions", "block_id": "summary_actions", "elements": actions})
+            actions.append(button("Resolve", Action.OPEN_RESOLVE, value, style="primary"))
+        blocks.append({"type": "actions", "block_id": BlockId.SUMMARY_ACTIONS, "elements": actions})
     blocks.append(
         context(
             f"`{config.slash_command} help` lists the commands. Updated {slack_time(incident.updated_at)}"
@@ -221,20 +223,20 @@ def declare_modal(config: WarroomConfig, channel_id: str | None = None) -> dict[
     default = next(o for o in _options(severities) if o["value"] == config.default_severity)
     return {
         "type": "modal",
-        "callback_id": "declare",
+        "callback_id": Form.DECLARE,
         "private_metadata": channel_id or "",
         "title": {"type": "plain_text", "text": "Declare an incident"},
         "submit": {"type": "plain_text", "text": "Declare"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             _input(
-                "title",
+                Field.TITLE,
                 "What is broken?",
                 {"type": "plain_text_input", "action_id": "value", "max_length": 150},
                 hint="Short and specific: 'Checkout fails for card payments'",
             ),
             _input(
-                "severity",
+                Field.SEVERITY,
                 "Severity",
                 {
                     "type": "static_select",
@@ -244,20 +246,20 @@ def declare_modal(config: WarroomConfig, channel_id: str | None = None) -> dict[
                 },
             ),
             _input(
-                "commander",
+                Field.COMMANDER,
                 "Commander",
                 {"type": "users_select", "action_id": "value"},
                 optional=True,
                 hint="You, if left empty",
             ),
             _input(
-                "description",
+                Field.DESCRIPTION,
                 "What do we know?",
                 {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
                 optional=True,
             ),
             _input(
-                "private",
+                Field.PRIVATE,
                 "Visibility",
                 {
                     "type": "checkboxes",
@@ -268,7 +270,7 @@ def declare_modal(config: WarroomConfig, channel_id: str | None = None) -> dict[
                                 "type": "plain_text",
                                 "text": "Private: a private channel, seen only by its members",
                             },
-                            "value": "private",
+                            "value": PRIVATE_CHOICE,
                         }
                     ],
                 },
@@ -288,14 +290,14 @@ def status_modal(incident: Incident) -> dict[str, Any]:
     if choices:
         blocks.append(
             _input(
-                "status",
+                Field.STATUS,
                 "New status",
                 {"type": "static_select", "action_id": "value", "options": _options(choices)},
             )
         )
     blocks.append(
         _input(
-            "message",
+            Field.MESSAGE,
             "What changed?",
             {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
             optional=True,
@@ -303,7 +305,7 @@ def status_modal(incident: Incident) -> dict[str, Any]:
     )
     return {
         "type": "modal",
-        "callback_id": "status_update",
+        "callback_id": Form.STATUS,
         "private_metadata": str(incident.number),
         "title": {"type": "plain_text", "text": "Update status"},
         "submit": {"type": "plain_text", "text": "Update"},
@@ -315,7 +317,7 @@ def status_modal(incident: Incident) -> dict[str, Any]:
 def resolve_modal(incident: Incident) -> dict[str, Any]:
     return {
         "type": "modal",
-        "callback_id": "resolve",
+        "callback_id": Form.RESOLVE,
         "private_metadata": str(incident.number),
         "title": {"type": "plain_text", "text": f"Resolve #{incident.number}"[:24]},
         "submit": {"type": "plain_text", "text": "Resolve"},
@@ -323,7 +325,7 @@ def resolve_modal(incident: Incident) -> dict[str, Any]:
         "blocks": [
             mrkdwn(f"Resolving *{escape(heading(incident))}*."),
             _input(
-                "summary",
+                Field.SUMMARY,
                 "Resolution summary",
                 {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
                 hint="What fixed it? This opens the post-mortem.",
@@ -367,7 +369,7 @@ def alerts_blocks(firing: int, resolved: int, newest: list[AlertRecord]) -> list
     state = ":red_circle:" if firing else ":large_green_circle:"
     lines = []
     for alert in newest:
-        mark = ":red_circle:" if alert.status == "firing" else ":white_check_mark:"
+        mark = ":red_circle:" if alert.status == AlertStatus.FIRING else ":white_check_mark:"
         url = next((u for u in alert.links if u.startswith(("https://", "http://"))), None)
         title = alert.title[:200]
         lines.append(f"{mark} {slack_link(url, title) if url else escape(title)} ({escape(alert.source)})")
@@ -393,8 +395,8 @@ def alerts_cleared_blocks(incident: Incident, commander: str | None, total: int)
         mrkdwn(f":white_check_mark: All {total} alerts of this incident have resolved. {ask}"),
         {
             "type": "actions",
-            "block_id": "alerts_cleared",
-            "elements": [button("Resolve", "open_resolve_modal", str(incident.number), style="primary")],
+            "block_id": BlockId.ALERTS_CLEARED,
+            "elements": [button("Resolve", Action.OPEN_RESOLVE, str(incident.number), style="primary")],
         },
     ]
 
@@ -412,8 +414,8 @@ def triage_blocks(alert: AlertRecord, value: str) -> list[Block]:
         mrkdwn(":mag: An alert needs a look:\n" + "\n".join(details)),
         {
             "type": "actions",
-            "block_id": "triage",
-            "elements": [button("Declare incident", "declare_from_alert", value, style="danger")],
+            "block_id": BlockId.TRIAGE,
+            "elements": [button("Declare incident", Action.DECLARE_FROM_ALERT, value, style="danger")],
         },
     ]
 
@@ -505,7 +507,7 @@ def checklist_blocks(
             if part
         )
         body = "\n".join(part for part in (head, meta, text(step.details)) if part)
-        blocks.append({**mrkdwn(_fit(body)), "block_id": f"step:{step.id}"})
+        blocks.append({**mrkdwn(_fit(body)), "block_id": step_block(step.id)})
         if step.command:
             blocks.extend(command_blocks(step.command, variables))
         if not closed:
@@ -513,11 +515,11 @@ def checklist_blocks(
             blocks.append(
                 {
                     "type": "actions",
-                    "block_id": f"actions:{step.id}",
+                    "block_id": step_actions_block(step.id),
                     "elements": [
-                        button("Done", f"runbook_done:{step.id}", value, style="primary"),
-                        button("Skip", f"runbook_skip:{step.id}", value),
-                        button("I'll take it", f"runbook_take:{step.id}", value),
+                        button("Done", Action.STEP_DONE.of_step(step.id), value, style="primary"),
+                        button("Skip", Action.STEP_SKIP.of_step(step.id), value),
+                        button("I'll take it", Action.STEP_TAKE.of_step(step.id), value),
                     ],
                 }
             )
@@ -559,7 +561,7 @@ def confirm_step_modal(value: str, runbook: Runbook, step: Step, variables: dict
     blocks.append(mrkdwn("Confirm that it is done: it goes on the timeline with your name."))
     return {
         "type": "modal",
-        "callback_id": "runbook_confirm",
+        "callback_id": Form.STEP_CONFIRM,
         "private_metadata": value,
         "title": {"type": "plain_text", "text": "Confirm step"},
         "submit": {"type": "plain_text", "text": "It is done"},
@@ -571,7 +573,7 @@ def confirm_step_modal(value: str, runbook: Runbook, step: Step, variables: dict
 def skip_step_modal(value: str, step: Step) -> dict[str, Any]:
     return {
         "type": "modal",
-        "callback_id": "runbook_skip",
+        "callback_id": Form.STEP_SKIP,
         "private_metadata": value,
         "title": {"type": "plain_text", "text": "Skip step"},
         "submit": {"type": "plain_text", "text": "Skip"},
@@ -579,7 +581,7 @@ def skip_step_modal(value: str, step: Step) -> dict[str, Any]:
         "blocks": [
             mrkdwn(_fit(f"Skipping *{step.title}*.")),
             _input(
-                "reason",
+                Field.REASON,
                 "Why skip it?",
                 {"type": "plain_text_input", "action_id": "value", "max_length": 500},
                 hint="The post-mortem lists skipped steps with their reasons.",

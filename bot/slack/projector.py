@@ -23,6 +23,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import worker
 from bot.config import WarroomConfig
 from bot.docs import reports as report_docs
+from bot.domain.incident import ACTIVE, Status
 from bot.jobs import Handler, JobKind
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
@@ -30,6 +31,7 @@ from bot.services.postmortems import PostmortemService
 from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
 from bot.slack import blocks
+from bot.slack.ids import Marker
 from bot.slack.ratelimit import SlowDown
 from bot.slack.text import channel_name, escape
 from bot.store.tables import Incident, Job
@@ -181,7 +183,7 @@ class SlackProjector:
         event = await self.service.event_by_key(payload["event_key"])
         if event is None:
             return
-        marker = {"event_type": "warroom_echo", "event_payload": {"event": payload["event_key"]}}
+        marker = {"event_type": Marker.ECHO, "event_payload": {"event": payload["event_key"]}}
         await self._post_once(channel, marker, text=blocks.echo_text(event))
 
     async def invite(self, payload: dict[str, Any]) -> None:
@@ -224,7 +226,7 @@ class SlackProjector:
         if incident.alerts_ts:
             await self.client.chat_update(channel=channel, ts=incident.alerts_ts, text=text, blocks=shown)
             return
-        _, ts = await self._post_once(channel, _marker("warroom_alerts", incident), text=text, blocks=shown)
+        _, ts = await self._post_once(channel, _marker(Marker.ALERTS, incident), text=text, blocks=shown)
         await self.service.record_projection(_n(incident), alerts_ts=ts)
 
     async def sync_checklist(self, payload: dict[str, Any]) -> None:
@@ -238,7 +240,7 @@ class SlackProjector:
             progress,
             checklist.roles,
             checklist.variables,
-            closed=checklist.incident.status == "closed",
+            closed=checklist.incident.status == Status.CLOSED,
         )
         text = blocks.checklist_text(runbook, progress)
         if checklist.run.checklist_ts:
@@ -246,7 +248,7 @@ class SlackProjector:
                 channel=channel, ts=checklist.run.checklist_ts, text=text, blocks=shown
             )
             return
-        marker = {"event_type": "warroom_checklist", "event_payload": {"run": payload["run"]}}
+        marker = {"event_type": Marker.CHECKLIST, "event_payload": {"run": payload["run"]}}
         _, ts = await self._post_once(channel, marker, text=text, blocks=shown)
         await self.runbooks.record_checklist(payload["run"], ts)
 
@@ -306,13 +308,13 @@ class SlackProjector:
     async def alerts_cleared(self, payload: dict[str, Any]) -> None:
         incident = await self.service.get(payload["incident"])
         channel = _channel(incident)
-        if incident.status in ("resolved", "closed") or incident.alerts_cleared_at is None:
+        if Status(incident.status) not in ACTIVE or incident.alerts_cleared_at is None:
             return  # resolved meanwhile, or an alert fired again before we asked
         roles = (await self.service.roles([_n(incident)]))[_n(incident)]
         summary = await self.alerts.summary(_n(incident), newest=0)
         await self._post_once(
             channel,
-            _marker("warroom_alerts_cleared", incident),
+            _marker(Marker.ALERTS_CLEARED, incident),
             text="All alerts have resolved: resolve the incident?",
             blocks=blocks.alerts_cleared_blocks(incident, roles.get("commander"), summary.resolved),
         )
@@ -322,7 +324,7 @@ class SlackProjector:
         if alert is None or alert.incident_number is not None:
             return  # declared or joined an incident meanwhile
         value = json.dumps({"source": alert.source, "fingerprint": alert.fingerprint})
-        marker = {"event_type": "warroom_triage", "event_payload": {"alert": value}}
+        marker = {"event_type": Marker.TRIAGE, "event_payload": {"alert": value}}
         await self._post_once(
             self.config.alerts.triage_channel,
             marker,
@@ -442,7 +444,7 @@ class SlackProjector:
             return
         _, summary_ts = await self._post_once(
             _channel(incident),
-            _marker("warroom_summary", incident),
+            _marker(Marker.SUMMARY, incident),
             text=blocks.summary_text(incident),
             blocks=blocks.summary_blocks(incident, roles, self.config),
         )
@@ -471,7 +473,7 @@ class SlackProjector:
             return
         channel, ts = await self._post_once(
             self.config.announcement_channel,
-            _marker("warroom_announcement", incident),
+            _marker(Marker.ANNOUNCEMENT, incident),
             text=escape(f"{incident.severity} incident #{incident.number}: {incident.title}"),
             blocks=blocks.announcement_blocks(incident, roles),
             unfurl_links=False,
@@ -481,7 +483,7 @@ class SlackProjector:
         )
 
 
-def _marker(kind: str, incident: Incident) -> dict[str, Any]:
+def _marker(kind: Marker, incident: Incident) -> dict[str, Any]:
     """Message metadata that lets a retry recognise what an earlier attempt posted."""
     return {"event_type": kind, "event_payload": {"incident": incident.number}}
 

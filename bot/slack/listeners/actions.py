@@ -13,6 +13,7 @@ from bot.domain.incident import COMMANDER, DomainError, Status
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.slack import blocks
+from bot.slack.ids import Action
 from bot.slack.listeners import click_channel, failure_text, incident_number
 from bot.store.tables import Incident
 
@@ -38,7 +39,7 @@ def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> N
     async def answer(respond: Any, text: str) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
-    @app.action("take_commander")
+    @app.action(Action.TAKE_COMMANDER)
     async def take_commander(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
         user = body["user"]["id"]
@@ -71,21 +72,21 @@ def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> N
         except Exception as exc:
             await answer(respond, failure_text(exc))
 
-    @app.action("open_status_modal")
+    @app.action(Action.OPEN_STATUS)
     async def open_status(
         ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any
     ) -> None:
         await ack()
         await open_form(body, action, client, respond, "status")
 
-    @app.action("open_resolve_modal")
+    @app.action(Action.OPEN_RESOLVE)
     async def open_resolve(
         ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any
     ) -> None:
         await ack()
         await open_form(body, action, client, respond, "resolve")
 
-    @app.action("declare_from_alert")
+    @app.action(Action.DECLARE_FROM_ALERT)
     async def declare_from_alert(
         ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
     ) -> None:

@@ -6,7 +6,6 @@ first; the submission makes the change.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -18,6 +17,7 @@ from bot.domain.runbooks import StepRef, StepState
 from bot.services.incidents import IncidentService
 from bot.services.runbooks import RunbookService
 from bot.slack import blocks
+from bot.slack.ids import Action, Field, Form
 from bot.slack.listeners import click_channel, failure_text
 from bot.slack.listeners.views import field
 
@@ -50,7 +50,7 @@ def register(app: AsyncApp, runbooks: RunbookService, incidents: IncidentService
         except Exception as exc:
             await answer(respond, failure_text(exc))
 
-    @app.action(re.compile(r"^runbook_take:"))
+    @app.action(Action.STEP_TAKE.for_any_step())
     async def take(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
 
@@ -59,7 +59,7 @@ def register(app: AsyncApp, runbooks: RunbookService, incidents: IncidentService
 
         await guarded(respond, work)
 
-    @app.action(re.compile(r"^runbook_done:"))
+    @app.action(Action.STEP_DONE.for_any_step())
     async def done(
         ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any
     ) -> None:
@@ -77,7 +77,7 @@ def register(app: AsyncApp, runbooks: RunbookService, incidents: IncidentService
 
         await guarded(respond, work)
 
-    @app.action(re.compile(r"^runbook_skip:"))
+    @app.action(Action.STEP_SKIP.for_any_step())
     async def skip(
         ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any
     ) -> None:
@@ -92,7 +92,7 @@ def register(app: AsyncApp, runbooks: RunbookService, incidents: IncidentService
 
         await guarded(respond, work)
 
-    @app.view("runbook_confirm")
+    @app.view(Form.STEP_CONFIRM)
     async def confirmed(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
             await runbooks.finish(await submitted(body, view), body["user"]["id"], StepState.DONE)
@@ -104,19 +104,19 @@ def register(app: AsyncApp, runbooks: RunbookService, incidents: IncidentService
             return
         await ack()
 
-    @app.view("runbook_skip")
+    @app.view(Form.STEP_SKIP)
     async def skipped(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
             await runbooks.finish(
                 await submitted(body, view),
                 body["user"]["id"],
                 StepState.SKIPPED,
-                field(view, "reason"),
+                field(view, Field.REASON),
             )
         except DomainError as exc:
-            await ack(response_action="errors", errors={"reason": str(exc)[:150]})
+            await ack(response_action="errors", errors={Field.REASON: str(exc)[:150]})
             return
         except Exception as exc:
-            await ack(response_action="errors", errors={"reason": failure_text(exc)[:150]})
+            await ack(response_action="errors", errors={Field.REASON: failure_text(exc)[:150]})
             return
         await ack()

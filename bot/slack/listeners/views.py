@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import WarroomConfig
 from bot.domain.incident import DomainError, Status, parse_status
 from bot.services.incidents import IncidentService
+from bot.slack.ids import PRIVATE_CHOICE, Field, Form
 from bot.slack.listeners import failure_text, incident_number
 
 
@@ -44,20 +45,20 @@ def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> 
             return
         await ack()
 
-    @app.view("declare")
+    @app.view(Form.DECLARE)
     async def declare(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
         await submit(
             ack,
             "title",
             lambda: service.declare(
-                title=field(view, "title") or "",
-                severity=field(view, "severity"),
+                title=field(view, Field.TITLE) or "",
+                severity=field(view, Field.SEVERITY),
                 reporter=user,
-                commander=field(view, "commander") or user,
-                description=field(view, "description"),
+                commander=field(view, Field.COMMANDER) or user,
+                description=field(view, Field.DESCRIPTION),
                 declare_key=f"view:{view['id']}",
-                private="private" in checked(view, "private"),
+                private=PRIVATE_CHOICE in checked(view, Field.PRIVATE),
             ),
         )
 
@@ -71,29 +72,30 @@ def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> 
             return None
         return number
 
-    @app.view("status_update")
+    @app.view(Form.STATUS)
     async def status_update(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         if (number := await acted_on(ack, body, view, "status")) is None:
             return
-        chosen = field(view, "status")
+        chosen = field(view, Field.STATUS)
         if chosen is None:
             await ack(
-                response_action="errors", errors={"message": "This incident cannot change status from here."}
+                response_action="errors",
+                errors={Field.MESSAGE: "This incident cannot change status from here."},
             )
             return
         await submit(
             ack,
             "status",
             lambda: service.change_status(
-                number, parse_status(chosen), body["user"]["id"], field(view, "message")
+                number, parse_status(chosen), body["user"]["id"], field(view, Field.MESSAGE)
             ),
         )
 
-    @app.view("resolve")
+    @app.view(Form.RESOLVE)
     async def resolve(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        summary = (field(view, "summary") or "").strip()
+        summary = (field(view, Field.SUMMARY) or "").strip()
         if not summary:
-            await ack(response_action="errors", errors={"summary": "Say in a sentence what fixed it."})
+            await ack(response_action="errors", errors={Field.SUMMARY: "Say in a sentence what fixed it."})
             return
         if (number := await acted_on(ack, body, view, "summary")) is None:
             return
