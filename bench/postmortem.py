@@ -15,10 +15,9 @@ import time
 from datetime import timedelta
 
 from bench.harness import discard_database, fresh_database, summary
-from bot.config import WarroomConfig
-from bot.docs.postmortem import PostmortemRenderer
-from bot.services.incidents import INSERT_TIMELINE_EVENT, IncidentService
-from bot.services.postmortems import PostmortemService
+from bot.app import build_services
+from bot.config import Settings, WarroomConfig
+from bot.services.timeline import INSERT_TIMELINE_EVENT
 from bot.store.db import Database
 
 
@@ -27,14 +26,15 @@ async def main(kind: str, events: int, runs: int) -> None:
         db = Database(fresh_database(kind, tmp))
         await db.migrate()
         config = WarroomConfig()
-        incidents = IncidentService(db, config)
-        incident = await incidents.declare(
+        settings = Settings(_env_file=None, runbooks_dir="", postmortem_dir=f"{tmp}/postmortems")  # type: ignore[call-arg]
+        services = build_services(settings, config, db)
+        incident = await services.incidents.declare(
             title="Checkout API returns 500s", reporter="U0ALICE", commander="U0ALICE"
         )
         number = incident.number or 0
         start = incident.declared_at
         rows = [
-            incidents.timeline_row(
+            services.timeline.row(
                 number,
                 "note" if i % 3 else "alert",
                 "U0BOB",
@@ -45,7 +45,7 @@ async def main(kind: str, events: int, runs: int) -> None:
         ]
         async with db.transaction() as session:
             await session.execute(INSERT_TIMELINE_EVENT, rows)
-        service = PostmortemService(incidents, PostmortemRenderer(config.zone), f"{tmp}/postmortems")
+        service = services.postmortems
         timings = []
         for _ in range(runs):
             began = time.perf_counter()

@@ -28,9 +28,11 @@ from bot.domain.metrics import GROUPINGS, check_period
 from bot.domain.text import storable
 from bot.domain.throttle import Throttle
 from bot.services.access import Refused
-from bot.services.incidents import IncidentService, NotFound
+from bot.services.incidents import IncidentService
 from bot.services.postmortems import PostmortemService
+from bot.services.queries import IncidentQueries
 from bot.services.reports import ReportService
+from bot.services.timeline import NotFound
 from bot.services.tokens import PUBLIC, Principal, TokenService
 from bot.store.tables import Incident, TimelineEvent
 
@@ -116,6 +118,7 @@ Number = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 
 def router(
     service: IncidentService,
+    queries: IncidentQueries,
     postmortems: PostmortemService,
     reports: ReportService,
     tokens: TokenService,
@@ -160,7 +163,7 @@ def router(
     async def load(number: int, who: Principal) -> Incident:
         """A private incident is not there for a token that may not see it."""
         try:
-            incident = await service.get(number)
+            incident = await queries.get(number)
         except NotFound as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         if incident.private and not who.sees_private:
@@ -168,8 +171,8 @@ def router(
         return incident
 
     async def shown(number: int) -> IncidentOut:
-        incident = await service.get(number)
-        return incident_out(incident, (await service.roles([number]))[number])
+        incident = await queries.get(number)
+        return incident_out(incident, (await queries.roles([number]))[number])
 
     @api.get("/incidents", response_model=list[IncidentOut])
     async def list_incidents(
@@ -178,14 +181,14 @@ def router(
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[IncidentOut]:
         viewer = None if who.sees_private else ANYONE
-        incidents = await service.list_incidents(open_only=status == "open", limit=limit, viewer=viewer)
-        roles = await service.roles([i.number for i in incidents if i.number is not None])
+        incidents = await queries.list_incidents(open_only=status == "open", limit=limit, viewer=viewer)
+        roles = await queries.roles([i.number for i in incidents if i.number is not None])
         return [incident_out(i, roles[i.number or 0]) for i in incidents]
 
     @api.get("/incidents/{number}", response_model=IncidentOut)
     async def show_incident(number: Number, who: Reader) -> IncidentOut:
         incident = await load(number, who)
-        return incident_out(incident, (await service.roles([number]))[number])
+        return incident_out(incident, (await queries.roles([number]))[number])
 
     @api.get("/incidents/{number}/timeline", response_model=list[TimelineEventOut])
     async def incident_timeline(
@@ -198,7 +201,7 @@ def router(
         """A page of the timeline, oldest first; a `Link: <...>; rel="next"` header points at
         the next page while there is one."""
         await load(number, who)
-        events: list[TimelineEvent] = await service.timeline(number, offset=offset, limit=limit + 1)
+        events: list[TimelineEvent] = await queries.timeline(number, offset=offset, limit=limit + 1)
         if len(events) > limit:
             events = events[:limit]
             after = f"/api/incidents/{number}/timeline?offset={offset + limit}&limit={limit}"
@@ -240,13 +243,13 @@ def router(
         """Run a write unless a request with the same Idempotency-Key already made it. The
         key is the idempotency key of the timeline event the write records, in the same
         transaction: a retry after any failure either finds it or makes it."""
-        if key is not None and await service.event_by_key(key) is not None:
+        if key is not None and await queries.event_by_key(key) is not None:
             response.headers["Idempotent-Replayed"] = "true"
             return
         try:
             await work()
         except (IntegrityError, DomainError):
-            if key is not None and await service.event_by_key(key) is not None:
+            if key is not None and await queries.event_by_key(key) is not None:
                 response.headers["Idempotent-Replayed"] = "true"
                 return
             raise

@@ -11,7 +11,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,10 +35,16 @@ from bot.observability import Metrics, Observe
 from bot.runbook_files import RunbookLibrary
 from bot.services.access import Access
 from bot.services.alerts import AlertService
+from bot.services.bundle import Services
 from bot.services.incidents import IncidentService
+from bot.services.paging import Paging
 from bot.services.postmortems import PostmortemService
+from bot.services.projection import Projection
+from bot.services.queries import IncidentQueries
+from bot.services.reminders import Reminders
 from bot.services.reports import ReportService
 from bot.services.runbooks import RunbookService
+from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
 from bot.slack import listeners
 from bot.slack.projector import SlackProjector, slack_failure
@@ -93,6 +99,8 @@ class Warroom:
     config: WarroomConfig
     db: Database
     service: IncidentService
+    queries: IncidentQueries
+    paging: Paging
     alerts: AlertService
     runbooks: RunbookService
     postmortems: PostmortemService
@@ -144,8 +152,6 @@ def build(
         on_outcome=metrics.job_finished,
         lease=timedelta(seconds=settings.job_lease_seconds),
     )
-    library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
-    check_runbooks(library, config)
     slack = BudgetedWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
@@ -156,34 +162,20 @@ def build(
     async def usergroup_members(group: str) -> set[str]:
         return set((await slack.usergroups_users_list(usergroup=group)).get("users", []))
 
-    service = IncidentService(
-        db,
-        config,
-        notify=worker.notify,
-        pagerduty_routing_key=settings.pagerduty_routing_key or None,
-        library=library,
-        access=Access(config.access, usergroup_members, limits=config.limits),
-    )
-    alerts = AlertService(db, config, service, notify=worker.notify)
-    runbooks = RunbookService(service, config, notify=worker.notify)
-    try:
-        renderer = PostmortemRenderer(config.zone, config.postmortem_template)
-    except PostmortemTemplateError as exc:
-        raise ConfigError(f"postmortem_template: {exc}") from None
-    postmortems = PostmortemService(service, renderer, settings.postmortem_dir, notify=worker.notify)
-    reports = ReportService(db, config.zone, notify=worker.notify)
-    tokens = TokenService(db)
-    projector = SlackProjector(slack, service, alerts, runbooks, postmortems, reports, config)
+    access = Access(config.access, usergroup_members, limits=config.limits)
+    s = build_services(settings, config, db, notify=worker.notify, access=access)
+    check_runbooks(s.runbooks.library, config)
+    projector = SlackProjector(slack, s, config)
     worker.handlers.update(projector.handlers())
     worker.handlers.update(
         {
-            JobKind.REMINDER_STATUS_UPDATE: service.remind_status_update,
-            JobKind.REMINDER_RUNBOOK_STEP: runbooks.remind_step,
-            JobKind.POSTMORTEM_GENERATE: postmortems.generate_job,
+            JobKind.REMINDER_STATUS_UPDATE: s.reminders.remind_status_update,
+            JobKind.REMINDER_RUNBOOK_STEP: s.reminders.remind_step,
+            JobKind.POSTMORTEM_GENERATE: s.postmortems.generate_job,
         }
     )
     pagerduty = PagerDutyJobs(
-        PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport), slack, service
+        PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport), slack, s
     )
     worker.handlers.update(pagerduty.handlers())
     check_handlers(worker.handlers)  # a kind without a handler stops start-up, named
@@ -205,17 +197,19 @@ def build(
         process_before_response=True,  # answer Slack only after the change is committed
         ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
     )
-    listeners.register(bolt, service, alerts, runbooks, postmortems, reports, config)
+    listeners.register(bolt, s, config)
     warroom = Warroom(
         settings,
         config,
         db,
-        service,
-        alerts,
-        runbooks,
-        postmortems,
-        reports,
-        tokens,
+        s.incidents,
+        s.queries,
+        s.paging,
+        s.alerts,
+        s.runbooks,
+        s.postmortems,
+        s.reports,
+        s.tokens,
         worker,
         slack,
         bolt,
@@ -225,6 +219,39 @@ def build(
     )
     warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
     return warroom
+
+
+def build_services(
+    settings: Settings,
+    config: WarroomConfig,
+    db: Database,
+    *,
+    notify: Callable[[], None] = lambda: None,
+    access: Access | None = None,
+) -> Services:
+    library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
+    timeline = Timeline(db, notify=notify)
+    queries = IncidentQueries(db, config)
+    reminders = Reminders(timeline, config)
+    runbooks = RunbookService(timeline, reminders, library, config)
+    incidents = IncidentService(timeline, queries, reminders, runbooks, config, access=access)
+    try:
+        renderer = PostmortemRenderer(config.zone, config.postmortem_template)
+    except PostmortemTemplateError as exc:
+        raise ConfigError(f"postmortem_template: {exc}") from None
+    return Services(
+        timeline=timeline,
+        queries=queries,
+        reminders=reminders,
+        runbooks=runbooks,
+        paging=Paging(timeline, config, settings.pagerduty_routing_key),
+        projection=Projection(timeline),
+        incidents=incidents,
+        alerts=AlertService(db, config, incidents, notify=notify),
+        postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir),
+        reports=ReportService(db, config.zone, notify=notify),
+        tokens=TokenService(db),
+    )
 
 
 def check_runbooks(library: RunbookLibrary, config: WarroomConfig) -> None:
@@ -286,10 +313,17 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
 
     app.include_router(slack_router(warroom.bolt, warroom.settings, warroom.waiting_requests))
     app.include_router(
-        health_router(warroom.db, warroom.slack, warroom.service, warroom.metrics, warroom.settings)
+        health_router(warroom.db, warroom.slack, warroom.queries, warroom.metrics, warroom.settings)
     )
     app.include_router(
-        api.router(warroom.service, warroom.postmortems, warroom.reports, warroom.tokens, warroom.config.api)
+        api.router(
+            warroom.service,
+            warroom.queries,
+            warroom.postmortems,
+            warroom.reports,
+            warroom.tokens,
+            warroom.config.api,
+        )
     )
     api.domain_errors(app)
     app.include_router(

@@ -18,6 +18,7 @@ from bot.domain.incident import MILESTONES, DomainError
 from bot.observability import configure_logging
 
 if TYPE_CHECKING:
+    from bot.services.bundle import Services
     from bot.store.db import Database
 
 app = typer.Typer(help="warroom: incident response in Slack.", no_args_is_help=True, add_completion=False)
@@ -146,33 +147,26 @@ def db_prune(
     typer.echo(f"deleted {deleted['jobs']} finished jobs and {deleted['deliveries']} delivery ids")
 
 
-def _service() -> tuple[Any, Any]:
-    from bot.runbook_files import RunbookLibrary
-    from bot.services.incidents import IncidentService
+def _services() -> tuple[Services, Database]:
+    """The use cases as `serve` builds them (bot/app.py), without Slack: what the operator's
+    commands run on. Their work for Slack waits in the job queue for a running `serve`."""
+    from bot.app import build_services
     from bot.store.db import Database
 
     settings = Settings()
     config = load_config(settings.warroom_config or None)
-    library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
     db = Database(settings.database_url)
-    return IncidentService(db, config, library=library), db
+    return build_services(settings, config, db), db
 
 
 @app.command()
 def postmortem(number: int = typer.Argument(..., help="Incident number.")) -> None:
     """Write a new post-mortem draft version to POSTMORTEM_DIR (uploaded to Slack by `serve`)."""
-    from bot.docs.postmortem import PostmortemRenderer, PostmortemTemplateError
-    from bot.services.postmortems import PostmortemService
 
     async def work() -> Any:
-        service, db = _service()
-        settings = Settings()
-        try:
-            renderer = PostmortemRenderer(service.config.zone, service.config.postmortem_template)
-        except PostmortemTemplateError as exc:
-            raise ConfigError(f"postmortem_template: {exc}") from None
+        services, db = _services()
         async with _database(db):
-            return await PostmortemService(service, renderer, settings.postmortem_dir).generate(number, "cli")
+            return await services.postmortems.generate(number, "cli")
 
     draft, paths = _run(work)
     typer.echo(f"Post-mortem draft v{draft.version} of #{number}:")
@@ -258,11 +252,11 @@ def incident_list(
     from bot.api import incident_out
 
     async def work() -> list[dict[str, Any]]:
-        service, db = _service()
+        services, db = _services()
         async with _database(db):
-            incidents = await service.list_incidents(open_only=not all_, limit=1000)
-            roles = await service.roles([i.number for i in incidents])
-            return [incident_out(i, roles[i.number]).model_dump(mode="json") for i in incidents]
+            incidents = await services.queries.list_incidents(open_only=not all_, limit=1000)
+            roles = await services.queries.roles([i.number for i in incidents if i.number is not None])
+            return [incident_out(i, roles.get(i.number or 0, {})).model_dump(mode="json") for i in incidents]
 
     rows = _run(work)
     if as_json:
@@ -283,13 +277,15 @@ def incident_show(number: int, as_json: bool = typer.Option(False, "--json", hel
     from bot.api import incident_out
 
     async def work() -> dict[str, Any]:
-        service, db = _service()
+        services, db = _services()
         async with _database(db):
-            incident = await service.get(number)
-            data = incident_out(incident, (await service.roles([number]))[number]).model_dump(mode="json")
+            incident = await services.queries.get(number)
+            data = incident_out(incident, (await services.queries.roles([number]))[number]).model_dump(
+                mode="json"
+            )
             data["timeline"] = [
                 {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "text": e.text}
-                for e in await service.timeline(number)
+                for e in await services.queries.timeline(number)
             ]
             return data
 
@@ -321,9 +317,9 @@ def incident_declare(
     """Declare an incident from the shell; `warroom serve` opens its Slack channel."""
 
     async def work() -> Any:
-        service, db = _service()
+        services, db = _services()
         async with _database(db):
-            return await service.declare(
+            return await services.incidents.declare(
                 title=title, severity=severity, reporter=reporter, commander=commander, private=private
             )
 

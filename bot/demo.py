@@ -93,7 +93,7 @@ async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
 
         say("== A person declares an incident from #general")
         await command(alice, "declare sev2 Checkout API returns 500s", general)
-        incident = await warroom.service.get(1)
+        incident = await warroom.queries.get(1)
         channel = incident.channel_id
         assert channel is not None
         say(f"  warroom opened #{sim.channels[channel].name} and announced it in #incidents")
@@ -122,7 +122,7 @@ async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
         await command(alice, "status monitoring Rollback done, error rate falling", channel)
         say()
         say("== @bob presses Resolve on the pinned summary and fills in the form")
-        incident = await warroom.service.get(1)
+        incident = await warroom.queries.get(1)
         await slack.click(bob, channel, incident.summary_ts or "", Action.OPEN_RESOLVE)
         view_id = next(reversed(sim.views))
         await slack.submit(
@@ -145,9 +145,9 @@ async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
             say(f"  {line}")
         say()
         say("== The timeline warroom recorded")
-        for event in await warroom.service.timeline(1):
+        for event in await warroom.queries.timeline(1):
             say(f"  {event.at:%H:%M:%S} {event.kind:<9} {sim.resolve_mentions(event.text)}")
-        incident = await warroom.service.get(1)
+        incident = await warroom.queries.get(1)
         say()
         say("== Milestones")
         for name in ("declared_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import PagerDutyService, Settings
 from bot.jobs import Handler, JobKind
-from bot.services.incidents import IncidentService
+from bot.services.bundle import Services
 from bot.worker import TRANSIENT, Retry
 
 
@@ -46,10 +46,6 @@ class PagerDuty:
 
     def escalation_policy(self, service: str | None) -> str | None:
         return self.services[service].escalation_policy if service in self.services else None
-
-    def routing_key(self, service: str) -> str | None:
-        configured = self.services.get(service)
-        return (configured.routing_key if configured else None) or self.settings.pagerduty_routing_key or None
 
     async def on_call_emails(self, escalation_policy: str) -> list[str]:
         """Emails of whoever is on call for the policy, lowest escalation level first."""
@@ -122,10 +118,12 @@ def pagerduty_failure(exc: BaseException) -> Retry | None:
 class PagerDutyJobs:
     """Job handlers: on-call people into the incident, pages out, pages resolved."""
 
-    def __init__(self, pd: PagerDuty, slack: AsyncWebClient, service: IncidentService) -> None:
+    def __init__(self, pd: PagerDuty, slack: AsyncWebClient, services: Services) -> None:
         self.pd = pd
         self.slack = slack
-        self.service = service
+        self.service = services.incidents
+        self.queries = services.queries
+        self.paging = services.paging
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -136,7 +134,7 @@ class PagerDutyJobs:
 
     async def oncall(self, payload: dict[str, Any]) -> None:
         number = payload["incident"]
-        incident = await self.service.get(number)
+        incident = await self.queries.get(number)
         policy = self.pd.escalation_policy(incident.service)
         if policy is None:
             return
@@ -155,9 +153,9 @@ class PagerDutyJobs:
         )
 
     async def trigger(self, payload: dict[str, Any]) -> None:
-        incident = await self.service.get(payload["incident"])
+        incident = await self.queries.get(payload["incident"])
         page = next(
-            (p for p in await self.service.open_pages(payload["incident"]) if p.id == payload["page"]), None
+            (p for p in await self.paging.open_pages(payload["incident"]) if p.id == payload["page"]), None
         )
         if page is None:
             return  # resolved before it went out
@@ -166,9 +164,9 @@ class PagerDutyJobs:
         await self.pd.trigger(payload["routing_key"], page.dedup_key, summary, severity, [])
 
     async def resolve(self, payload: dict[str, Any]) -> None:
-        for page in await self.service.open_pages(payload["incident"]):
-            routing_key = self.pd.routing_key(page.service)
+        for page in await self.paging.open_pages(payload["incident"]):
+            routing_key = self.paging.routing_key(page.service)
             if routing_key:
                 await self.pd.resolve(routing_key, page.dedup_key)
             assert page.id is not None
-            await self.service.mark_page_resolved(page.id)
+            await self.paging.mark_page_resolved(page.id)

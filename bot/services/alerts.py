@@ -36,10 +36,11 @@ from bot.domain.alerts import (
 )
 from bot.domain.incident import ACTIVE, DomainError, Status
 from bot.jobs import JobKind, alerts_queue, incident_queue, triage_queue
-from bot.services.incidents import INSERT_TIMELINE_EVENT, IncidentService
+from bot.services.incidents import IncidentService
+from bot.services.timeline import INSERT_TIMELINE_EVENT, first_time
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import AlertRecord, Incident, IncidentGroup, ProcessedEvent, UTCDateTime, utcnow
+from bot.store.tables import AlertRecord, Incident, IncidentGroup, UTCDateTime, utcnow
 
 FIRING = AlertStatus.FIRING.value  # as the alert table stores it
 ALERT = AlertRecord.__table__  # type: ignore[attr-defined]
@@ -192,10 +193,8 @@ class AlertService:
         result = IngestResult(received=len(alerts))
         try:
             async with self.db.transaction() as session:
-                if delivery is not None:
-                    if await session.get(ProcessedEvent, delivery) is not None:
-                        return IngestResult(received=len(alerts), duplicate_delivery=True)
-                    session.add(ProcessedEvent(key=delivery, processed_at=self.clock()))
+                if delivery is not None and not await first_time(session, delivery, self.clock()):
+                    return IngestResult(received=len(alerts), duplicate_delivery=True)
                 await self._ingest(session, alerts, result)
         except IntegrityError:
             if delivery is not None:  # the same delivery, at the same moment, in another process
@@ -235,7 +234,10 @@ class AlertService:
                 assert incident is not None
                 return incident
             alert, decision = _as_alert(row), self.decide(_as_alert(row))
-            incident = self.incidents.new_incident(
+            incident = await self.incidents.declare_in(
+                session,
+                labels=alert.labels,
+                runbook=decision.runbook,
                 title=incident_title(alert, row.service),
                 reporter=user,
                 commander=user,
@@ -243,8 +245,6 @@ class AlertService:
                 service=row.service,
                 started_at=row.starts_at,
             )
-            runbooks = self.incidents.runbooks_for(incident, alert.labels, decision.runbook)
-            incident = await self.incidents.insert_declared(session, incident, user, runbooks)
             assert incident.number is not None
             siblings = [row]
             if row.group_key:
@@ -267,7 +267,7 @@ class AlertService:
             await session.execute(
                 INSERT_TIMELINE_EVENT,
                 [
-                    self.incidents.timeline_row(
+                    self.incidents.timeline.row(
                         incident.number,
                         "alert",
                         None,
@@ -290,10 +290,8 @@ class AlertService:
         on the timeline of the incident the alert joined; returns that incident."""
         try:
             async with self.db.transaction() as session:
-                if delivery is not None:
-                    if await session.get(ProcessedEvent, delivery) is not None:
-                        return None
-                    session.add(ProcessedEvent(key=delivery, processed_at=self.clock()))
+                if delivery is not None and not await first_time(session, delivery, self.clock()):
+                    return None
                 number = await session.scalar(
                     sa.select(ALERT.c.incident_number).where(
                         ALERT.c.source == source, ALERT.c.fingerprint == fingerprint
@@ -301,7 +299,7 @@ class AlertService:
                 )
                 if number is None:
                     return None
-                row = self.incidents.timeline_row(
+                row = self.incidents.timeline.row(
                     number, source, None, text, min(at, self.clock()), source=f"{source}:{fingerprint}"
                 )
                 await session.execute(INSERT_TIMELINE_EVENT, row)
@@ -399,15 +397,16 @@ class AlertService:
             result.triaged += 1
             await self._triage(session, alert, decision, batch)
             return None
-        incident = self.incidents.new_incident(
+        incident = await self.incidents.declare_in(
+            session,
+            labels=alert.labels,
+            runbook=decision.runbook,
             title=incident_title(alert, decision.service),
             reporter=f"alert:{alert.source}",
             severity=decision.severity,
             service=decision.service,
             started_at=alert.starts_at,
         )
-        runbooks = self.incidents.runbooks_for(incident, alert.labels, decision.runbook)
-        incident = await self.incidents.insert_declared(session, incident, None, runbooks)
         assert incident.number is not None
         result.declared.append(incident.number)
         batch.candidates[incident.number] = OpenIncident(
@@ -422,7 +421,7 @@ class AlertService:
         at = min(happened or batch.now, batch.now)
         text = f"{what}: {alert.title} ({alert.source})"
         batch.timeline.append(
-            self.incidents.timeline_row(
+            self.incidents.timeline.row(
                 number, "alert", None, text[:1000], at, source=f"{alert.source}:{alert.fingerprint}"
             )
         )

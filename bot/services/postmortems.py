@@ -8,9 +8,7 @@ channel by a job, so a Slack outage delays the upload and loses nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -33,7 +31,7 @@ from bot.domain.runbooks import Facts, StepState
 from bot.domain.text import storable
 from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import from_definition
-from bot.services.incidents import IncidentService, NotFound, first_alert_labels
+from bot.services.timeline import NotFound, Timeline, first_alert_labels
 from bot.store import jobs
 from bot.store.tables import (
     AlertRecord,
@@ -44,7 +42,6 @@ from bot.store.tables import (
     RunbookRun,
     RunbookStep,
     TimelineEvent,
-    utcnow,
 )
 
 FOLLOWUP_MAX = 500
@@ -53,19 +50,16 @@ FOLLOWUP_MAX = 500
 class PostmortemService:
     def __init__(
         self,
-        incidents: IncidentService,
+        timeline: Timeline,
         renderer: PostmortemRenderer,
         directory: str | Path,
-        *,
-        notify: Callable[[], None] = lambda: None,
-        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.incidents = incidents
-        self.db = incidents.db
+        self.timeline = timeline
+        self.db = timeline.db
         self.renderer = renderer
         self.directory = Path(directory)
-        self.notify = notify
-        self.clock = clock
+        self.notify = timeline.notify
+        self.clock = timeline.clock
 
     # ------------------------------------------------------------ drafts
 
@@ -132,15 +126,15 @@ class PostmortemService:
         if len(text) > FOLLOWUP_MAX:
             raise DomainError(f"That follow-up is {len(text)} characters long; keep it under {FOLLOWUP_MAX}.")
         async with self.db.transaction() as session:
-            await self.incidents.lock(session, number)
+            await self.timeline.lock(session, number)
             now = self.clock()
             item = FollowUp(incident_number=number, text=text, owner=owner, created_by=actor, created_at=now)
             session.add(item)
             whose = f" (owner <@{owner}>)" if owner else ""
-            key = await self.incidents.append(
+            key = await self.timeline.append(
                 session, number, "followup", actor, f"Follow-up: {text}{whose}", now, key=key
             )
-            await self.incidents.echo(session, number, key)
+            await self.timeline.echo(session, number, key)
         self.notify()
         return item
 
@@ -153,7 +147,7 @@ class PostmortemService:
 
     async def _store(self, number: int, data: PostmortemData, actor: str) -> Postmortem:
         async with self.db.transaction() as session:
-            incident = await self.incidents.lock(session, number)
+            incident = await self.timeline.lock(session, number)
             latest = await session.scalar(
                 sa.select(sa.func.max(Postmortem.version)).where(col(Postmortem.incident_number) == number)
             )
@@ -171,7 +165,7 @@ class PostmortemService:
             session.add(postmortem)
             await session.flush()
             incident.postmortem_version = version
-            await self.incidents.append(
+            await self.timeline.append(
                 session, number, "postmortem", actor, f"Post-mortem draft v{version} written", now
             )
             await jobs.enqueue(

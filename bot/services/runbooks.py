@@ -6,7 +6,6 @@ same step are served one after the other) and enqueues the checklist refresh it 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,13 +16,14 @@ from sqlmodel import col
 
 from bot.config import WarroomConfig
 from bot.domain import runbooks as rules
-from bot.domain.incident import ACTIVE, DomainError, Status, require_open
+from bot.domain.incident import DomainError, require_open
 from bot.domain.runbooks import Facts, Progress, Runbook, Step, StepRecord, StepRef, StepState
 from bot.jobs import JobKind, incident_queue
-from bot.runbook_files import RunbookFile, from_definition
-from bot.services.incidents import IncidentService, current_roles, first_alert_labels
+from bot.runbook_files import RunbookFile, RunbookLibrary, from_definition
+from bot.services.reminders import Reminders
+from bot.services.timeline import Timeline, current_roles, first_alert_labels
 from bot.store import jobs
-from bot.store.tables import Incident, RunbookRun, RunbookStep, utcnow
+from bot.store.tables import Incident, RunbookRun, RunbookStep
 
 
 @dataclass(frozen=True)
@@ -44,21 +44,89 @@ class Choice:
     running_version: str | None  # the version this incident runs, if it runs it
 
 
+INSERT_RUNBOOK_STEP = sa.insert(RunbookStep.__table__)  # type: ignore[attr-defined]
+
+
 class RunbookService:
     def __init__(
-        self,
-        incidents: IncidentService,
-        config: WarroomConfig,
-        *,
-        notify: Callable[[], None] = lambda: None,
-        clock: Callable[[], datetime] = utcnow,
+        self, timeline: Timeline, reminders: Reminders, library: RunbookLibrary, config: WarroomConfig
     ) -> None:
-        self.incidents = incidents
-        self.db = incidents.db
-        self.library = incidents.library
+        self.timeline = timeline
+        self.reminders = reminders
+        self.db = timeline.db
+        self.library = library
         self.config = config
-        self.notify = notify
-        self.clock = clock
+        self.notify = timeline.notify
+        self.clock = timeline.clock
+
+    # ------------------------------------------------------------ start
+
+    def runbooks_for(
+        self, incident: Incident, labels: dict[str, str] | None = None, named: str | None = None
+    ) -> list[tuple[RunbookFile, str]]:
+        """The runbooks a new incident starts with, and why: the one its alert route names,
+        then every runbook whose match rules hold."""
+        files = self.library.load().runbooks  # one look at the directory per declare
+        chosen = [(files[named], "route")] if named in files else []
+        facts = Facts(incident.severity, incident.service, labels or {})
+        for runbook in rules.matching([f.runbook for f in files.values()], facts):
+            if runbook.name != named:
+                chosen.append((files[runbook.name], "match"))
+        return chosen
+
+    async def start_runbooks(
+        self,
+        session: AsyncSession,
+        number: int,
+        runbooks: list[tuple[RunbookFile, str]],
+        actor: str,
+        now: datetime,
+    ) -> list[int]:
+        """Start runbook runs in the caller's transaction: the definition as it is now (the
+        incident keeps it when the file changes), a pending row per step, the checklist job
+        and a reminder job per step with `remind_after`. Returns the run ids."""
+        run_ids = []
+        for file, source in runbooks:
+            runbook = file.runbook
+            run = RunbookRun(
+                incident_number=number,
+                name=runbook.name,
+                version=runbook.version,
+                definition=file.spec.definition(),
+                source=source,
+                attached_by=actor,
+                attached_at=now,
+            )
+            session.add(run)
+            await session.flush()
+            assert run.id is not None
+            run_ids.append(run.id)
+            await session.execute(
+                INSERT_RUNBOOK_STEP,
+                [{"run_id": run.id, "step_id": s.id, "state": "pending"} for s in runbook.steps],
+            )
+            steps = f"version {runbook.version}, {len(runbook.steps)} steps"
+            await self.timeline.append(
+                session, number, "runbook", actor, f"Runbook *{runbook.name}* started ({steps})", now
+            )
+            await jobs.enqueue(
+                session,
+                JobKind.SLACK_SYNC_CHECKLIST,
+                {"incident": number, "run": run.id},
+                queue=incident_queue(number),
+            )
+            await self.reminders.schedule_step_reminders(session, run.id, runbook.steps, now)
+        return run_ids
+
+    def file(self, name: str) -> RunbookFile:
+        """The runbook file of that name, or a refusal listing the runbooks there are."""
+        file = self.library.get(name.strip().lower())
+        if file is None:
+            known = (
+                ", ".join(f"`{f.runbook.name}`" for f in self.library.all()) or "none (RUNBOOKS_DIR is empty)"
+            )
+            raise DomainError(f"There is no runbook `{name.strip()[:64]}`. Runbooks: {known}.")
+        return file
 
     # ------------------------------------------------------------ attach
 
@@ -79,9 +147,9 @@ class RunbookService:
     async def attach(self, number: int, name: str, actor: str) -> str:
         """Start a runbook by name; if the incident runs an older version of it, move to the
         current one, keeping what was done (steps are known by id)."""
-        file = self._file(name)
+        file = self.file(name)
         async with self.db.transaction() as session:
-            incident = await self.incidents.lock(session, number)
+            incident = await self.timeline.lock(session, number)
             require_open(incident, "start runbooks")
             run = (
                 await session.execute(
@@ -92,7 +160,7 @@ class RunbookService:
             ).scalar_one_or_none()
             now = self.clock()
             if run is None:
-                await self.incidents.start_runbooks(session, number, [(file, "command")], actor, now)
+                await self.start_runbooks(session, number, [(file, "command")], actor, now)
                 message = f"Started runbook *{file.runbook.name}*: the checklist is on its way."
             elif run.version == file.runbook.version:
                 raise DomainError(
@@ -102,22 +170,6 @@ class RunbookService:
                 message = await self._upgrade(session, run, file, actor, now)
         self.notify()
         return message
-
-    async def drill(self, name: str, actor: str) -> Incident:
-        """Declare an exercise incident that runs one runbook: marked as a drill everywhere,
-        it pages nobody and stays out of the metrics."""
-        file = self._file(name)
-        match = file.runbook.match
-        severity = min(match.severities) if match.severities else None
-        return await self.incidents.declare(
-            title=file.runbook.name.replace("-", " ").replace("_", " "),
-            reporter=actor,
-            commander=actor,
-            severity=severity,
-            service=min(match.services) if match.services else None,
-            drill=True,
-            runbooks=[(file, "drill")],
-        )
 
     # ------------------------------------------------------------ the walk
 
@@ -189,49 +241,7 @@ class RunbookService:
         async with self.db.sessions() as session:
             return await self._runs(session, number)
 
-    async def remind_step(self, payload: dict[str, Any]) -> None:
-        """A scheduled job: a step still open after its `remind_after` gets one nudge."""
-        async with self.db.transaction() as session:
-            run = await session.get(RunbookRun, payload["run"])
-            if run is None:
-                return
-            incident = await self.incidents.lock(session, run.incident_number)
-            runbook = from_definition(run.definition, run.version)
-            step = runbook.step(payload["step"])
-            row = await self._step_row(session, run, payload["step"])
-            if step is None or row is None or row.state != StepState.PENDING or row.reminded_at is not None:
-                return  # done, skipped, reminded already, or gone in a newer version
-            if Status(incident.status) not in ACTIVE:
-                return
-            facts = Facts(
-                incident.severity, incident.service, await first_alert_labels(session, run.incident_number)
-            )
-            if not step.when.holds(facts):
-                return
-            now = self.clock()
-            row.reminded_at = now
-            roles = (await current_roles(session, [run.incident_number]))[run.incident_number]
-            whom = row.taken_by or (roles.get(step.owner) if step.owner else None) or roles.get("commander")
-            after = step.remind_after
-            minutes = int(after.total_seconds() // 60) if after else 0
-            text = (
-                f"{f'<@{whom}>' if whom else 'Responders'}: *{step.title}* ({runbook.name}) "
-                f"is not done after {minutes} minutes."
-            )
-            key = await self.incidents.append(session, run.incident_number, "reminder", None, text, now)
-            await self.incidents.echo(session, run.incident_number, key)
-        self.notify()
-
     # ------------------------------------------------------------ internals
-
-    def _file(self, name: str) -> RunbookFile:
-        file = self.library.get(name.strip().lower())
-        if file is None:
-            known = (
-                ", ".join(f"`{f.runbook.name}`" for f in self.library.all()) or "none (RUNBOOKS_DIR is empty)"
-            )
-            raise DomainError(f"There is no runbook `{name.strip()[:64]}`. Runbooks: {known}.")
-        return file
 
     async def _upgrade(
         self, session: AsyncSession, run: RunbookRun, file: RunbookFile, actor: str, now: datetime
@@ -252,7 +262,7 @@ class RunbookService:
             )
         removed = [s for s in old.steps if runbook.step(s.id) is None]
         assert run.id is not None
-        await self.incidents.schedule_step_reminders(session, run.id, added, now)
+        await self.reminders.schedule_step_reminders(session, run.id, added, now)
         text = (
             f"Runbook *{runbook.name}* updated from version {old_version} to {runbook.version} "
             f"({len(added)} steps added, {len(removed)} removed; finished steps kept)"
@@ -264,7 +274,7 @@ class RunbookService:
         self, session: AsyncSession, ref: StepRef, action: str
     ) -> tuple[RunbookRun, Runbook, Step, RunbookStep]:
         run = await self._run(session, ref.run)
-        incident = await self.incidents.lock(session, run.incident_number)
+        incident = await self.timeline.lock(session, run.incident_number)
         require_open(incident, action)
         await session.refresh(run)  # as of the lock: a concurrent upgrade may have changed it
         runbook, step = self._step_of(run, ref)
@@ -288,7 +298,7 @@ class RunbookService:
     async def _outcome(
         self, session: AsyncSession, run: RunbookRun, text: str, actor: str, now: datetime
     ) -> None:
-        await self.incidents.append(session, run.incident_number, "runbook", actor, text, now)
+        await self.timeline.append(session, run.incident_number, "runbook", actor, text, now)
         await jobs.enqueue(
             session,
             JobKind.SLACK_SYNC_CHECKLIST,

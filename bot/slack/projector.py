@@ -25,11 +25,7 @@ from bot.config import WarroomConfig
 from bot.docs import reports as report_docs
 from bot.domain.incident import ACTIVE, Status
 from bot.jobs import Handler, JobKind
-from bot.services.alerts import AlertService
-from bot.services.incidents import IncidentService
-from bot.services.postmortems import PostmortemService
-from bot.services.reports import ReportService
-from bot.services.runbooks import RunbookService
+from bot.services.bundle import Services
 from bot.slack import blocks
 from bot.slack.ids import Marker
 from bot.slack.ratelimit import SlowDown
@@ -87,19 +83,17 @@ class SlackProjector:
     def __init__(
         self,
         client: AsyncWebClient,
-        service: IncidentService,
-        alerts: AlertService,
-        runbooks: RunbookService,
-        postmortems: PostmortemService,
-        reports: ReportService,
+        services: Services,
         config: WarroomConfig,
     ) -> None:
-        self.postmortems = postmortems
-        self.reports = reports
         self.client = client
-        self.service = service
-        self.alerts = alerts
-        self.runbooks = runbooks
+        self.service = services.incidents
+        self.queries = services.queries
+        self.projection = services.projection
+        self.alerts = services.alerts
+        self.runbooks = services.runbooks
+        self.postmortems = services.postmortems
+        self.reports = services.reports
         self.config = config
         self._bot_user: str | None = None
 
@@ -123,7 +117,7 @@ class SlackProjector:
         """A job that failed for good leaves a note on its incident's timeline."""
         number = job.payload.get("incident")
         if isinstance(number, int):
-            await self.service.add_system_note(
+            await self.projection.add_system_note(
                 number, f"Slack update `{job.kind}` failed for good: {error[:300]}"
             )
 
@@ -133,7 +127,7 @@ class SlackProjector:
         """Three sequential round trips to Slack: create the channel; then invite, set the
         topic, announce and post the summary at once; then pin the summary."""
         number = payload["incident"]
-        incident, all_roles = await asyncio.gather(self.service.get(number), self.service.roles([number]))
+        incident, all_roles = await asyncio.gather(self.queries.get(number), self.queries.roles([number]))
         roles = all_roles[number]
         steps: list[Awaitable[Any]] = []
         if incident.channel_id is None:
@@ -141,7 +135,7 @@ class SlackProjector:
             # Recording the channel runs beside the next round trip instead of before it:
             # either way a crash right after the create would leave that channel unrecorded.
             steps.append(
-                self.service.record_projection(
+                self.projection.record_projection(
                     number, channel_id=_channel(incident), channel_name=incident.channel_name or ""
                 )
             )
@@ -154,8 +148,8 @@ class SlackProjector:
         )
 
     async def sync_summary(self, payload: dict[str, Any]) -> None:
-        incident = await self.service.get(payload["incident"])
-        roles = (await self.service.roles([_n(incident)]))[_n(incident)]
+        incident = await self.queries.get(payload["incident"])
+        roles = (await self.queries.roles([_n(incident)]))[_n(incident)]
         calls: list[Awaitable[Any]] = [self._set_topic(incident, roles)]
         if incident.summary_ts:
             calls.append(
@@ -178,16 +172,16 @@ class SlackProjector:
         await all_of(*calls)
 
     async def echo(self, payload: dict[str, Any]) -> None:
-        incident = await self.service.get(payload["incident"])
+        incident = await self.queries.get(payload["incident"])
         channel = _channel(incident)
-        event = await self.service.event_by_key(payload["event_key"])
+        event = await self.queries.event_by_key(payload["event_key"])
         if event is None:
             return
         marker = {"event_type": Marker.ECHO, "event_payload": {"event": payload["event_key"]}}
         await self._post_once(channel, marker, text=blocks.echo_text(event))
 
     async def invite(self, payload: dict[str, Any]) -> None:
-        incident = await self.service.get(payload["incident"])
+        incident = await self.queries.get(payload["incident"])
         _channel(incident)
         await self._invite(incident, payload["users"])
 
@@ -201,7 +195,7 @@ class SlackProjector:
             log.info("pinned message %s in %s is gone; nothing to record", payload["ts"], payload["channel"])
             return
         message = messages[0]
-        await self.service.record_pinned_message(
+        await self.projection.record_pinned_message(
             payload["incident"],
             channel=payload["channel"],
             ts=payload["ts"],
@@ -211,14 +205,14 @@ class SlackProjector:
         )
 
     async def publish_home(self, payload: dict[str, Any]) -> None:
-        incidents = await self.service.list_incidents(open_only=True, limit=50, viewer=payload["user"])
-        roles = await self.service.roles([_n(i) for i in incidents])
+        incidents = await self.queries.list_incidents(open_only=True, limit=50, viewer=payload["user"])
+        roles = await self.queries.roles([_n(i) for i in incidents])
         view = blocks.home_view(incidents, roles, self.config.slash_command)
         await self.client.views_publish(user_id=payload["user"], view=view)
 
     async def sync_alerts(self, payload: dict[str, Any]) -> None:
         """Post or update the incident's one alerts message with the current counts."""
-        incident = await self.service.get(payload["incident"])
+        incident = await self.queries.get(payload["incident"])
         channel = _channel(incident)
         summary = await self.alerts.summary(_n(incident))
         text = blocks.alerts_text(summary.firing, summary.resolved)
@@ -227,7 +221,7 @@ class SlackProjector:
             await self.client.chat_update(channel=channel, ts=incident.alerts_ts, text=text, blocks=shown)
             return
         _, ts = await self._post_once(channel, _marker(Marker.ALERTS, incident), text=text, blocks=shown)
-        await self.service.record_projection(_n(incident), alerts_ts=ts)
+        await self.projection.record_projection(_n(incident), alerts_ts=ts)
 
     async def sync_checklist(self, payload: dict[str, Any]) -> None:
         """Post a runbook's checklist, or update it in place to what the database says now."""
@@ -283,7 +277,7 @@ class SlackProjector:
         """Upload a post-mortem draft into the incident channel (files.getUploadURLExternal and
         files.completeUploadExternal) and link it from the pinned summary."""
         postmortem = await self.postmortems.get(payload["postmortem"])
-        incident = await self.service.get(payload["incident"])
+        incident = await self.queries.get(payload["incident"])
         channel = _channel(incident)
         if postmortem.slack_file_id is None:
             filename = f"incident-{incident.number}-postmortem-v{postmortem.version}.md"
@@ -302,15 +296,15 @@ class SlackProjector:
             await self.postmortems.record_upload(postmortem.id or 0, str(uploaded.get("id")))
             if postmortem.version == incident.postmortem_version:
                 url = str(uploaded.get("permalink") or "")
-                await self.service.record_projection(_n(incident), postmortem_url=url)
+                await self.projection.record_projection(_n(incident), postmortem_url=url)
         await self.sync_summary({"incident": _n(incident)})
 
     async def alerts_cleared(self, payload: dict[str, Any]) -> None:
-        incident = await self.service.get(payload["incident"])
+        incident = await self.queries.get(payload["incident"])
         channel = _channel(incident)
         if Status(incident.status) not in ACTIVE or incident.alerts_cleared_at is None:
             return  # resolved meanwhile, or an alert fired again before we asked
-        roles = (await self.service.roles([_n(incident)]))[_n(incident)]
+        roles = (await self.queries.roles([_n(incident)]))[_n(incident)]
         summary = await self.alerts.summary(_n(incident), newest=0)
         await self._post_once(
             channel,
@@ -450,7 +444,7 @@ class SlackProjector:
         )
         # Remembering the ts and pinning are independent: do both at once.
         await all_of(
-            self.service.record_projection(_n(incident), summary_ts=summary_ts),
+            self.projection.record_projection(_n(incident), summary_ts=summary_ts),
             self._pin(incident, summary_ts),
         )
 
@@ -466,7 +460,7 @@ class SlackProjector:
         if incident.channel_id is None or incident.slack_topic == topic:
             return
         await self.client.conversations_setTopic(channel=incident.channel_id, topic=topic)
-        await self.service.record_projection(_n(incident), slack_topic=topic)
+        await self.projection.record_projection(_n(incident), slack_topic=topic)
 
     async def _announce(self, incident: Incident, roles: dict[str, str]) -> None:
         if incident.announcement_ts or incident.private:  # a private incident is not announced
@@ -478,7 +472,7 @@ class SlackProjector:
             blocks=blocks.announcement_blocks(incident, roles),
             unfurl_links=False,
         )
-        await self.service.record_projection(
+        await self.projection.record_projection(
             _n(incident), announcement_channel_id=channel, announcement_ts=ts
         )
 

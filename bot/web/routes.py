@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.observability import Metrics
-from bot.services.incidents import IncidentService
+from bot.services.queries import IncidentQueries
 from bot.slack.ratelimit import BudgetedWebClient, SlowDown
 from bot.store.db import Database
 from bot.web.guard import SLACK_MAX_BODY, Refused, SlackGate, check_slack_shape, read_body
@@ -111,7 +111,7 @@ class SlackCheck:
 
 
 def health_router(
-    db: Database, slack: BudgetedWebClient, service: IncidentService, metrics: Metrics, settings: Settings
+    db: Database, slack: BudgetedWebClient, queries: IncidentQueries, metrics: Metrics, settings: Settings
 ) -> APIRouter:
     router = APIRouter(tags=["health"])
     slack_check = SlackCheck(slack, every=settings.readyz_slack_every)
@@ -139,7 +139,7 @@ def health_router(
         token = settings.metrics_token
         if token and not hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode()):
             return PlainTextResponse("metrics need Authorization: Bearer $METRICS_TOKEN\n", 401, CHALLENGE)
-        pending, failed, open_ = await service.health_counts()
+        pending, failed, open_ = await queries.health_counts()
         metrics.jobs_pending.set(pending)
         metrics.jobs_failed.set(failed)
         metrics.incidents_open.set(open_)

@@ -35,6 +35,6 @@ async def declared(
     response = await slack.command(people.alice, "declare sev3 Search is slow", general)
     assert response.status_code == 200
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.channel_id and incident.summary_ts
     return Declared(1, sim.channels[incident.channel_id], incident.summary_ts)

@@ -26,7 +26,7 @@ async def settle(warroom: Warroom, *, horizon: timedelta = timedelta(0)) -> int:
 
 
 async def incident_channel(warroom: Warroom, sim: SlackSimulator, number: int) -> Channel:
-    incident = await warroom.service.get(number)
+    incident = await warroom.queries.get(number)
     assert incident.channel_id, f"incident #{number} has no channel"
     return sim.channels[incident.channel_id]
 
@@ -37,7 +37,7 @@ async def rows(warroom: Warroom, table: type, *where: sa.ColumnElement[bool]) ->
 
 
 async def timeline_kinds(warroom: Warroom, number: int) -> list[str]:
-    return [e.kind for e in await warroom.service.timeline(number)]
+    return [e.kind for e in await warroom.queries.timeline(number)]
 
 
 async def count(warroom: Warroom, table: type) -> int:

@@ -40,7 +40,7 @@ async def test_only_the_commander_responders_and_admins_may_resolve_close_or_cha
     warroom: Warroom, slack: SlackDriver, sim: SlackSimulator, people: People, declared: Declared, admin: str
 ) -> None:
     channel = declared.channel.id
-    before = [e.kind for e in await warroom.service.timeline(1)]
+    before = [e.kind for e in await warroom.queries.timeline(1)]
     refused = await reply(slack, people.bob, "resolve It was DNS", channel)
     group = warroom.config.access.responders
     assert refused == (
@@ -55,13 +55,13 @@ async def test_only_the_commander_responders_and_admins_may_resolve_close_or_cha
     view = list(sim.views.values())[-1]
     answer = (await slack.submit(people.bob, view["id"], {"summary": "DNS"})).json()
     assert answer["response_action"] == "errors" and "You may not resolve #1" in answer["errors"]["summary"]
-    assert [e.kind for e in await warroom.service.timeline(1)] == before  # nothing changed
-    assert (await warroom.service.get(1)).status == "investigating"
+    assert [e.kind for e in await warroom.queries.timeline(1)] == before  # nothing changed
+    assert (await warroom.queries.get(1)).status == "investigating"
 
     assert await reply(slack, people.carol, "sev 2", channel) == ""  # a responder
     assert await reply(slack, people.alice, "resolve Restarted the resolver", channel) == ""  # the commander
     assert await reply(slack, admin, "close", channel) == ""  # an admin
-    assert (await warroom.service.get(1)).status == "closed"
+    assert (await warroom.queries.get(1)).status == "closed"
     await settle(warroom)
     assert sim.count("usergroups.users.list") == 2  # once per group (declarers, responders): cached
 
@@ -72,7 +72,7 @@ async def test_only_declarers_may_declare_but_alerts_always_can(
     refused = await reply(slack, people.carol, "declare Search is slow", general)
     group = warroom.config.access.declarers
     assert refused == f":warning: Only members of <!subteam^{group}> or an admin may declare incidents here."
-    assert await warroom.service.list_incidents() == []
+    assert await warroom.queries.list_incidents() == []
     assert "Declared *#1*" in await reply(slack, people.bob, "declare Search is slow", general)
     assert "Declared *#2*" in await reply(slack, admin, "declare Checkout is slow", general)
     delivered = await http.post(

@@ -88,7 +88,7 @@ async def test_long_and_odd_titles_make_valid_channel_names(
         response = await slack.command(people.alice, f"declare {title}", general)
         assert "Declared" in response.json()["text"]
     await settle(warroom)
-    names = [sim.channels[(await warroom.service.get(n)).channel_id or ""].name for n in (1, 2, 3)]
+    names = [sim.channels[(await warroom.queries.get(n)).channel_id or ""].name for n in (1, 2, 3)]
     assert names[0] == "inc-1-zahlungsausfall-koln-dusseldorf"
     assert names[1] == "inc-2"
     assert names[2] == "inc-3-" + "a" * 74 and len(names[2]) == 80
@@ -103,7 +103,7 @@ async def test_name_taken_gets_a_suffix(
     sim.channels[old].created -= 86400
     await slack.command(people.alice, "declare Search is slow", general)
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.channel_name == "inc-1-search-is-slow-3"
     assert sim.count("conversations.create", ok=False) == 2
     assert sim.count("conversations.create") == 1

@@ -29,7 +29,7 @@ async def test_status_changes_echo_update_summary_and_stamp_milestones(
     )
     assert response.status_code == 200 and not response.content
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.status == "identified" and incident.mitigated_at is None
     assert "identified" in summary_fields(declared)
     assert declared.channel.topic.startswith("SEV3 | identified")
@@ -39,7 +39,7 @@ async def test_status_changes_echo_update_summary_and_stamp_milestones(
 
     await slack.command(people.alice, "status monitoring", declared.channel.id)
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.mitigated_at is not None and incident.resolved_at is None
     assert (await rows(warroom, TimelineEvent, TimelineEvent.kind == "status"))[-1].text == (
         "Status identified → monitoring"
@@ -54,7 +54,7 @@ async def test_illegal_transition_is_refused_and_changes_nothing(
     assert reply["response_type"] == "ephemeral"
     assert "Cannot go from investigating to closed" in reply["text"]
     assert "identified, monitoring, resolved" in reply["text"]
-    assert (await warroom.service.get(1)).status == "investigating"
+    assert (await warroom.queries.get(1)).status == "investigating"
     assert await timeline_kinds(warroom, 1) == ["declared", "role"]
     assert await settle(warroom) == 0
 
@@ -74,7 +74,7 @@ async def test_severity_change(
 ) -> None:
     await slack.command(people.bob, "sev 1", declared.channel.id)
     await settle(warroom)
-    assert (await warroom.service.get(1)).severity == "SEV1"
+    assert (await warroom.queries.get(1)).severity == "SEV1"
     assert "SEV1" in summary_fields(declared)
     assert (
         bot_lines(declared.channel.messages)[-1]
@@ -98,9 +98,9 @@ async def test_role_assignment_invites_and_keeps_history(
     await settle(warroom)
 
     assert {people.bob, people.carol} <= declared.channel.members
-    roles = (await warroom.service.roles([1]))[1]
+    roles = (await warroom.queries.roles([1]))[1]
     assert roles == {"commander": people.carol, "scribe": people.bob}
-    history = await warroom.service.role_history(1)
+    history = await warroom.queries.role_history(1)
     assert [(h.role, h.user_id, h.ended_at is None) for h in history] == [
         ("commander", people.alice, False),
         ("scribe", people.bob, True),
@@ -146,7 +146,7 @@ async def test_resolve_with_summary_then_close(
 ) -> None:
     await slack.command(people.alice, "resolve Dropped the bad index", declared.channel.id)
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.status == "resolved" and incident.resolve_summary == "Dropped the bad index"
     assert incident.resolved_at is not None and incident.mitigated_at == incident.resolved_at
     summary = declared.channel.message(declared.summary_ts)
@@ -158,7 +158,7 @@ async def test_resolve_with_summary_then_close(
 
     await slack.command(people.alice, "close", declared.channel.id)
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.status == "closed" and incident.closed_at is not None
     summary = declared.channel.message(declared.summary_ts)
     assert summary is not None and not [b for b in summary["blocks"] if b["type"] == "actions"]
@@ -172,7 +172,7 @@ async def test_resolved_incident_reopens(
     await slack.command(people.alice, "resolve fixed", declared.channel.id)
     await slack.command(people.alice, "status investigating it is back", declared.channel.id)
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert (
         incident.status == "investigating"
         and incident.resolved_at is None

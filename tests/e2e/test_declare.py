@@ -18,7 +18,7 @@ async def test_declare_opens_channel_summary_topic_and_announcement(
 
     assert response.status_code == 200
     assert "Declared *#1* SEV2" in response.json()["text"]
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert (incident.title, incident.severity, incident.status) == (
         "Checkout is failing",
         "SEV2",
@@ -32,7 +32,7 @@ async def test_declare_opens_channel_summary_topic_and_announcement(
     channel = await incident_channel(warroom, sim, 1)
     assert channel.name == "inc-1-checkout-is-failing"
     assert channel.members == {BOT_USER_ID, people.alice}
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert channel.pins == [incident.summary_ts]
     summary = channel.message(incident.summary_ts or "")
     assert summary is not None
@@ -44,5 +44,5 @@ async def test_declare_opens_channel_summary_topic_and_announcement(
     assert announcements is not None and len(announcements.messages) == 1
     assert f"<#{channel.id}>" in announcements.messages[0]["blocks"][0]["text"]["text"]
     assert await count(warroom, Incident) == 1
-    assert [e.kind for e in await warroom.service.timeline(1)] == ["declared", "role"]
+    assert [e.kind for e in await warroom.queries.timeline(1)] == ["declared", "role"]
     assert await count(warroom, TimelineEvent) == 2

@@ -39,16 +39,16 @@ async def test_declare_modal_opens_and_declares_once(
     again = await slack.submit(people.alice, view["id"], values)  # a double click on "Declare"
     assert first.status_code == again.status_code == 200
     assert await count(warroom, Incident) == 1
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert (incident.severity, incident.description, incident.reporter_id) == (
         "SEV1",
         "card auths fail",
         people.alice,
     )
-    assert (await warroom.service.roles([1]))[1] == {"commander": people.bob}
+    assert (await warroom.queries.roles([1]))[1] == {"commander": people.bob}
 
     await settle(warroom)
-    channel = sim.channels[(await warroom.service.get(1)).channel_id or ""]
+    channel = sim.channels[(await warroom.queries.get(1)).channel_id or ""]
     assert channel.name == "inc-1-payments-channel-down"
     assert {people.alice, people.bob} <= channel.members
     header = channel.messages[0]["blocks"][0]["text"]["text"]
@@ -78,8 +78,8 @@ async def test_take_commander_button(
     again = await slack.click(people.bob, declared.channel.id, declared.summary_ts, "take_commander")
     assert again.status_code == 200
     await settle(warroom)
-    assert (await warroom.service.roles([1]))[1]["commander"] == people.bob
-    assert len([r for r in await warroom.service.role_history(1) if r.user_id == people.bob]) == 1
+    assert (await warroom.queries.roles([1]))[1]["commander"] == people.bob
+    assert len([r for r in await warroom.queries.role_history(1) if r.user_id == people.bob]) == 1
     assert sim.responses[-1]["text"] == f":warning: <@{people.bob}> is already the commander."
     assert sim.responses[-1]["response_type"] == "ephemeral"
 
@@ -98,7 +98,7 @@ async def test_update_status_button_and_modal(
     )
     assert response.status_code == 200 and not response.content
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.status == "monitoring" and incident.mitigated_at is not None
     assert declared.channel.messages[-1]["text"].startswith(
         ":arrows_counterclockwise: Status investigating → monitoring: failover done"
@@ -115,7 +115,7 @@ async def test_resolve_button_and_modal(
     assert empty.json()["errors"]["summary"] == "Say in a sentence what fixed it."
     await slack.submit(people.bob, view["id"], {"summary": "Rebuilt the index"})
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert (incident.status, incident.resolve_summary) == ("resolved", "Rebuilt the index")
     summary = declared.channel.message(declared.summary_ts)
     assert summary is not None and any(
@@ -129,7 +129,7 @@ async def test_resolve_command_without_summary_opens_the_form(
     response = await slack.command(people.alice, "resolve", declared.channel.id)
     assert response.status_code == 200 and not response.content
     assert last_view(sim)["callback_id"] == "resolve"
-    assert (await warroom.service.get(1)).status == "investigating"
+    assert (await warroom.queries.get(1)).status == "investigating"
 
 
 async def test_buttons_on_a_closed_incident_explain_instead_of_acting(
@@ -146,7 +146,7 @@ async def test_buttons_on_a_closed_incident_explain_instead_of_acting(
     assert sim.responses[-1]["text"] == ":warning: Incident #1 is closed."
     await slack.click(people.bob, declared.channel.id, "1.000001", "take_commander")
     assert "closed" in sim.responses[-1]["text"]
-    assert (await warroom.service.roles([1]))[1]["commander"] == people.alice
+    assert (await warroom.queries.roles([1]))[1]["commander"] == people.alice
 
 
 async def test_pushpin_reaction_records_the_message_once_at_its_own_time(

@@ -125,7 +125,7 @@ async def test_a_job_that_fails_for_good_is_a_metric_a_log_line_and_a_timeline_n
     assert metrics["warroom_job_runs_total", (("kind", "slack.echo"), ("outcome", "failed"))] == 1
     [line] = [json.loads(x) for x in json_log.getvalue().splitlines() if "failed for good" in x]
     assert line["level"] == "error" and line["incident"] == 1 and "is_archived" in line["message"]
-    notes = [e.text for e in await warroom.service.timeline(1) if e.kind == "system"]
+    notes = [e.text for e in await warroom.queries.timeline(1) if e.kind == "system"]
     assert any("`slack.echo` failed for good" in text and "is_archived" in text for text in notes)
 
 

@@ -76,12 +76,12 @@ async def test_on_call_people_join_an_alert_incident_and_the_first_commands(
     assert response.json()["declared"] == [1]
     await settle(pd_warroom, horizon=LATER)
 
-    incident = await pd_warroom.service.get(1)
+    incident = await pd_warroom.queries.get(1)
     channel = sim.channels[incident.channel_id or ""]
     assert {people.alice, people.bob} <= channel.members
-    assert (await pd_warroom.service.roles([1]))[1] == {"commander": people.alice}
+    assert (await pd_warroom.queries.roles([1]))[1] == {"commander": people.alice}
     assert incident.acknowledged_at is not None
-    texts = [e.text for e in await pd_warroom.service.timeline(1)]
+    texts = [e.text for e in await pd_warroom.queries.timeline(1)]
     assert f"PagerDuty on-call for checkout: <@{people.alice}>, <@{people.bob}>" in texts
     assert "PagerDuty on-call for checkout: no Slack user for zed@example.com" in texts
     assert ("GET", "/oncalls") in pd.requests
@@ -97,11 +97,11 @@ async def test_pagerduty_failure_never_blocks_the_incident(
         "/webhooks/alertmanager", content=body, headers={"Authorization": f"Bearer {ALERT_TOKEN}"}
     )
     await settle(pd_warroom)
-    incident = await pd_warroom.service.get(1)
+    incident = await pd_warroom.queries.get(1)
     assert incident.channel_id is not None  # the channel opened anyway
     pd.fail_next = 0
     await settle(pd_warroom, horizon=LATER)
-    assert (await pd_warroom.service.roles([1]))[1] == {"commander": people.alice}
+    assert (await pd_warroom.queries.roles([1]))[1] == {"commander": people.alice}
 
 
 async def test_page_a_service_and_resolve_it_with_the_incident(
@@ -112,7 +112,7 @@ async def test_page_a_service_and_resolve_it_with_the_incident(
     assert general is not None
     await slack.command(people.alice, "declare sev1 Card payments failing", general.id)
     await settle(pd_warroom)
-    channel = (await pd_warroom.service.get(1)).channel_id or ""
+    channel = (await pd_warroom.queries.get(1)).channel_id or ""
 
     reply = (await slack.command(people.alice, "page payments", channel)).json()["text"]
     assert "Paging `payments`" in reply
@@ -147,7 +147,7 @@ async def test_page_a_person(
     assert general is not None
     await slack.command(people.alice, "declare DNS flapping", general.id)
     await settle(pd_warroom)
-    channel = sim.channels[(await pd_warroom.service.get(1)).channel_id or ""]
+    channel = sim.channels[(await pd_warroom.queries.get(1)).channel_id or ""]
     response = await slack.command(people.alice, f"page <@{people.carol}|carol>", channel.id)
     assert response.status_code == 200
     await settle(pd_warroom)

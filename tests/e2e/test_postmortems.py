@@ -92,7 +92,7 @@ async def test_closing_writes_uploads_and_links_the_draft_and_later_versions_are
     assert len([m for m in sim.messages(channel) if m.get("files")]) == 2
     summary = declared.channel.message(declared.summary_ts)
     assert summary is not None and "*Post-mortem*: draft v2" in str(summary["blocks"])
-    assert [e.text for e in await warroom.service.timeline(1) if e.kind == "postmortem"] == [
+    assert [e.text for e in await warroom.queries.timeline(1) if e.kind == "postmortem"] == [
         "Post-mortem draft v1 written",
         "Post-mortem draft v2 written",
     ]

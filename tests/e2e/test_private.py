@@ -30,7 +30,7 @@ async def test_a_private_incident_is_seen_only_by_its_members(
     )
     await slack.command(people.bob, "declare Search is slow", general)
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.private and incident.channel_id is not None
     channel = sim.channels[incident.channel_id]
     assert channel.is_private and channel.members == {BOT_USER_ID, people.alice}
@@ -65,5 +65,5 @@ async def test_the_declare_form_can_make_an_incident_private(
     values = {"title": "Payroll export leaked", "severity": "SEV2", "private": ["private"]}
     assert (await slack.submit(people.alice, view["id"], values)).status_code == 200
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.private and sim.channels[incident.channel_id or ""].is_private

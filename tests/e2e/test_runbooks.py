@@ -119,7 +119,7 @@ async def test_an_alert_attaches_the_matching_runbook_and_posts_its_checklist(
     assert "kubectl rollout undo deployment/checkout" in shown
     assert "Not for this incident now: 3. Scale out (SEV1)" in shown  # SEV3: the SEV1 step waits
     assert run.checklist_ts == message["ts"]
-    texts = [e.text for e in await warroom.service.timeline(1) if e.kind == "runbook"]
+    texts = [e.text for e in await warroom.queries.timeline(1) if e.kind == "runbook"]
     assert texts == [f"Runbook *web-errors* started (version {run.version}, 4 steps)"]
 
 
@@ -202,7 +202,7 @@ async def test_walking_the_checklist_with_signed_clicks(
 
     steps = await rows(warroom, RunbookStep)
     assert step_states(steps)["rollback"] == "done" and step_states(steps)["status-page"] == "skipped"
-    texts = [(e.actor, e.text) for e in await warroom.service.timeline(1) if e.kind == "runbook"][1:]
+    texts = [(e.actor, e.text) for e in await warroom.queries.timeline(1) if e.kind == "runbook"][1:]
     assert texts == [
         (people.bob, "Runbook *web-errors*: *Look at the dashboard* done"),
         (people.carol, f"Runbook *web-errors*: <@{people.carol}> took *Update the status page*"),
@@ -283,7 +283,7 @@ async def test_a_step_reminder_fires_once_and_never_after_the_step_is_done(
     ]
     await settle(warroom, horizon=timedelta(hours=3))
     assert len(sim.messages(channel)) == before + 1
-    assert [e.kind for e in await warroom.service.timeline(1)].count("reminder") == 1
+    assert [e.kind for e in await warroom.queries.timeline(1)].count("reminder") == 1
 
 
 async def test_no_reminder_for_a_step_already_done(
@@ -294,7 +294,7 @@ async def test_no_reminder_for_a_step_already_done(
     await slack.click(people.alice, channel, ts, "runbook_done:look")
     await settle(warroom)
     await settle(warroom, horizon=timedelta(hours=1))
-    assert [e.kind for e in await warroom.service.timeline(1)].count("reminder") == 0
+    assert [e.kind for e in await warroom.queries.timeline(1)].count("reminder") == 0
     [reminder] = await rows(warroom, Job, Job.kind == "reminder.runbook_step")
     assert reminder.done_at is not None  # it ran, looked, and stayed quiet
 
@@ -313,10 +313,10 @@ async def test_status_update_cadence_reminds_the_commander_unless_an_update_came
         slack, people.alice, "status identified bad deploy", channel.id
     )  # an update: clock restarts
     await settle(warroom, horizon=timedelta(minutes=15))
-    assert [e.kind for e in await warroom.service.timeline(1)].count("reminder") == 0
+    assert [e.kind for e in await warroom.queries.timeline(1)].count("reminder") == 0
 
     await settle(warroom, horizon=timedelta(minutes=31))
-    reminders = [e.text for e in await warroom.service.timeline(1) if e.kind == "reminder"]
+    reminders = [e.text for e in await warroom.queries.timeline(1) if e.kind == "reminder"]
     assert reminders == [
         f"<@{people.alice}>: no status update for 30 minutes. Post one with `/incident status` or the Update status button."
     ]
@@ -327,7 +327,7 @@ async def test_status_update_cadence_reminds_the_commander_unless_an_update_came
 
     await command(slack, people.alice, "resolve rolled back", channel.id)
     await settle(warroom, horizon=timedelta(hours=3))
-    assert [e.kind for e in await warroom.service.timeline(1)].count("reminder") == 1  # none once resolved
+    assert [e.kind for e in await warroom.queries.timeline(1)].count("reminder") == 1  # none once resolved
 
 
 async def test_a_drill_is_marked_everywhere_and_pages_nobody(
@@ -336,12 +336,12 @@ async def test_a_drill_is_marked_everywhere_and_pages_nobody(
     reply = await command(slack, people.alice, "drill web-errors", general)
     assert reply.startswith(":performing_arts: Drill *#1* declared")
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.drill
     channel = await incident_channel(warroom, sim, 1)
     assert channel.name == "inc-1-drill-web-errors"
     assert channel.messages[0]["blocks"][0]["text"]["text"] == "[DRILL] #1 web errors"
-    assert (await warroom.service.timeline(1))[0].text == "Declared drill: web errors (SEV3)"
+    assert (await warroom.queries.timeline(1))[0].text == "Declared drill: web errors (SEV3)"
     [run] = await rows(warroom, RunbookRun)
     assert (run.name, run.source) == ("web-errors", "drill")
     checklist(sim, channel.id)
@@ -354,7 +354,7 @@ async def test_a_drill_is_marked_everywhere_and_pages_nobody(
     assert [j.kind for j in await rows(warroom, Job) if j.kind.startswith("pagerduty.")] == []
     # Rehearsed and over: it stays out of the metrics.
     await command(slack, people.alice, "resolve drill over", channel.id)
-    report = summarize(await warroom.service.list_incidents(open_only=False))
+    report = summarize(await warroom.queries.list_incidents(open_only=False))
     assert (report.groups, report.drills_excluded) == ({}, 1)
 
     assert await command(slack, people.alice, "drill", general) == (

@@ -64,7 +64,7 @@ async def test_broadcast_mentions_in_titles_and_notes_are_escaped(
     ]
     assert "&lt;!channel&gt; DB down @here &lt;!here&gt;" in reply
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.title == "<!channel> DB down @here <!here>"  # stored as typed
     channel = sim.channels[incident.channel_id or ""]
     await slack.command(people.bob, "note <!everyone> look at <https://grafana.example/d/1|this>", channel.id)

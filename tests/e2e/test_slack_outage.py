@@ -18,7 +18,7 @@ LATER = timedelta(minutes=10)
 
 
 async def assert_projected_once(warroom: Warroom, sim: SlackSimulator, number: int) -> None:
-    incident = await warroom.service.get(number)
+    incident = await warroom.queries.get(number)
     assert incident.channel_id and incident.summary_ts and incident.announcement_ts
     channel = sim.channels[incident.channel_id]
     summaries = [m for m in channel.messages if m.get("blocks") and m["blocks"][0]["type"] == "header"]
@@ -36,7 +36,7 @@ async def test_declare_during_500s_and_429s_commits_now_and_projects_once_later(
     sim.inject("*", status=429, retry_after=5, times=2)
     response = await slack.command(people.alice, "declare sev1 API is down", general)
     assert "Declared *#1* SEV1" in response.json()["text"]
-    assert [e.kind for e in await warroom.service.timeline(1)] == ["declared", "role"]
+    assert [e.kind for e in await warroom.queries.timeline(1)] == ["declared", "role"]
 
     for _ in range(6):  # each failed attempt reschedules the job; run them as time passes
         await settle(warroom, horizon=LATER)
@@ -98,7 +98,7 @@ async def test_changes_made_during_the_outage_appear_in_order(
 ) -> None:
     await slack.command(people.alice, "declare Checkout errors", general)
     await settle(warroom)
-    channel = (await warroom.service.get(1)).channel_id or ""
+    channel = (await warroom.queries.get(1)).channel_id or ""
     await sim.go_down()
     await slack.command(people.alice, "note first", channel)
     await slack.command(people.alice, "status identified", channel)

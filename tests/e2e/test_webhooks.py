@@ -96,7 +96,7 @@ async def test_alertmanager_declares_once_and_redelivery_changes_nothing(
     assert (again["new"], again["unchanged"], again["declared"]) == (0, 2, [])
     await settle(warroom, horizon=LATER)
 
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert (incident.title, incident.service, incident.severity, incident.reporter_id) == (
         "HighErrorRate on checkout-7d9f:8080",
         "checkout",
@@ -106,7 +106,7 @@ async def test_alertmanager_declares_once_and_redelivery_changes_nothing(
     assert incident.acknowledged_at is None  # nobody took command yet
     assert incident.started_at.isoformat() == "2026-11-21T09:58:12.345678+00:00"
     assert incident.detected_at == incident.started_at
-    kinds = [e.kind for e in await warroom.service.timeline(1)]
+    kinds = [e.kind for e in await warroom.queries.timeline(1)]
     assert kinds.count("alert") == 2 and await count(warroom, Incident) == 1
     channel = sim.channels[incident.channel_id or ""]
     alerts_message = channel.message(incident.alerts_ts or "")
@@ -126,7 +126,7 @@ async def test_resolution_is_recorded_and_the_commander_asked_once(
     await post(http, "alertmanager", payloads.alertmanager([resolved]))  # re-sent
     await settle(warroom, horizon=LATER)
 
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     channel = sim.channels[incident.channel_id or ""]
     asks = [m for m in channel.messages if "have resolved" in m.get("text", "") + str(m.get("blocks"))]
     assert len(asks) == 1
@@ -136,7 +136,7 @@ async def test_resolution_is_recorded_and_the_commander_asked_once(
         if b["type"] == "actions"
         for e in b["elements"]
     )
-    texts = [e.text for e in await warroom.service.timeline(1) if e.kind == "alert"]
+    texts = [e.text for e in await warroom.queries.timeline(1) if e.kind == "alert"]
     assert texts == [
         "Alert firing: HighErrorRate on checkout-7d9f:8080 (alertmanager)",
         "Alert resolved: HighErrorRate on checkout-7d9f:8080 (alertmanager)",
@@ -168,7 +168,7 @@ async def test_the_commander_is_asked_only_once_the_last_alert_has_resolved(
     await post(http, "alertmanager", payloads.alertmanager([alert("a")]))  # fires again...
     await post(http, "alertmanager", payloads.alertmanager([alert("a", "resolved")]))  # ...and clears
     await settle(warroom, horizon=LATER)
-    assert (await warroom.service.get(1)).alerts_cleared_at is not None
+    assert (await warroom.queries.get(1)).alerts_cleared_at is not None
     assert await count(warroom, Incident) == 1
 
 
@@ -182,7 +182,7 @@ async def test_two_services_firing_at_once_make_two_incidents(
     )
     assert (await post(http, "alertmanager", checkout)).json()["declared"] == [1]
     assert (await post(http, "alertmanager", search)).json()["declared"] == [2]
-    assert {(await warroom.service.get(n)).service for n in (1, 2)} == {"checkout", "search"}
+    assert {(await warroom.queries.get(n)).service for n in (1, 2)} == {"checkout", "search"}
 
 
 async def test_a_new_group_of_the_same_service_joins_within_the_window(
@@ -216,18 +216,18 @@ async def test_storm_of_1000_alerts_one_group_one_incident_bounded_slack_calls(
 
     assert await count(warroom, Incident) == 1
     assert await count(warroom, AlertRecord) == 1000
-    assert len([e for e in await warroom.service.timeline(1) if e.kind == "alert"]) == 1000
+    assert len([e for e in await warroom.queries.timeline(1) if e.kind == "alert"]) == 1000
     assert sim.count("conversations.create") == 1
     assert sim.count("chat.postMessage") <= 3  # summary, announcement, alerts message
     assert sim.count("chat.update") <= 3  # the alerts message, at most once per interval (+ final)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     text = (sim.channels[incident.channel_id or ""].message(incident.alerts_ts or "") or {})["text"]
     assert text == "Alerts: 1000 firing, 0 resolved"
 
 
 async def test_grafana_and_generic(warroom: Warroom, http: httpx.AsyncClient) -> None:
     assert (await post(http, "grafana", payloads.grafana())).json()["declared"] == [1]
-    assert (await warroom.service.get(1)).service == "search"
+    assert (await warroom.queries.get(1)).service == "search"
     assert (await post(http, "generic", payloads.generic())).json()["declared"] == [2]
     resolved = (await post(http, "generic", payloads.generic(status="resolved", title=None))).json()
     assert (resolved["changed"], resolved["incidents"]) == (1, [2])
@@ -278,8 +278,8 @@ async def test_triage_posts_once_and_the_button_declares(
     await slack.click(people.bob, triage.id, posts[0]["ts"], "declare_from_alert")
     await slack.click(people.bob, triage.id, posts[0]["ts"], "declare_from_alert")  # double click
     assert await count(warroom, Incident) == 1
-    incident = await warroom.service.get(1)
-    assert (await warroom.service.roles([1]))[1] == {"commander": people.bob}
+    incident = await warroom.queries.get(1)
+    assert (await warroom.queries.roles([1]))[1] == {"commander": people.bob}
     assert {a.incident_number for a in await rows(warroom, AlertRecord)} == {1}
     assert incident.acknowledged_at is not None
     assert "declared *#1* from this alert" in sim.responses[-1]["text"]
@@ -312,9 +312,9 @@ async def test_pagerduty_acknowledgements_and_notes_land_on_the_timeline(
     await post(http, "pagerduty", noted, signed(noted, "wh-3"))
     await post(http, "pagerduty", noted, signed(noted, "wh-3"))  # redelivered
     await settle(warroom, horizon=LATER)
-    texts = [e.text for e in await warroom.service.timeline(1) if e.kind == "pagerduty"]
+    texts = [e.text for e in await warroom.queries.timeline(1) if e.kind == "pagerduty"]
     assert texts == ["Acknowledged in PagerDuty by someone", "PagerDuty note by Dana Ops: Failover started"]
-    channel = sim.channels[(await warroom.service.get(1)).channel_id or ""]
+    channel = sim.channels[(await warroom.queries.get(1)).channel_id or ""]
     assert any("PagerDuty note by Dana Ops: Failover started" in m["text"] for m in channel.messages)
 
 

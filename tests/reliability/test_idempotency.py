@@ -56,7 +56,7 @@ async def test_double_clicks_and_double_submissions_count_once(
     await settle(warroom)
     after = await census(warroom.db, sim)
     assert after.incidents == 2 and after.channels == 2
-    assert [r.user_id for r in await warroom.service.role_history(1) if r.role == "commander"] == [
+    assert [r.user_id for r in await warroom.queries.role_history(1) if r.role == "commander"] == [
         people.alice,
         people.bob,
     ]

@@ -33,7 +33,7 @@ async def test_nobody_outside_the_policy_makes_themselves_commander(
     assert refused.startswith(":warning: You may not hand out the commander role of #1: only its commander")
     await slack.click(people.bob, channel, declared.summary_ts, "take_commander")
     assert last_ephemeral(sim).startswith(":warning: You may not hand out the commander role of #1")
-    assert (await warroom.service.roles([1]))[1]["commander"] == people.alice
+    assert (await warroom.queries.roles([1]))[1]["commander"] == people.alice
     assert await timeline_kinds(warroom, 1) == before
     # ...so the resolve that the stolen role would have allowed is still refused.
     assert (await reply(slack, people.bob, "resolve done", channel)).startswith(":warning: You may not")
@@ -41,7 +41,7 @@ async def test_nobody_outside_the_policy_makes_themselves_commander(
     # Other roles are anyone's to take; the commander and responders may hand out commander.
     assert await reply(slack, people.bob, f"role scribe <@{people.bob}|bob>", channel) == ""
     assert await reply(slack, people.carol, f"role commander <@{people.carol}|carol>", channel) == ""
-    assert (await warroom.service.roles([1]))[1] == {"commander": people.carol, "scribe": people.bob}
+    assert (await warroom.queries.roles([1]))[1] == {"commander": people.carol, "scribe": people.bob}
 
 
 async def test_reopening_follows_the_resolve_policy(
@@ -51,9 +51,9 @@ async def test_reopening_follows_the_resolve_policy(
     assert await reply(slack, people.alice, "resolve Restarted it", channel) == ""
     refused = await reply(slack, people.bob, "status investigating", channel)
     assert refused.startswith(":warning: You may not reopen #1: only its commander")
-    assert (await warroom.service.get(1)).status == "resolved"
+    assert (await warroom.queries.get(1)).status == "resolved"
     assert await reply(slack, people.carol, "status investigating", channel) == ""  # a responder
-    assert (await warroom.service.get(1)).status == "investigating"
+    assert (await warroom.queries.get(1)).status == "investigating"
 
 
 async def test_the_triage_declare_button_follows_access_declarers(
@@ -88,7 +88,7 @@ async def test_a_button_acts_only_on_the_incident_of_its_own_channel(
     # Bob declares #2 and is its commander; a click in #2's channel that names #1 does nothing.
     await slack.command(people.bob, "declare Checkout is slow", general)
     await settle(warroom)
-    second = await warroom.service.get(2)
+    second = await warroom.queries.get(2)
     assert second.channel_id and second.summary_ts
     await slack.click(people.bob, second.channel_id, second.summary_ts, "take_commander", value="1")
     assert "does not belong to this channel" in last_ephemeral(sim)
@@ -96,7 +96,7 @@ async def test_a_button_acts_only_on_the_incident_of_its_own_channel(
     assert "does not belong to this channel" in last_ephemeral(sim)
     await slack.click(people.bob, second.channel_id, second.summary_ts, "take_commander", value="x;1")
     assert last_ephemeral(sim) == ":warning: That button is not one of warroom's buttons."
-    assert (await warroom.service.roles([1]))[1] == {"commander": people.alice}
+    assert (await warroom.queries.roles([1]))[1] == {"commander": people.alice}
 
 
 async def test_forms_and_clicks_never_reach_an_incident_the_person_may_not_see(
@@ -105,7 +105,7 @@ async def test_forms_and_clicks_never_reach_an_incident_the_person_may_not_see(
     await slack.command(people.alice, "declare private sev2 Payroll export leaked", general)
     await slack.command(people.bob, "declare Search is slow", general)
     await settle(warroom)
-    public = await warroom.service.get(2)
+    public = await warroom.queries.get(2)
     assert public.channel_id
     before = await timeline_kinds(warroom, 1)
     # Bob opens #2's resolve form, and the submission is forged to name private #1.
@@ -117,5 +117,5 @@ async def test_forms_and_clicks_never_reach_an_incident_the_person_may_not_see(
     sim.views[view["id"]] = {**view, "private_metadata": "not a number"}
     answer = (await slack.submit(people.bob, view["id"], {"summary": "gone"})).json()
     assert answer["errors"]["summary"] == "That form is not one of warroom's forms."
-    assert (await warroom.service.get(1)).status == "investigating"
+    assert (await warroom.queries.get(1)).status == "investigating"
     assert await timeline_kinds(warroom, 1) == before

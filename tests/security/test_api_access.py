@@ -109,10 +109,10 @@ async def test_a_write_token_runs_an_incident_through_the_same_services(
     assert conflict.status_code == 409
 
     assert await timeline_kinds(warroom, 1) == ["declared", "note", "status", "followup", "status"]
-    actors = {e.actor for e in await warroom.service.timeline(1)}
+    actors = {e.actor for e in await warroom.queries.timeline(1)}
     assert actors == {"api:deploy-bot"}
     await settle(warroom)
-    incident = await warroom.service.get(1)
+    incident = await warroom.queries.get(1)
     assert incident.channel_id is not None
     texts = " ".join(m["text"] for m in sim.channels[incident.channel_id].messages)
     assert "Rolling back" in texts and texts.count("Rolling back") == 1

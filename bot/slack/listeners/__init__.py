@@ -10,11 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import WarroomConfig
 from bot.domain.incident import DomainError
-from bot.services.alerts import AlertService
-from bot.services.incidents import IncidentService
-from bot.services.postmortems import PostmortemService
-from bot.services.reports import ReportService
-from bot.services.runbooks import RunbookService
+from bot.services.bundle import Services
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +36,15 @@ def incident_number(value: object, what: str = "button") -> int:
     return int(text)
 
 
-def register(
-    app: AsyncApp,
-    service: IncidentService,
-    alerts: AlertService,
-    runbooks: RunbookService,
-    postmortems: PostmortemService,
-    reports: ReportService,
-    config: WarroomConfig,
-) -> None:
+def register(app: AsyncApp, services: Services, config: WarroomConfig) -> None:
     from bot.slack.listeners import actions, commands, events, views
     from bot.slack.listeners import runbooks as checklist
 
-    commands.register(app, service, runbooks, postmortems, reports, config)
-    actions.register(app, service, alerts)
-    views.register(app, service, config)
-    checklist.register(app, runbooks, service)
-    events.register(app, service)
+    commands.register(app, services, config)
+    actions.register(app, services)
+    views.register(app, services, config)
+    checklist.register(app, services)
+    events.register(app, services)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

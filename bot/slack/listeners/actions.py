@@ -10,8 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.incident import COMMANDER, DomainError, Status
-from bot.services.alerts import AlertService
-from bot.services.incidents import IncidentService
+from bot.services.bundle import Services
 from bot.slack import blocks
 from bot.slack.ids import Action
 from bot.slack.listeners import click_channel, failure_text, incident_number
@@ -35,7 +34,9 @@ def _n(incident: Incident) -> int:
     return incident.number
 
 
-def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> None:
+def register(app: AsyncApp, services: Services) -> None:
+    service, queries, alerts = services.incidents, services.queries, services.alerts
+
     async def answer(respond: Any, text: str) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
@@ -44,7 +45,7 @@ def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> N
         await ack()
         user = body["user"]["id"]
         try:
-            incident = await service.acted_on(incident_number(action.get("value")), user, click_channel(body))
+            incident = await queries.acted_on(incident_number(action.get("value")), user, click_channel(body))
             await service.assign_role(_n(incident), COMMANDER, user, user)
         except DomainError as exc:
             await answer(respond, f":warning: {exc}")
@@ -55,7 +56,7 @@ def register(app: AsyncApp, service: IncidentService, alerts: AlertService) -> N
         body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any, form: str
     ) -> None:
         try:
-            incident = await service.acted_on(
+            incident = await queries.acted_on(
                 incident_number(action.get("value")), body["user"]["id"], click_channel(body)
             )
             if incident.status == Status.CLOSED:

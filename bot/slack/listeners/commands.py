@@ -13,10 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import WarroomConfig, parse_duration
 from bot.domain.incident import DomainError, parse_status
 from bot.domain.metrics import MAX_PERIOD
-from bot.services.incidents import IncidentService
-from bot.services.postmortems import PostmortemService, parse_followup
-from bot.services.reports import ReportService
-from bot.services.runbooks import RunbookService
+from bot.services.bundle import Services
+from bot.services.postmortems import parse_followup
 from bot.slack import blocks
 from bot.slack.listeners import failure_text
 from bot.slack.text import escape, parse_declare, parse_user, split_command
@@ -28,18 +26,13 @@ REPORT_MIN_PERIOD, REPORT_MAX_PERIOD = timedelta(days=1), MAX_PERIOD
 
 
 class Commands:
-    def __init__(
-        self,
-        service: IncidentService,
-        runbooks: RunbookService,
-        postmortems: PostmortemService,
-        reports: ReportService,
-        config: WarroomConfig,
-    ) -> None:
-        self.service = service
-        self.runbooks = runbooks
-        self.postmortems = postmortems
-        self.reports = reports
+    def __init__(self, services: Services, config: WarroomConfig) -> None:
+        self.service = services.incidents
+        self.queries = services.queries
+        self.paging = services.paging
+        self.runbooks = services.runbooks
+        self.postmortems = services.postmortems
+        self.reports = services.reports
         self.config = config
         self.anywhere: dict[str, Callable[[str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]] = {
             "declare": self.declare,
@@ -86,7 +79,7 @@ class Commands:
         if sub in self.anywhere:
             return await self.anywhere[sub](rest, command, client)
         if sub in self.in_channel:
-            incident = await self.service.by_channel(command["channel_id"])
+            incident = await self.queries.by_channel(command["channel_id"])
             if incident is None:
                 raise DomainError(
                     f"`{sub}` works inside an incident channel. `{self.config.slash_command} list` shows the open ones."
@@ -128,15 +121,15 @@ class Commands:
             raise DomainError(
                 f"Which runbook? `{self.config.slash_command} drill RUNBOOK`. Runbooks: {names}."
             )
-        incident = await self.runbooks.drill(rest, command["user_id"])
+        incident = await self.service.declare_drill(rest, command["user_id"])
         return (
             f":performing_arts: Drill *#{incident.number}* declared: an exercise of `{escape(rest.strip())}`. "
             "It pages nobody and stays out of the metrics; the channel is on its way."
         )
 
     async def list(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
-        incidents = await self.service.list_incidents(open_only=True, viewer=command["user_id"])
-        roles = await self.service.roles([i.number for i in incidents if i.number is not None])
+        incidents = await self.queries.list_incidents(open_only=True, viewer=command["user_id"])
+        roles = await self.queries.roles([i.number for i in incidents if i.number is not None])
         return blocks.list_text(incidents, roles)
 
     async def report(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
@@ -197,7 +190,7 @@ class Commands:
     async def timeline(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
     ) -> Reply:
-        return blocks.timeline_text(incident, await self.service.timeline(_n(incident)))
+        return blocks.timeline_text(incident, await self.queries.timeline(_n(incident)))
 
     async def resolve(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
@@ -218,7 +211,7 @@ class Commands:
         if target.startswith("<@"):
             await self.service.page_user(_n(incident), parse_user(target), command["user_id"])
             return None
-        await self.service.page_service(_n(incident), target, command["user_id"])
+        await self.paging.page_service(_n(incident), target, command["user_id"])
         return f":pager: Paging `{escape(target.lower())}` through PagerDuty."
 
     async def runbook(
@@ -264,12 +257,5 @@ def _n(incident: Incident) -> int:
     return incident.number
 
 
-def register(
-    app: AsyncApp,
-    service: IncidentService,
-    runbooks: RunbookService,
-    postmortems: PostmortemService,
-    reports: ReportService,
-    config: WarroomConfig,
-) -> None:
-    app.command(config.slash_command)(Commands(service, runbooks, postmortems, reports, config).handle)
+def register(app: AsyncApp, services: Services, config: WarroomConfig) -> None:
+    app.command(config.slash_command)(Commands(services, config).handle)

@@ -6,19 +6,21 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.services.incidents import IncidentService
+from bot.services.bundle import Services
 
 
-def register(app: AsyncApp, service: IncidentService) -> None:
+def register(app: AsyncApp, services: Services) -> None:
+    projection, queries = services.projection, services.queries
+
     @app.event("reaction_added")
     async def reaction_added(body: dict[str, Any], event: dict[str, Any]) -> None:
         item = event.get("item", {})
         if event.get("reaction") != "pushpin" or item.get("type") != "message":
             return
-        incident = await service.by_channel(item.get("channel", ""))
+        incident = await queries.by_channel(item.get("channel", ""))
         if incident is None or incident.number is None:
             return
-        await service.request_pin(
+        await projection.request_pin(
             incident.number,
             channel=item["channel"],
             ts=item["ts"],
@@ -29,4 +31,4 @@ def register(app: AsyncApp, service: IncidentService) -> None:
     @app.event("app_home_opened")
     async def app_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
-            await service.request_home(event["user"], delivery=f"event:{body['event_id']}")
+            await projection.request_home(event["user"], delivery=f"event:{body['event_id']}")

@@ -14,24 +14,25 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.incident import DomainError
 from bot.domain.runbooks import StepRef, StepState
-from bot.services.incidents import IncidentService
-from bot.services.runbooks import RunbookService
+from bot.services.bundle import Services
 from bot.slack import blocks
 from bot.slack.ids import Action, Field, Form
 from bot.slack.listeners import click_channel, failure_text
 from bot.slack.listeners.views import field
 
 
-def register(app: AsyncApp, runbooks: RunbookService, incidents: IncidentService) -> None:
+def register(app: AsyncApp, services: Services) -> None:
+    runbooks, queries = services.runbooks, services.queries
+
     async def clicked(body: dict[str, Any], value: object) -> StepRef:
         """The step a checklist button names, if the clicker may act on it from here."""
         ref = StepRef.decode(str(value))
-        await incidents.acted_on(await runbooks.incident_of(ref), body["user"]["id"], click_channel(body))
+        await queries.acted_on(await runbooks.incident_of(ref), body["user"]["id"], click_channel(body))
         return ref
 
     async def submitted(body: dict[str, Any], view: dict[str, Any]) -> StepRef:
         ref = StepRef.decode(str(view.get("private_metadata")))
-        await incidents.acted_on(await runbooks.incident_of(ref), body["user"]["id"], None)
+        await queries.acted_on(await runbooks.incident_of(ref), body["user"]["id"], None)
         return ref
 
     async def answer(respond: Any, text: str) -> None:

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import WarroomConfig
 from bot.domain.incident import DomainError, Status, parse_status
-from bot.services.incidents import IncidentService
+from bot.services.bundle import Services
 from bot.slack.ids import PRIVATE_CHOICE, Field, Form
 from bot.slack.listeners import failure_text, incident_number
 
@@ -32,7 +32,9 @@ def checked(view: dict[str, Any], block_id: str) -> set[str]:
     return {str(option["value"]) for option in state.get("selected_options") or []}
 
 
-def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> None:
+def register(app: AsyncApp, services: Services, config: WarroomConfig) -> None:
+    service, queries = services.incidents, services.queries
+
     async def submit(ack: Any, block_id: str, action: Any) -> None:
         """Run the service call; show a refusal on the form, an internal error as well."""
         try:
@@ -66,7 +68,7 @@ def register(app: AsyncApp, service: IncidentService, config: WarroomConfig) -> 
         """The incident the form was opened for, if the submitter may act on it."""
         try:
             number = incident_number(view.get("private_metadata"), "form")
-            await service.acted_on(number, body["user"]["id"], None)
+            await queries.acted_on(number, body["user"]["id"], None)
         except DomainError as exc:
             await ack(response_action="errors", errors={block_id: str(exc)[:150]})
             return None

@@ -1,0 +1,37 @@
+"""All of warroom's use cases together, as the composition root (bot/app.py) builds them:
+what the adapters (Slack listeners and projector, the API, the PagerDuty jobs, the command
+line) are handed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.services.alerts import AlertService
+from bot.services.incidents import IncidentService
+from bot.services.paging import Paging
+from bot.services.postmortems import PostmortemService
+from bot.services.projection import Projection
+from bot.services.queries import IncidentQueries
+from bot.services.reminders import Reminders
+from bot.services.reports import ReportService
+from bot.services.runbooks import RunbookService
+from bot.services.timeline import Timeline
+from bot.services.tokens import TokenService
+
+
+@dataclass
+class Services:
+    """The use cases, wired to one database: everything warroom does that is not Slack.
+    `serve`, the worker and the command line all build them here."""
+
+    timeline: Timeline
+    queries: IncidentQueries
+    reminders: Reminders
+    runbooks: RunbookService
+    paging: Paging
+    projection: Projection
+    incidents: IncidentService
+    alerts: AlertService
+    postmortems: PostmortemService
+    reports: ReportService
+    tokens: TokenService
