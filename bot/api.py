@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import ApiConfig, parse_duration
-from bot.docs import reports as report_docs
+from bot.documents import reports as report_docs
 from bot.domain.incident import DomainError, Status
 from bot.domain.metrics import GROUPINGS, check_period
 from bot.domain.text import storable

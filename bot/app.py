@@ -28,7 +28,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from bot import api, observability, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
-from bot.docs.postmortem import PostmortemRenderer, PostmortemTemplateError
+from bot.documents.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs, pagerduty_failure
 from bot.jobs import JobKind, check_handlers
 from bot.observability import Metrics, Observe

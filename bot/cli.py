@@ -186,7 +186,7 @@ def report_mttr(
     """Time to detect, acknowledge, mitigate and resolve: count, mean, p50, p90 and max."""
     from pathlib import Path
 
-    from bot.docs import reports as report_docs
+    from bot.documents import reports as report_docs
     from bot.domain.metrics import GROUPINGS, check_period
     from bot.services.reports import ReportService
 

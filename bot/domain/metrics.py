@@ -163,3 +163,36 @@ def calendar_buckets(start: datetime, end: datetime, unit: str, zone: tzinfo) ->
             day += timedelta(days=7)
         else:
             day = day.replace(year=day.year + day.month // 12, month=day.month % 12 + 1)
+
+
+# ---------------------------------------------------------------- the MTTR report
+
+TREND_METRIC = "time_to_resolve"  # what the report's chart follows over time
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The median time to resolve per severity, week by week (or month by month for periods
+    longer than 120 days): what the report's chart draws. None where nothing was resolved."""
+
+    unit: str
+    buckets: list[str]
+    p50: dict[str, list[float | None]]
+
+
+@dataclass(frozen=True)
+class MttrReport:
+    start: datetime
+    end: datetime
+    zone: tzinfo
+    by: str | None
+    report: Report
+    trend: Trend
+
+    @property
+    def incidents(self) -> int:
+        return sum(group.incidents for group in self.report.groups.values())
+
+    @property
+    def open(self) -> int:
+        return sum(group.open for group in self.report.groups.values())

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.docs.postmortem import (
+from bot.documents.postmortem import (
     AlertLine,
     Entry,
     FollowUpLine,

@@ -12,50 +12,33 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from bot.domain.metrics import GROUPINGS, MAX_PERIOD, METRICS, Group, Report, Stats, calendar_buckets, stats
+from bot.domain.metrics import (
+    GROUPINGS,
+    MAX_PERIOD,
+    METRICS,
+    TREND_METRIC,
+    Group,
+    MttrReport,
+    Report,
+    Stats,
+    Trend,
+    calendar_buckets,
+    stats,
+)
 from bot.jobs import JobKind, report_queue
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import Incident, utcnow
 
 INCIDENT = Incident.__table__.c  # type: ignore[attr-defined]
-TREND_METRIC = "time_to_resolve"
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Trend:
-    """The median time to resolve per severity, week by week (or month by month for periods
-    longer than 120 days): what the report's chart draws. None where nothing was resolved."""
-
-    unit: str
-    buckets: list[str]
-    p50: dict[str, list[float | None]]
-
-
-@dataclass(frozen=True)
-class MttrReport:
-    start: datetime
-    end: datetime
-    zone: tzinfo
-    by: str | None
-    report: Report
-    trend: Trend
-
-    @property
-    def incidents(self) -> int:
-        return sum(group.incidents for group in self.report.groups.values())
-
-    @property
-    def open(self) -> int:
-        return sum(group.open for group in self.report.groups.values())
 
 
 class ReportService:

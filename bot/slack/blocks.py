@@ -7,11 +7,14 @@ can never ping a channel or forge a link.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from bot.config import WarroomConfig
+from bot.documents import reports as report_docs
 from bot.domain.alerts import AlertStatus
 from bot.domain.incident import Status, allowed_next
+from bot.domain.metrics import TREND_METRIC, MttrReport
 from bot.domain.runbooks import (
     Progress,
     Runbook,
@@ -609,3 +612,19 @@ def followups_text(incident: Incident, items: list[FollowUp], command: str) -> s
     ]
     more = f"\n…and {len(items) - 50} more" if len(items) > 50 else ""
     return _fit(f"*Follow-ups of #{incident.number}*\n" + "\n".join(lines) + more, 3900)
+
+
+def report_summary_text(report: MttrReport, since: timedelta | None) -> str:
+    """The MTTR report in a few lines of mrkdwn: time to resolve per group, then the counts."""
+    lines = [f"*MTTR report*, {report_docs.period(report, since)}", report_docs.heading(report)]
+    for name, group in report.report.groups.items():
+        s = group.metrics[TREND_METRIC]
+        cell = report_docs.cell_duration
+        lines.append(
+            f"• *{escape(name)}*: {group.incidents} incidents, time to resolve "
+            f"mean {cell(s.mean)}, p50 {cell(s.p50)}, p90 {cell(s.p90)}"
+            + (f" ({group.open} still open)" if group.open else "")
+        )
+    if not report.report.groups:
+        lines.append("No incidents in this period.")
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import worker
 from bot.config import WarroomConfig
-from bot.docs import reports as report_docs
+from bot.documents import reports as report_docs
 from bot.domain.incident import ACTIVE, Status
 from bot.jobs import Handler, JobKind
 from bot.services.bundle import Services
@@ -252,7 +252,7 @@ class SlackProjector:
         to the person who asked, through the command's response_url."""
         since = timedelta(seconds=float(payload["since"]))
         report = await self.reports.mttr(since)
-        summary = report_docs.slack_summary(report, since)
+        summary = blocks.report_summary_text(report, since)
         chart = await asyncio.to_thread(report_docs.chart_png, report)
         filename = f"mttr-{report.end:%Y-%m-%d}-{payload['id']}.png"
         try:

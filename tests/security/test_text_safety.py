@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.app import Warroom
-from bot.docs.reports import to_csv
-from bot.domain.metrics import METRICS, Group, Report, stats
+from bot.documents.reports import to_csv
+from bot.domain.metrics import METRICS, Group, MttrReport, Report, Trend, stats
 from bot.domain.runbooks import render_command
-from bot.services.reports import MttrReport, Trend
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
 from bot.slack.blocks import command_blocks

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.docs.postmortem import (
+from bot.documents.postmortem import (
     AlertLine,
     Entry,
     FollowUpLine,

@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.docs import reports
-from bot.domain.metrics import summarize
-from bot.services.reports import MttrReport, Trend
+from bot.documents import reports
+from bot.domain.metrics import MttrReport, Trend, summarize
+from bot.slack.blocks import report_summary_text
 from tests.unit.test_metrics import Times
 from tests.unit.test_postmortem import golden
 
@@ -98,7 +98,7 @@ def test_group_names_are_user_text_and_are_escaped() -> None:
     assert "| &lt;script&gt;x&lt;/script&gt; \\| \\*a\\* | 2 |" in markdown
     html = reports.to_html(report, None, None)
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "<script>" not in reports.slack_summary(report, None)
+    assert "<script>" not in report_summary_text(report, None)
     assert (
         json.loads(reports.to_json_text(report))["groups"][0]["group"] == hostile
     )  # JSON keeps data as it is

@@ -14,10 +14,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 
-from bot.docs.postmortem import STYLE, format_duration, markdown_escape
-from bot.domain.metrics import Stats
-from bot.services.reports import TREND_METRIC, MttrReport
-from bot.slack.text import escape as slack_escape
+from bot.documents.postmortem import STYLE, format_duration, markdown_escape
+from bot.domain.metrics import TREND_METRIC, MttrReport, Stats
 
 FORMATS = ("md", "html", "csv", "json")
 # Time to resolve first: it is the number people ask for.
@@ -47,7 +45,7 @@ def _time(at: datetime, zone: Any) -> str:
     return at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _cell(value: float | None) -> str:
+def cell_duration(value: float | None) -> str:
     return "n/a" if value is None else format_duration(value)
 
 
@@ -79,7 +77,7 @@ def to_markdown(report: MttrReport, since: timedelta | None) -> str:
         for name, group in report.report.groups.items():
             s = group.metrics[metric]
             cells = [markdown_escape(name), group.incidents, group.open, s.count, s.missing]
-            cells += [_cell(getattr(s, stat)) for stat in STATS]
+            cells += [cell_duration(getattr(s, stat)) for stat in STATS]
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
         if not report.report.groups:
             lines.append("| (no incidents) | 0 | 0 | 0 | 0 | n/a | n/a | n/a | n/a |")
@@ -161,7 +159,7 @@ def to_html(report: MttrReport, since: timedelta | None, chart: bytes | None) ->
         metrics=[(title(metric), metric) for metric in ORDER],
         groups=report.report.groups,
         stats=STATS,
-        cell=_cell,
+        cell=cell_duration,
         chart=base64.b64encode(chart).decode() if chart else None,
         trend_unit=report.trend.unit,
     )
@@ -211,18 +209,3 @@ def chart_png(report: MttrReport) -> bytes:
         return out.getvalue()
     finally:
         pyplot.close(figure)
-
-
-def slack_summary(report: MttrReport, since: timedelta | None) -> str:
-    """A few lines of mrkdwn: time to resolve per severity, then the counts."""
-    lines = [f"*MTTR report*, {period(report, since)}", heading(report)]
-    for name, group in report.report.groups.items():
-        s = group.metrics["time_to_resolve"]
-        lines.append(
-            f"• *{slack_escape(name)}*: {group.incidents} incidents, time to resolve "
-            f"mean {_cell(s.mean)}, p50 {_cell(s.p50)}, p90 {_cell(s.p90)}"
-            + (f" ({group.open} still open)" if group.open else "")
-        )
-    if not report.report.groups:
-        lines.append("No incidents in this period.")
-    return "\n".join(lines)
