@@ -47,8 +47,9 @@ from bot.services.runbooks import RunbookService
 from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
 from bot.slack import listeners
-from bot.slack.projector import SlackProjector, slack_failure
+from bot.slack.projector import SlackProjector
 from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
+from bot.slack.writer import slack_failure
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import utcnow

@@ -10,17 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot import worker
 from bot.config import WarroomConfig
 from bot.documents import reports as report_docs
 from bot.domain.incident import ACTIVE, Status
@@ -28,55 +25,11 @@ from bot.jobs import Handler, JobKind
 from bot.services.bundle import Services
 from bot.slack import blocks
 from bot.slack.ids import Marker
-from bot.slack.ratelimit import SlowDown
 from bot.slack.text import channel_name, escape
+from bot.slack.writer import ChannelNotReady, SlackWriter, all_of, error_of, marker
 from bot.store.tables import Incident, Job
 
 log = logging.getLogger(__name__)
-
-# Slack errors that say "try again", as opposed to "this request is wrong".
-TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-# Slack errors that mean the wanted state already holds.
-ALREADY_DONE = {"already_in_channel", "already_pinned", "already_reacted"}
-CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
-
-
-class ChannelNotReady(Exception):
-    """The incident channel does not exist yet; try again shortly."""
-
-
-def slack_failure(exc: BaseException) -> worker.Retry | None:
-    """How the worker retries a failed Slack job (bot/worker.py composes the policy)."""
-    if isinstance(exc, SlowDown):  # our own rate budget: not a failure, never given up
-        return worker.Retry(after=exc.delay, limit=None)
-    if isinstance(exc, ChannelNotReady):
-        return worker.Retry(after=2.0)
-    if isinstance(exc, SlackApiError):
-        status = exc.response.status_code
-        if status == 429:
-            headers = exc.response.headers
-            return worker.Retry(
-                after=float(headers.get("Retry-After", headers.get("retry-after", 1))), limit=None
-            )
-        if status >= 500 or exc.response.get("error") in TRANSIENT_ERRORS:
-            return worker.TRANSIENT
-        return worker.OTHER
-    if isinstance(exc, aiohttp.ClientError):
-        return worker.TRANSIENT
-    return None
-
-
-async def all_of(*steps: Awaitable[Any]) -> None:
-    """Run steps at once and wait for every one of them, then raise the first failure: a job
-    must not be retried while a step of its previous attempt is still talking to Slack."""
-    results = await asyncio.gather(*steps, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-
-
-def _error(exc: SlackApiError) -> str:
-    return str(exc.response.get("error", ""))
 
 
 class SlackProjector:
@@ -95,7 +48,7 @@ class SlackProjector:
         self.postmortems = services.postmortems
         self.reports = services.reports
         self.config = config
-        self._bot_user: str | None = None
+        self.writer = SlackWriter(client)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -141,7 +94,7 @@ class SlackProjector:
             )
         await all_of(
             *steps,
-            self._invite(incident, [incident.reporter_id, *roles.values()]),
+            self.writer.invite(_channel(incident), [incident.reporter_id, *roles.values()]),
             self._post_and_pin_summary(incident, roles),
             self._set_topic(incident, roles),
             self._announce(incident, roles),
@@ -177,13 +130,13 @@ class SlackProjector:
         event = await self.queries.event_by_key(payload["event_key"])
         if event is None:
             return
-        marker = {"event_type": Marker.ECHO, "event_payload": {"event": payload["event_key"]}}
-        await self._post_once(channel, marker, text=blocks.echo_text(event))
+        meta = marker(Marker.ECHO, event=payload["event_key"])
+        await self.writer.post_once(channel, meta, text=blocks.echo_text(event))
 
     async def invite(self, payload: dict[str, Any]) -> None:
         incident = await self.queries.get(payload["incident"])
         _channel(incident)
-        await self._invite(incident, payload["users"])
+        await self.writer.invite(_channel(incident), payload["users"])
 
     async def record_pin(self, payload: dict[str, Any]) -> None:
         history = await self.client.conversations_history(
@@ -220,7 +173,9 @@ class SlackProjector:
         if incident.alerts_ts:
             await self.client.chat_update(channel=channel, ts=incident.alerts_ts, text=text, blocks=shown)
             return
-        _, ts = await self._post_once(channel, _marker(Marker.ALERTS, incident), text=text, blocks=shown)
+        _, ts = await self.writer.post_once(
+            channel, marker(Marker.ALERTS, incident=incident.number), text=text, blocks=shown
+        )
         await self.projection.record_projection(_n(incident), alerts_ts=ts)
 
     async def sync_checklist(self, payload: dict[str, Any]) -> None:
@@ -242,8 +197,8 @@ class SlackProjector:
                 channel=channel, ts=checklist.run.checklist_ts, text=text, blocks=shown
             )
             return
-        marker = {"event_type": Marker.CHECKLIST, "event_payload": {"run": payload["run"]}}
-        _, ts = await self._post_once(channel, marker, text=text, blocks=shown)
+        meta = marker(Marker.CHECKLIST, run=payload["run"])
+        _, ts = await self.writer.post_once(channel, meta, text=text, blocks=shown)
         await self.runbooks.record_checklist(payload["run"], ts)
 
     async def post_report(self, payload: dict[str, Any]) -> None:
@@ -256,7 +211,7 @@ class SlackProjector:
         chart = await asyncio.to_thread(report_docs.chart_png, report)
         filename = f"mttr-{report.end:%Y-%m-%d}-{payload['id']}.png"
         try:
-            if await self._uploaded_earlier(payload["channel"], filename):
+            if await self.writer.uploaded_earlier(payload["channel"], filename):
                 return
             await self.client.files_upload_v2(
                 channel=payload["channel"],
@@ -266,7 +221,9 @@ class SlackProjector:
                 initial_comment=summary,
             )
         except SlackApiError as exc:
-            if _error(exc) not in {"not_in_channel", "channel_not_found"} or not payload.get("response_url"):
+            if error_of(exc) not in {"not_in_channel", "channel_not_found"} or not payload.get(
+                "response_url"
+            ):
                 raise
             hint = "\n_Invite me (`/invite @warroom`) to get the chart here too._"
             await AsyncWebhookClient(str(payload["response_url"]), session=self.client.session).send(
@@ -281,7 +238,7 @@ class SlackProjector:
         channel = _channel(incident)
         if postmortem.slack_file_id is None:
             filename = f"incident-{incident.number}-postmortem-v{postmortem.version}.md"
-            uploaded = await self._uploaded_earlier(channel, filename)
+            uploaded = await self.writer.uploaded_earlier(channel, filename)
             if uploaded is None:
                 response = await self.client.files_upload_v2(
                     channel=channel,
@@ -306,9 +263,9 @@ class SlackProjector:
             return  # resolved meanwhile, or an alert fired again before we asked
         roles = (await self.queries.roles([_n(incident)]))[_n(incident)]
         summary = await self.alerts.summary(_n(incident), newest=0)
-        await self._post_once(
+        await self.writer.post_once(
             channel,
-            _marker(Marker.ALERTS_CLEARED, incident),
+            marker(Marker.ALERTS_CLEARED, incident=incident.number),
             text="All alerts have resolved: resolve the incident?",
             blocks=blocks.alerts_cleared_blocks(incident, roles.get("commander"), summary.resolved),
         )
@@ -318,10 +275,10 @@ class SlackProjector:
         if alert is None or alert.incident_number is not None:
             return  # declared or joined an incident meanwhile
         value = json.dumps({"source": alert.source, "fingerprint": alert.fingerprint})
-        marker = {"event_type": Marker.TRIAGE, "event_payload": {"alert": value}}
-        await self._post_once(
+        meta = marker(Marker.TRIAGE, alert=value)
+        await self.writer.post_once(
             self.config.alerts.triage_channel,
-            marker,
+            meta,
             text=escape(f"Alert needs a look: {alert.title}"),
             blocks=blocks.triage_blocks(alert, value),
         )
@@ -342,10 +299,12 @@ class SlackProjector:
             try:
                 response = await self.client.conversations_create(name=name, is_private=incident.private)
             except SlackApiError as exc:
-                if _error(exc) != "name_taken":
+                if error_of(exc) != "name_taken":
                     raise
-                existing = await self._channel_named(name)
-                if existing is not None and await self._ours(existing, incident):
+                existing = await self.writer.channel_named(name)
+                if existing is not None and await self.writer.created_by_us_since(
+                    existing, incident.declared_at
+                ):
                     incident.channel_id, incident.channel_name = existing["id"], existing["name"]
                     return
                 continue
@@ -356,104 +315,21 @@ class SlackProjector:
             return
         raise RuntimeError(f"no free channel name for incident #{incident.number} after 20 tries")
 
-    async def _invite(self, incident: Incident, users: list[str]) -> None:
-        wanted = sorted({u for u in users if u and u[0] in "UW"})
-        if not wanted:
-            return
-        try:
-            await self.client.conversations_invite(channel=_channel(incident), users=",".join(wanted))
-        except SlackApiError as exc:
-            if _error(exc) in ALREADY_DONE:
-                return
-            if _error(exc) == "user_not_found" and len(wanted) > 1:
-                for user in wanted:  # invite the others even if one id is stale
-                    await self._invite(incident, [user])
-                return
-            if _error(exc) == "user_not_found":
-                log.warning("cannot invite %s to incident #%s: unknown user", wanted[0], incident.number)
-                return
-            raise
-
-    async def _ours(self, channel: dict[str, Any], incident: Incident) -> bool:
-        """A channel with this incident's name that warroom created after the incident was
-        declared (not one left by an earlier installation with the same numbers)."""
-        if self._bot_user is None:
-            self._bot_user = str((await self.client.auth_test())["user_id"])
-        created = float(channel.get("created") or 0)
-        return channel.get("creator") == self._bot_user and created >= incident.declared_at.timestamp() - 60
-
-    async def _channel_named(self, name: str) -> dict[str, Any] | None:
-        name = name.lstrip("#")
-        cursor = None
-        while True:
-            page = await self.client.conversations_list(
-                types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
-            )
-            channels: list[dict[str, Any]] = page.get("channels", [])
-            for channel in channels:
-                if channel.get("name") == name:
-                    return dict(channel)
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
-
-    async def _recent(self, channel: str) -> tuple[str, list[dict[str, Any]]]:
-        """A channel's id and its last 100 messages, newest first (with their metadata)."""
-        if not CHANNEL_ID.fullmatch(channel):  # a name, like the announcement channel's
-            found = await self._channel_named(channel)
-            if found is None:
-                return channel, []
-            channel = found["id"]
-        history = await self.client.conversations_history(
-            channel=channel, include_all_metadata=True, limit=100
-        )
-        return channel, list(history.get("messages", []))
-
-    async def _posted_earlier(self, channel: str, marker: dict[str, Any]) -> tuple[str, str] | None:
-        """The channel id and ts of a message an earlier attempt posted with this metadata."""
-        channel, messages = await self._recent(channel)
-        return next(((channel, str(m["ts"])) for m in messages if m.get("metadata") == marker), None)
-
-    async def _post_once(self, channel: str, marker: dict[str, Any], **message: Any) -> tuple[str, str]:
-        """Post a message at most once; its channel id and ts. On a job's later attempt, an
-        earlier attempt may have posted it before its process died: the marker (message
-        metadata) finds it."""
-        if worker.attempt.get() > 1 and (earlier := await self._posted_earlier(channel, marker)):
-            return earlier
-        response = await self.client.chat_postMessage(channel=channel, metadata=marker, **message)
-        return str(response["channel"]), str(response["ts"])
-
-    async def _uploaded_earlier(self, channel: str, filename: str) -> dict[str, Any] | None:
-        """On a job's later attempt: the file an earlier attempt shared in the channel, if any
-        (file names are unique per draft version and per report request)."""
-        if worker.attempt.get() == 1:
-            return None
-        _, messages = await self._recent(channel)
-        shared = (dict(f) for m in messages for f in m.get("files", []))
-        return next((f for f in shared if f.get("name") == filename), None)
-
     async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str]) -> None:
         if incident.summary_ts is not None:
-            await self._pin(incident, incident.summary_ts)
+            await self.writer.pin(_channel(incident), incident.summary_ts)
             return
-        _, summary_ts = await self._post_once(
+        _, summary_ts = await self.writer.post_once(
             _channel(incident),
-            _marker(Marker.SUMMARY, incident),
+            marker(Marker.SUMMARY, incident=incident.number),
             text=blocks.summary_text(incident),
             blocks=blocks.summary_blocks(incident, roles, self.config),
         )
         # Remembering the ts and pinning are independent: do both at once.
         await all_of(
             self.projection.record_projection(_n(incident), summary_ts=summary_ts),
-            self._pin(incident, summary_ts),
+            self.writer.pin(_channel(incident), summary_ts),
         )
-
-    async def _pin(self, incident: Incident, ts: str) -> None:
-        try:
-            await self.client.pins_add(channel=_channel(incident), timestamp=ts)
-        except SlackApiError as exc:
-            if _error(exc) not in ALREADY_DONE:
-                raise
 
     async def _set_topic(self, incident: Incident, roles: dict[str, str]) -> None:
         topic = blocks.topic(incident, roles)
@@ -465,9 +341,9 @@ class SlackProjector:
     async def _announce(self, incident: Incident, roles: dict[str, str]) -> None:
         if incident.announcement_ts or incident.private:  # a private incident is not announced
             return
-        channel, ts = await self._post_once(
+        channel, ts = await self.writer.post_once(
             self.config.announcement_channel,
-            _marker(Marker.ANNOUNCEMENT, incident),
+            marker(Marker.ANNOUNCEMENT, incident=incident.number),
             text=escape(f"{incident.severity} incident #{incident.number}: {incident.title}"),
             blocks=blocks.announcement_blocks(incident, roles),
             unfurl_links=False,
@@ -475,11 +351,6 @@ class SlackProjector:
         await self.projection.record_projection(
             _n(incident), announcement_channel_id=channel, announcement_ts=ts
         )
-
-
-def _marker(kind: Marker, incident: Incident) -> dict[str, Any]:
-    """Message metadata that lets a retry recognise what an earlier attempt posted."""
-    return {"event_type": kind, "event_payload": {"incident": incident.number}}
 
 
 def _channel(incident: Incident) -> str:

@@ -14,8 +14,8 @@ from bot.app import Warroom
 from bot.config import ConfigError
 from bot.integrations.pagerduty import pagerduty_failure
 from bot.jobs import JobKind, check_handlers
-from bot.slack.projector import ChannelNotReady, slack_failure
 from bot.slack.ratelimit import SlowDown
+from bot.slack.writer import ChannelNotReady, slack_failure
 from bot.worker import MAX_OTHER_ATTEMPTS, MAX_TRANSIENT_ATTEMPTS, composed
 
 policy = composed(slack_failure, pagerduty_failure)
