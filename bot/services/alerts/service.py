@@ -10,15 +10,10 @@ alert has resolved.
 
 from __future__ import annotations
 
-import zlib
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -34,139 +29,37 @@ from bot.domain.alerts import (
     pick_incident,
     route,
 )
-from bot.domain.incident import ACTIVE, DomainError, Status
+from bot.domain.incident import DomainError, Status
 from bot.jobs import JobKind, alerts_queue, incident_queue, triage_queue
+from bot.services.alerts.records import (
+    AlertsSummary,
+    Batch,
+    IngestResult,
+    as_alert,
+    known_alerts,
+    lock_groups,
+    open_incidents,
+    row_of,
+    summary_of,
+    update_of,
+)
+from bot.services.alerts.statements import (
+    ALERT,
+    ANY_FIRING,
+    FIRING,
+    INSERT_ALERT,
+    INSERT_GROUP,
+    SET_ALERTS_MESSAGE_DUE,
+    SET_CLEARED,
+    TOUCH_INCIDENT,
+    UPDATE_ALERT,
+    Known,
+)
 from bot.services.incidents import IncidentService
 from bot.services.timeline import INSERT_TIMELINE_EVENT, first_time
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import AlertRecord, Incident, IncidentGroup, UTCDateTime, utcnow
-
-FIRING = AlertStatus.FIRING.value  # as the alert table stores it
-ALERT = AlertRecord.__table__  # type: ignore[attr-defined]
-INSERT_ALERT = sa.insert(ALERT)
-UPDATE_ALERT = (
-    sa.update(ALERT)
-    .where(ALERT.c.id == sa.bindparam("alert_id"))
-    .values(
-        status=sa.bindparam("new_status"),
-        ends_at=sa.bindparam("new_ends_at"),
-        last_seen_at=sa.bindparam("seen"),
-        incident_number=sa.bindparam("incident"),
-    )
-)
-
-
-INCIDENT = Incident.__table__  # type: ignore[attr-defined]
-TOUCH_INCIDENT = (
-    sa.update(INCIDENT)
-    .where(INCIDENT.c.number == sa.bindparam("n"))
-    .values(
-        started_at=sa.case(
-            (
-                INCIDENT.c.started_at > sa.bindparam("earliest", type_=UTCDateTime()),
-                sa.bindparam("earliest", type_=UTCDateTime()),
-            ),
-            else_=INCIDENT.c.started_at,
-        ),
-        detected_at=sa.case(
-            (
-                INCIDENT.c.detected_at > sa.bindparam("earliest", type_=UTCDateTime()),
-                sa.bindparam("earliest", type_=UTCDateTime()),
-            ),
-            else_=INCIDENT.c.detected_at,
-        ),
-        last_alert_at=sa.bindparam("now", type_=UTCDateTime()),
-    )
-    .returning(INCIDENT.c.status, INCIDENT.c.alerts_cleared_at, INCIDENT.c.alerts_message_due_at)
-)
-SET_ALERTS_MESSAGE_DUE = (
-    sa.update(INCIDENT)
-    .where(INCIDENT.c.number == sa.bindparam("n"))
-    .values(alerts_message_due_at=sa.bindparam("due", type_=UTCDateTime()))
-)
-SET_CLEARED = (
-    sa.update(INCIDENT)
-    .where(INCIDENT.c.number == sa.bindparam("n"))
-    .values(alerts_cleared_at=sa.bindparam("cleared", type_=UTCDateTime()))
-)
-# Whether, not how many: one index probe however many alerts the incident has.
-ANY_FIRING = sa.select(
-    sa.exists().where(ALERT.c.incident_number == sa.bindparam("n"), ALERT.c.status == FIRING)
-)
-LOCK_KEYS = sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k").bindparams(
-    sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger()))
-)
-
-
-GROUP = IncidentGroup.__table__  # type: ignore[attr-defined]
-OPEN_CANDIDATES = (
-    sa.select(
-        INCIDENT.c.number,
-        INCIDENT.c.service,
-        INCIDENT.c.last_alert_at,
-        INCIDENT.c.declared_at,
-        GROUP.c.group_key,
-    )
-    .select_from(INCIDENT.outerjoin(GROUP, GROUP.c.incident_number == INCIDENT.c.number))
-    .where(
-        INCIDENT.c.status.in_(sorted(ACTIVE)),
-        sa.or_(
-            INCIDENT.c.service.in_(sa.bindparam("services", expanding=True)),
-            INCIDENT.c.number.in_(
-                sa.select(GROUP.c.incident_number).where(
-                    GROUP.c.group_key.in_(sa.bindparam("keys", expanding=True))
-                )
-            ),
-        ),
-    )
-)
-INSERT_GROUP = sa.insert(GROUP)
-
-
-KNOWN_ALERTS = (
-    sa.select(ALERT.c.id, ALERT.c.fingerprint, ALERT.c.status, ALERT.c.incident_number, INCIDENT.c.status)
-    .select_from(ALERT.outerjoin(INCIDENT, INCIDENT.c.number == ALERT.c.incident_number))
-    .where(
-        ALERT.c.source == sa.bindparam("source"),
-        ALERT.c.fingerprint.in_(sa.bindparam("fingerprints", expanding=True)),
-    )
-)
-
-
-class _Known(NamedTuple):
-    id: int
-    status: str
-    incident_number: int | None
-    incident_closed: bool
-
-
-@dataclass
-class IngestResult:
-    received: int = 0
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    ignored: int = 0
-    triaged: int = 0
-    declared: list[int] = field(default_factory=list)
-    incidents: list[int] = field(default_factory=list)  # every incident an alert joined or left
-    duplicate_delivery: bool = False
-
-
-@dataclass
-class _Batch:
-    """What one transaction has decided so far."""
-
-    now: datetime
-    candidates: dict[int, OpenIncident]
-    inserts: list[dict[str, object]] = field(default_factory=list)
-    updates: list[dict[str, object]] = field(default_factory=list)
-    timeline: list[dict[str, object]] = field(default_factory=list)
-    touched: dict[int, datetime] = field(default_factory=dict)  # incident -> earliest alert start
-    triage_keys: set[str] = field(default_factory=set)
-    new_groups: set[tuple[str, int]] = field(default_factory=set)  # (group key, incident)
-    resolved_in: set[int] = field(default_factory=set)  # incidents that saw an alert resolve
+from bot.store.tables import AlertRecord, Incident, utcnow
 
 
 class AlertService:
@@ -205,7 +98,7 @@ class AlertService:
 
     async def summary(self, number: int, *, newest: int = 5) -> AlertsSummary:
         async with self.db.sessions() as session:
-            return await _summary(session, number, newest)
+            return await summary_of(session, number, newest)
 
     async def get(self, source: str, fingerprint: str) -> AlertRecord | None:
         stmt = sa.select(AlertRecord).where(
@@ -233,7 +126,7 @@ class AlertService:
                 incident = await session.get(Incident, row.incident_number)
                 assert incident is not None
                 return incident
-            alert, decision = _as_alert(row), self.decide(_as_alert(row))
+            alert, decision = as_alert(row), self.decide(as_alert(row))
             incident = await self.incidents.declare_in(
                 session,
                 labels=alert.labels,
@@ -317,9 +210,9 @@ class AlertService:
     async def _ingest(self, session: AsyncSession, alerts: list[Alert], result: IngestResult) -> None:
         now = self.clock()
         decisions = {(a.source, a.fingerprint): self.decide(a) for a in alerts}
-        await self._lock_groups(session, alerts, decisions)
-        existing = await self._existing(session, alerts)
-        batch = _Batch(now=now, candidates=await self._open_incidents(session, alerts, decisions))
+        await lock_groups(session, alerts, decisions, sqlite=self.db.is_sqlite)
+        existing = await known_alerts(session, alerts)
+        batch = Batch(now=now, candidates=await open_incidents(session, alerts, decisions))
         # The same alert twice in one delivery: the last word counts.
         latest = {(a.source, a.fingerprint): a for a in sorted(alerts, key=lambda a: a.starts_at)}
         for key, alert in latest.items():
@@ -343,7 +236,7 @@ class AlertService:
         result.incidents = sorted(batch.touched)
 
     async def _new_alert(
-        self, session: AsyncSession, alert: Alert, decision: Decision, batch: _Batch, result: IngestResult
+        self, session: AsyncSession, alert: Alert, decision: Decision, batch: Batch, result: IngestResult
     ) -> None:
         result.new += 1
         number = None
@@ -351,15 +244,15 @@ class AlertService:
             number = await self._place(session, alert, decision, batch, result)
             if number is not None:
                 self._note(batch, number, alert, "Alert firing")
-        batch.inserts.append(self._row(alert, decision, number, batch.now))
+        batch.inserts.append(row_of(alert, decision, number, batch.now))
 
     async def _known_alert(
         self,
         session: AsyncSession,
         alert: Alert,
         decision: Decision,
-        row: _Known,
-        batch: _Batch,
+        row: Known,
+        batch: Batch,
         result: IngestResult,
     ) -> None:
         number = row.incident_number
@@ -367,7 +260,7 @@ class AlertService:
             number = None  # it fires again after its incident was closed: a new incident's business
         if alert.status.value == row.status and not (alert.status is AlertStatus.FIRING and number is None):
             result.unchanged += 1  # a re-send: Alertmanager repeats firing groups
-            batch.updates.append(_update(row, alert, number, batch.now))
+            batch.updates.append(update_of(row, alert, number, batch.now))
             return
         result.changed += 1
         placed_now = False
@@ -380,10 +273,10 @@ class AlertService:
             else:
                 what = "Alert firing" if placed_now else "Alert firing again"
             self._note(batch, number, alert, what)
-        batch.updates.append(_update(row, alert, number, batch.now))
+        batch.updates.append(update_of(row, alert, number, batch.now))
 
     async def _place(
-        self, session: AsyncSession, alert: Alert, decision: Decision, batch: _Batch, result: IngestResult
+        self, session: AsyncSession, alert: Alert, decision: Decision, batch: Batch, result: IngestResult
     ) -> int | None:
         """The incident a firing alert belongs to: an open one, a new one, or none."""
         if decision.action is Action.IGNORE:
@@ -414,7 +307,7 @@ class AlertService:
         )
         return incident.number
 
-    def _note(self, batch: _Batch, number: int, alert: Alert, what: str) -> None:
+    def _note(self, batch: Batch, number: int, alert: Alert, what: str) -> None:
         """Every alert that joins, resolves or fires again goes on the timeline."""
         # On the timeline at the time the source says it happened, not when we heard of it.
         happened = alert.ends_at if alert.status is AlertStatus.RESOLVED else alert.starts_at
@@ -436,7 +329,7 @@ class AlertService:
         earliest = batch.touched.get(number)
         batch.touched[number] = alert.starts_at if earliest is None else min(earliest, alert.starts_at)
 
-    async def _triage(self, session: AsyncSession, alert: Alert, decision: Decision, batch: _Batch) -> None:
+    async def _triage(self, session: AsyncSession, alert: Alert, decision: Decision, batch: Batch) -> None:
         """One triage post per group of alerts, with a button that declares the incident."""
         key = alert.group_key or f"{alert.source}:{alert.fingerprint}"
         if key in batch.triage_keys:
@@ -490,123 +383,3 @@ class AlertService:
             queue=alerts_queue(number),
             run_at=run_at,
         )
-
-    async def _existing(self, session: AsyncSession, alerts: list[Alert]) -> dict[tuple[str, str], _Known]:
-        by_source: dict[str, set[str]] = defaultdict(set)
-        for alert in alerts:
-            by_source[alert.source].add(alert.fingerprint)
-        found: dict[tuple[str, str], _Known] = {}
-        for source, fingerprints in by_source.items():
-            for row in await session.execute(
-                KNOWN_ALERTS, {"source": source, "fingerprints": sorted(fingerprints)}
-            ):
-                closed = row[4] == Status.CLOSED.value
-                found[(source, row.fingerprint)] = _Known(row.id, row.status, row.incident_number, closed)
-        return found
-
-    async def _open_incidents(
-        self, session: AsyncSession, alerts: list[Alert], decisions: dict[tuple[str, str], Decision]
-    ) -> dict[int, OpenIncident]:
-        """Open incidents these alerts could join, by group key or by service: one query."""
-        keys = sorted({a.group_key for a in alerts if a.group_key})
-        services = sorted({d.service for d in decisions.values() if d.service})
-        if not keys and not services:
-            return {}
-        found: dict[int, OpenIncident] = {}
-        for row in await session.execute(OPEN_CANDIDATES, {"keys": keys, "services": services}):
-            known = found.get(row.number)
-            group_keys = (known.group_keys if known else frozenset()) | (
-                {row.group_key} if row.group_key else set()
-            )
-            found[row.number] = OpenIncident(
-                row.number, row.service, group_keys, row.last_alert_at or row.declared_at
-            )
-        return found
-
-    async def _lock_groups(
-        self, session: AsyncSession, alerts: list[Alert], decisions: dict[tuple[str, str], Decision]
-    ) -> None:
-        """Serialise deliveries that could join the same incident (PostgreSQL; SQLite already
-        has one writer at a time), so two replicas never declare the same group twice."""
-        if self.db.is_sqlite:
-            return
-        names = {f"group:{a.group_key}" for a in alerts if a.group_key}
-        names |= {f"service:{d.service}" for d in decisions.values() if d.service}
-        # One round trip; the keys in a fixed order, so two deliveries cannot deadlock.
-        keys = sorted({zlib.crc32(name.encode()) for name in names})
-        if keys:
-            await session.execute(LOCK_KEYS, {"keys": keys})
-
-    def _row(self, alert: Alert, decision: Decision, number: int | None, now: datetime) -> dict[str, object]:
-        return {
-            "source": alert.source,
-            "fingerprint": alert.fingerprint,
-            "group_key": alert.group_key,
-            "status": alert.status.value,
-            "title": alert.title[:500],
-            "service": decision.service,
-            "severity": (alert.severity or "")[:50] or None,
-            "route": decision.route[:100],
-            "action": decision.action.value,
-            "labels": alert.labels,
-            "annotations": alert.annotations,
-            "links": list(alert.links),
-            "starts_at": alert.starts_at,
-            "ends_at": alert.ends_at,
-            "first_seen_at": now,
-            "last_seen_at": now,
-            "incident_number": number,
-        }
-
-
-def _as_alert(row: AlertRecord) -> Alert:
-    return Alert(
-        source=row.source,
-        fingerprint=row.fingerprint,
-        status=AlertStatus(row.status),
-        title=row.title,
-        starts_at=row.starts_at,
-        group_key=row.group_key,
-        service=row.service,
-        severity=row.severity,
-        labels=row.labels,
-        annotations=row.annotations,
-    )
-
-
-def _update(row: _Known, alert: Alert, number: int | None, now: datetime) -> dict[str, object]:
-    return {
-        "alert_id": row.id,
-        "new_status": alert.status.value,
-        "new_ends_at": alert.ends_at,
-        "seen": now,
-        "incident": number,
-    }
-
-
-@dataclass(frozen=True)
-class AlertsSummary:
-    firing: int
-    resolved: int
-    newest: list[AlertRecord]
-
-
-async def _summary(session: AsyncSession, number: int, newest: int) -> AlertsSummary:
-    counts: dict[str, int] = dict(
-        (
-            await session.execute(
-                sa.select(ALERT.c.status, sa.func.count())
-                .where(ALERT.c.incident_number == number)
-                .group_by(ALERT.c.status)
-            )
-        ).all()
-    )
-    rows = await session.scalars(
-        sa.select(AlertRecord)
-        .where(col(AlertRecord.incident_number) == number)
-        .order_by(col(AlertRecord.last_seen_at).desc(), col(AlertRecord.id).desc())
-        .limit(newest)
-    )
-    return AlertsSummary(
-        int(counts.get(FIRING, 0)), int(counts.get(AlertStatus.RESOLVED.value, 0)), list(rows)
-    )
