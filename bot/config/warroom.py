@@ -1,15 +1,12 @@
-"""Settings (environment and .env) and the validated YAML configuration (warroom.yaml).
-
-Nothing else in warroom reads the environment: the composition root builds `Settings` once
-and hands what each part needs down to it.
-"""
+"""warroom.yaml: severities, roles, channels, PagerDuty, access, the API and limits; validated
+at start, a problem named by file, key and what is wrong."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -17,72 +14,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.domain.alerts import Action, LabelMatch, Route
-
-
-class ConfigError(Exception):
-    """A configuration problem, worded for the operator: file, key and what is wrong."""
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    slack_bot_token: str = ""
-    slack_signing_secret: str = ""
-    slack_app_token: str = ""
-    slack_api_url: str = "https://slack.com/api/"
-    database_url: str = "sqlite:///./warroom.db"
-    warroom_config: str = ""
-    runbooks_dir: str = "./runbooks"
-    postmortem_dir: str = "./postmortems"
-    pagerduty_api_token: str = ""
-    pagerduty_api_url: str = "https://api.pagerduty.com"
-    pagerduty_events_url: str = "https://events.pagerduty.com"
-    pagerduty_routing_key: str = ""
-    pagerduty_webhook_secret: str = ""
-    alert_webhook_token: str = ""
-    port: int = 3000
-    log_level: str = "info"
-    # The part of Slack's rate limits this process may use: 1 for one replica, 1/3 for three.
-    slack_rate_share: float = Field(default=1.0, gt=0, le=1)
-    # The length of Slack's rate-limit minute in seconds: shortened only against the simulator
-    # (tests, the demo and the benchmarks compress time).
-    slack_rate_period: float = Field(default=60.0, gt=0)
-    # How long a claimed job is a worker's before another worker (or a restarted one) may take
-    # it; at least 15 s, so that it outlasts a Slack call (10 s timeout) and no job runs twice.
-    job_lease_seconds: float = Field(default=60.0, ge=15)
-    log_format: Literal["json", "text"] = "json"  # json: one object per line, with request id and incident
-    # Seconds a request may take to send its headers, and its body: a sender that trickles
-    # either is cut off (nobody holds a connection, or the worker, by sending slowly).
-    request_timeout: float = Field(default=10.0, gt=0, le=300)
-    # /readyz asks Slack (auth.test) at most this often, however often it is probed.
-    readyz_slack_every: float = Field(default=30.0, ge=0)
-    # Where `serve` listens: loopback unless told (the container image says 0.0.0.0).
-    host: str = "127.0.0.1"
-    # GET /metrics needs `Authorization: Bearer METRICS_TOKEN` when set.
-    metrics_token: str = ""
-    # Host names this server answers to (comma-separated, `*.example.com` allowed); unset: any.
-    allowed_hosts: str = ""
-
-    @property
-    def allowed_host_list(self) -> list[str]:
-        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
-
-    def require_slack(self) -> None:
-        # Socket Mode (an app token) needs no signing secret: nothing arrives over HTTP.
-        needed = [("SLACK_BOT_TOKEN", self.slack_bot_token)]
-        if not self.slack_app_token:
-            needed.append(("SLACK_SIGNING_SECRET", self.slack_signing_secret))
-        missing = [name for name, value in needed if not value]
-        if missing:
-            raise ConfigError(f"environment: {', '.join(missing)} must be set to serve Slack")
+from bot.config.base import ConfigError, parse_duration
+from bot.config.routes import AlertsConfig
 
 
 class SeverityConfig(BaseModel):
@@ -137,109 +75,12 @@ DEFAULT_SEVERITIES = [
     SeverityConfig(name="SEV3", description="Minor: limited impact, a workaround exists", pages=False),
     SeverityConfig(name="SEV4", description="Low: no customer impact yet", pages=False),
 ]
+
 DEFAULT_ROLES = [
     RoleConfig(name="commander", description="Leads the response and makes the calls"),
     RoleConfig(name="scribe", description="Keeps the timeline and notes"),
     RoleConfig(name="comms", description="Updates stakeholders and the status page"),
 ]
-
-
-def parse_duration(value: str | int | float) -> timedelta:
-    """`90s`, `30m`, `4h`, `2d` (or a number of seconds)."""
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    match = re.fullmatch(r"\s*(\d{1,9})\s*([smhd])\s*", str(value))
-    if not match:
-        raise ValueError(f"{str(value)[:40]!r} is not a duration like 90s, 30m, 4h or 2d")
-    amount, unit = int(match.group(1)), match.group(2)
-    return timedelta(seconds=amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
-
-
-Matcher = str | dict[str, str | bool]
-
-
-def label_matcher(where: str, spec: Matcher | None) -> LabelMatch | None:
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        return LabelMatch(equals=spec)
-    if set(spec) == {"regex"}:
-        try:
-            return LabelMatch(regex=re.compile(str(spec["regex"])))
-        except re.error as exc:
-            raise ValueError(f"{where}: bad regex: {exc}") from None
-    if set(spec) == {"present"} and isinstance(spec["present"], bool):
-        return LabelMatch(present=spec["present"])
-    raise ValueError(f"{where}: use a string, {{regex: ...}} or {{present: true|false}}")
-
-
-class RouteMatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: Matcher | None = None
-    service: Matcher | None = None
-    labels: dict[str, Matcher] = Field(default_factory=dict)
-
-
-class RouteConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = ""
-    match: RouteMatch = Field(default_factory=RouteMatch)
-    action: Action = Action.DECLARE
-    service: str | None = None
-    severity: str | None = None
-    runbook: str | None = None
-
-    def compile(self, where: str) -> Route:
-        return Route(
-            name=self.name or where,
-            action=self.action,
-            source=label_matcher(f"{where}.match.source", self.match.source),
-            service=label_matcher(f"{where}.match.service", self.match.service),
-            labels=tuple(
-                (name, m)
-                for name, spec in self.match.labels.items()
-                if (m := label_matcher(f"{where}.match.labels.{name}", spec)) is not None
-            ),
-            set_service=self.service,
-            set_severity=self.severity,
-            runbook=self.runbook,
-        )
-
-
-class AlertsConfig(BaseModel):
-    """How alerts become incidents: routes (first match wins), the default, grouping."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    routes: list[RouteConfig] = Field(default_factory=list)
-    default: RouteConfig = Field(default_factory=lambda: RouteConfig(name="default", action=Action.DECLARE))
-    group_window: timedelta = timedelta(hours=4)
-    triage_channel: str = "incidents"
-    alerts_message_interval: timedelta = timedelta(seconds=5)
-    _compiled: list[Route] = PrivateAttr(default_factory=list)
-    _default: Route | None = PrivateAttr(default=None)
-
-    @field_validator("group_window", "alerts_message_interval", mode="before")
-    @classmethod
-    def _duration(cls, value: str | int | float | timedelta) -> timedelta:
-        return value if isinstance(value, timedelta) else parse_duration(value)
-
-    @model_validator(mode="after")
-    def _compile(self) -> AlertsConfig:
-        self._compiled = [r.compile(f"alerts.routes.{i}") for i, r in enumerate(self.routes)]
-        self._default = self.default.compile("alerts.default")
-        return self
-
-    @property
-    def compiled_routes(self) -> list[Route]:
-        return self._compiled
-
-    @property
-    def default_route(self) -> Route:
-        assert self._default is not None
-        return self._default
 
 
 class PagerDutyService(BaseModel):
