@@ -1,4 +1,4 @@
-"""Buttons on the pinned incident summary."""
+"""Buttons on the pinned incident summary and on triage posts."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.incident import COMMANDER, DomainError, Status
-from bot.services.bundle import Services
 from bot.slack import blocks
 from bot.slack.ids import Action
-from bot.slack.listeners import click_channel, failure_text, incident_number
+from bot.slack.listeners.kit import click_channel, incident_number, reply_to, services, tell
 from bot.store.tables import Incident
 
 
@@ -29,81 +27,66 @@ def triage_value(value: object) -> tuple[str, str]:
     return source, fingerprint
 
 
-def _n(incident: Incident) -> int:
-    assert incident.number is not None
-    return incident.number
+async def clicked_incident(context: dict[str, Any], body: dict[str, Any], action: dict[str, Any]) -> Incident:
+    """The incident a summary button names, if the clicker may act on it from here."""
+    number = incident_number(action.get("value"))
+    return await services(context).queries.acted_on(number, body["user"]["id"], click_channel(body))
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    service, queries, alerts = services.incidents, services.queries, services.alerts
+async def take_commander(
+    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: dict[str, Any]
+) -> None:
+    await ack()
+    user = body["user"]["id"]
+    try:
+        incident = await clicked_incident(context, body, action)
+        assert incident.number is not None
+        await services(context).incidents.assign_role(incident.number, COMMANDER, user, user)
+    except Exception as exc:
+        await tell(respond, reply_to(exc))
 
-    async def answer(respond: Any, text: str) -> None:
-        await respond(text=text, response_type="ephemeral", replace_original=False)
 
-    @app.action(Action.TAKE_COMMANDER)
-    async def take_commander(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        await ack()
-        user = body["user"]["id"]
-        try:
-            incident = await queries.acted_on(incident_number(action.get("value")), user, click_channel(body))
-            await service.assign_role(_n(incident), COMMANDER, user, user)
-        except DomainError as exc:
-            await answer(respond, f":warning: {exc}")
-        except Exception as exc:
-            await answer(respond, failure_text(exc))
+async def open_form(
+    ack: Any,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: Any,
+    context: dict[str, Any],
+) -> None:
+    """Update status, or Resolve: the form of the incident whose summary was clicked."""
+    await ack()
+    try:
+        incident = await clicked_incident(context, body, action)
+        if incident.status == Status.CLOSED:
+            raise DomainError(f"Incident #{incident.number} is closed.")
+        status = action.get("action_id") == Action.OPEN_STATUS
+        view = blocks.status_modal(incident) if status else blocks.resolve_modal(incident)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+    except Exception as exc:
+        await tell(respond, reply_to(exc))
 
-    async def open_form(
-        body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any, form: str
-    ) -> None:
-        try:
-            incident = await queries.acted_on(
-                incident_number(action.get("value")), body["user"]["id"], click_channel(body)
-            )
-            if incident.status == Status.CLOSED:
-                raise DomainError(f"Incident #{incident.number} is closed.")
-            view = blocks.status_modal(incident) if form == "status" else blocks.resolve_modal(incident)
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
-        except DomainError as exc:
-            await answer(respond, f":warning: {exc}")
-        except SlackApiError as exc:
-            await answer(
-                respond,
-                f":warning: Slack did not open the form ({exc.response.get('error')}); please try again.",
-            )
-        except Exception as exc:
-            await answer(respond, failure_text(exc))
 
-    @app.action(Action.OPEN_STATUS)
-    async def open_status(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any
-    ) -> None:
-        await ack()
-        await open_form(body, action, client, respond, "status")
+async def declare_from_alert(
+    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: dict[str, Any]
+) -> None:
+    await ack()
+    user = body["user"]["id"]
+    try:
+        source, fingerprint = triage_value(action.get("value"))
+        incident = await services(context).alerts.declare_from_triage(source, fingerprint, user)
+    except Exception as exc:
+        await tell(respond, reply_to(exc))
+        return
+    await respond(
+        text=f":rotating_light: <@{user}> declared *#{incident.number}* from this alert.",
+        response_type="in_channel",
+        replace_original=True,
+    )
 
-    @app.action(Action.OPEN_RESOLVE)
-    async def open_resolve(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: Any
-    ) -> None:
-        await ack()
-        await open_form(body, action, client, respond, "resolve")
 
-    @app.action(Action.DECLARE_FROM_ALERT)
-    async def declare_from_alert(
-        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
-    ) -> None:
-        await ack()
-        user = body["user"]["id"]
-        try:
-            source, fingerprint = triage_value(action.get("value"))
-            incident = await alerts.declare_from_triage(source, fingerprint, user)
-        except DomainError as exc:
-            await answer(respond, f":warning: {exc}")
-            return
-        except Exception as exc:
-            await answer(respond, failure_text(exc))
-            return
-        await respond(
-            text=f":rotating_light: <@{user}> declared *#{incident.number}* from this alert.",
-            response_type="in_channel",
-            replace_original=True,
-        )
+def register(app: AsyncApp) -> None:
+    app.action(Action.TAKE_COMMANDER)(take_commander)
+    app.action(Action.OPEN_STATUS)(open_form)
+    app.action(Action.OPEN_RESOLVE)(open_form)
+    app.action(Action.DECLARE_FROM_ALERT)(declare_from_alert)

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import WarroomConfig, parse_duration
@@ -16,7 +15,7 @@ from bot.domain.metrics import MAX_PERIOD
 from bot.services.bundle import Services
 from bot.services.postmortems import parse_followup
 from bot.slack import blocks
-from bot.slack.listeners import failure_text
+from bot.slack.listeners.kit import reply_to
 from bot.slack.text import escape, parse_declare, parse_user, split_command
 from bot.store.tables import Incident
 
@@ -62,10 +61,8 @@ class Commands:
         sub, rest = split_command(command.get("text", ""))
         try:
             reply = await self.dispatch(sub, rest, command, client)
-        except DomainError as exc:
-            reply = f":warning: {exc}"
         except Exception as exc:
-            reply = failure_text(exc)
+            reply = reply_to(exc)
         if reply:
             await ack(text=reply, response_type="ephemeral")
         else:
@@ -91,12 +88,7 @@ class Commands:
         )
 
     async def open_modal(self, client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> Reply:
-        try:
-            await client.views_open(trigger_id=trigger_id, view=view)
-        except SlackApiError as exc:
-            raise DomainError(
-                f"Slack did not open the form ({exc.response.get('error')}); please try again."
-            ) from exc
+        await client.views_open(trigger_id=trigger_id, view=view)  # a refusal: see reply_to
         return None
 
     # ------------------------------------------------------------ anywhere

@@ -6,29 +6,32 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.services.bundle import Services
+from bot.slack.listeners.kit import services
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    projection, queries = services.projection, services.queries
+async def reaction_added(body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]) -> None:
+    """A :pushpin: on a message in an incident channel puts it on the timeline (a job)."""
+    item = event.get("item", {})
+    if event.get("reaction") != "pushpin" or item.get("type") != "message":
+        return
+    s = services(context)
+    incident = await s.queries.by_channel(item.get("channel", ""))
+    if incident is None or incident.number is None:
+        return
+    await s.projection.request_pin(
+        incident.number,
+        channel=item["channel"],
+        ts=item["ts"],
+        user=event["user"],
+        delivery=f"event:{body['event_id']}",
+    )
 
-    @app.event("reaction_added")
-    async def reaction_added(body: dict[str, Any], event: dict[str, Any]) -> None:
-        item = event.get("item", {})
-        if event.get("reaction") != "pushpin" or item.get("type") != "message":
-            return
-        incident = await queries.by_channel(item.get("channel", ""))
-        if incident is None or incident.number is None:
-            return
-        await projection.request_pin(
-            incident.number,
-            channel=item["channel"],
-            ts=item["ts"],
-            user=event["user"],
-            delivery=f"event:{body['event_id']}",
-        )
 
-    @app.event("app_home_opened")
-    async def app_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("tab", "home") == "home":
-            await projection.request_home(event["user"], delivery=f"event:{body['event_id']}")
+async def app_home_opened(body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]) -> None:
+    if event.get("tab", "home") == "home":
+        await services(context).projection.request_home(event["user"], delivery=f"event:{body['event_id']}")
+
+
+def register(app: AsyncApp) -> None:
+    app.event("reaction_added")(reaction_added)
+    app.event("app_home_opened")(app_home_opened)

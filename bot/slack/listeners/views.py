@@ -5,15 +5,14 @@ Validation problems go back to the form (response_action=errors) next to the fie
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.config import WarroomConfig
-from bot.domain.incident import DomainError, Status, parse_status
-from bot.services.bundle import Services
+from bot.domain.incident import Status, parse_status
 from bot.slack.ids import PRIVATE_CHOICE, Field, Form
-from bot.slack.listeners import failure_text, incident_number
+from bot.slack.listeners.kit import incident_number, reply_to, services
 
 
 def field(view: dict[str, Any], block_id: str) -> str | None:
@@ -32,77 +31,85 @@ def checked(view: dict[str, Any], block_id: str) -> set[str]:
     return {str(option["value"]) for option in state.get("selected_options") or []}
 
 
-def register(app: AsyncApp, services: Services, config: WarroomConfig) -> None:
-    service, queries = services.incidents, services.queries
+async def submitted(ack: Any, block_id: str, work: Callable[[], Awaitable[object]]) -> None:
+    """Run a form's service call; a refusal (or an internal error) goes back to the form,
+    next to the field at fault."""
+    try:
+        await work()
+    except Exception as exc:
+        await ack(response_action="errors", errors={block_id: reply_to(exc, on_form=True)})
+        return
+    await ack()
 
-    async def submit(ack: Any, block_id: str, action: Any) -> None:
-        """Run the service call; show a refusal on the form, an internal error as well."""
-        try:
-            await action()
-        except DomainError as exc:
-            await ack(response_action="errors", errors={block_id: str(exc)[:150]})
-            return
-        except Exception as exc:
-            await ack(response_action="errors", errors={block_id: failure_text(exc)[:150]})
-            return
-        await ack()
 
-    @app.view(Form.DECLARE)
-    async def declare(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        await submit(
-            ack,
-            "title",
-            lambda: service.declare(
-                title=field(view, Field.TITLE) or "",
-                severity=field(view, Field.SEVERITY),
-                reporter=user,
-                commander=field(view, Field.COMMANDER) or user,
-                description=field(view, Field.DESCRIPTION),
-                declare_key=f"view:{view['id']}",
-                private=PRIVATE_CHOICE in checked(view, Field.PRIVATE),
-            ),
+async def form_incident(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any], block_id: str
+) -> int | None:
+    """The incident the form was opened for, if the submitter may act on it."""
+    try:
+        number = incident_number(view.get("private_metadata"), "form")
+        await services(context).queries.acted_on(number, body["user"]["id"], None)
+    except Exception as exc:
+        await ack(response_action="errors", errors={block_id: reply_to(exc, on_form=True)})
+        return None
+    return number
+
+
+async def declare(ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]) -> None:
+    user = body["user"]["id"]
+    await submitted(
+        ack,
+        Field.TITLE,
+        lambda: services(context).incidents.declare(
+            title=field(view, Field.TITLE) or "",
+            severity=field(view, Field.SEVERITY),
+            reporter=user,
+            commander=field(view, Field.COMMANDER) or user,
+            description=field(view, Field.DESCRIPTION),
+            declare_key=f"view:{view['id']}",
+            private=PRIVATE_CHOICE in checked(view, Field.PRIVATE),
+        ),
+    )
+
+
+async def status_update(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+) -> None:
+    if (number := await form_incident(ack, body, view, context, Field.STATUS)) is None:
+        return
+    chosen = field(view, Field.STATUS)
+    if chosen is None:
+        await ack(
+            response_action="errors", errors={Field.MESSAGE: "This incident cannot change status from here."}
         )
+        return
+    message = field(view, Field.MESSAGE)
+    await submitted(
+        ack,
+        Field.STATUS,
+        lambda: services(context).incidents.change_status(
+            number, parse_status(chosen), body["user"]["id"], message
+        ),
+    )
 
-    async def acted_on(ack: Any, body: dict[str, Any], view: dict[str, Any], block_id: str) -> int | None:
-        """The incident the form was opened for, if the submitter may act on it."""
-        try:
-            number = incident_number(view.get("private_metadata"), "form")
-            await queries.acted_on(number, body["user"]["id"], None)
-        except DomainError as exc:
-            await ack(response_action="errors", errors={block_id: str(exc)[:150]})
-            return None
-        return number
 
-    @app.view(Form.STATUS)
-    async def status_update(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        if (number := await acted_on(ack, body, view, "status")) is None:
-            return
-        chosen = field(view, Field.STATUS)
-        if chosen is None:
-            await ack(
-                response_action="errors",
-                errors={Field.MESSAGE: "This incident cannot change status from here."},
-            )
-            return
-        await submit(
-            ack,
-            "status",
-            lambda: service.change_status(
-                number, parse_status(chosen), body["user"]["id"], field(view, Field.MESSAGE)
-            ),
-        )
+async def resolve(ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]) -> None:
+    summary = (field(view, Field.SUMMARY) or "").strip()
+    if not summary:
+        await ack(response_action="errors", errors={Field.SUMMARY: "Say in a sentence what fixed it."})
+        return
+    if (number := await form_incident(ack, body, view, context, Field.SUMMARY)) is None:
+        return
+    await submitted(
+        ack,
+        Field.SUMMARY,
+        lambda: services(context).incidents.change_status(
+            number, Status.RESOLVED, body["user"]["id"], summary
+        ),
+    )
 
-    @app.view(Form.RESOLVE)
-    async def resolve(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        summary = (field(view, Field.SUMMARY) or "").strip()
-        if not summary:
-            await ack(response_action="errors", errors={Field.SUMMARY: "Say in a sentence what fixed it."})
-            return
-        if (number := await acted_on(ack, body, view, "summary")) is None:
-            return
-        await submit(
-            ack,
-            "summary",
-            lambda: service.change_status(number, Status.RESOLVED, body["user"]["id"], summary),
-        )
+
+def register(app: AsyncApp) -> None:
+    app.view(Form.DECLARE)(declare)
+    app.view(Form.STATUS)(status_update)
+    app.view(Form.RESOLVE)(resolve)
