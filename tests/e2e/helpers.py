@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -31,7 +32,7 @@ async def incident_channel(warroom: Warroom, sim: SlackSimulator, number: int) -
     return sim.channels[incident.channel_id]
 
 
-async def rows(warroom: Warroom, table: type, *where: sa.ColumnElement[bool]) -> list:
+async def rows(warroom: Warroom, table: type, *where: Any) -> list:
     async with warroom.db.sessions() as session:
         return list((await session.execute(sa.select(table).where(*where))).scalars())
 

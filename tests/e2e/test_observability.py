@@ -129,6 +129,7 @@ async def test_a_job_that_fails_for_good_is_a_metric_a_log_line_and_a_timeline_n
     assert any("`slack.echo` failed for good" in text and "is_archived" in text for text in notes)
 
 
+@pytest.mark.processes
 async def test_an_operator_retries_a_job_that_failed_for_good(
     warroom: Warroom,
     db: Database,

@@ -10,12 +10,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
 from tests.conftest import People
 from tests.e2e.helpers import environment, run_warroom
 
 
+@pytest.mark.processes
 async def test_incident_commands_work_without_slack(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:
@@ -41,6 +44,7 @@ async def test_incident_commands_work_without_slack(
     assert code == 1 and "There is no incident #42." in err
 
 
+@pytest.mark.processes
 async def test_a_separate_worker_process_projects_committed_incidents(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:
@@ -76,6 +80,7 @@ async def test_a_separate_worker_process_projects_committed_incidents(
     assert code == 1 and "--older-than" in err and "Traceback" not in err
 
 
+@pytest.mark.processes
 async def test_serve_refuses_to_start_without_slack_credentials_or_with_a_bad_config(
     db: Database, sim: SlackSimulator, tmp_path: Path
 ) -> None:

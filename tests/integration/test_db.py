@@ -9,12 +9,14 @@ import threading
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.store.db import Database
 from bot.store.tables import ProcessedEvent, utcnow
 
 
-async def _thread_of_statements(session: sa.ext.asyncio.AsyncSession) -> int:
+async def _thread_of_statements(session: AsyncSession) -> int:
     """The thread that runs this session's SQL, seen from inside SQLite."""
     seen: list[int] = []
     connection = await session.connection()
@@ -61,7 +63,7 @@ async def test_a_failed_write_rolls_back_and_frees_the_writer(db: Database) -> N
     async with db.transaction() as session:
         session.add(ProcessedEvent(key="kept", processed_at=utcnow()))
     async with db.sessions() as session:
-        keys = set(await session.scalars(sa.select(ProcessedEvent.key)))
+        keys = set(await session.scalars(sa.select(col(ProcessedEvent.key))))
     assert keys == {"kept"}
 
 

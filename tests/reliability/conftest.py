@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
@@ -42,10 +43,10 @@ class Census:
 async def census(db: Database, sim: SlackSimulator, *, prefix: str = "inc-") -> Census:
     async with db.sessions() as session:
         incidents = await session.scalar(sa.select(sa.func.count()).select_from(Incident))
-        kinds = Counter(str(k) for k in await session.scalars(sa.select(TimelineEvent.kind)))  # type: ignore[call-overload]
-        attempts = await session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Job.attempts), 0)))
+        kinds = Counter(str(k) for k in await session.scalars(sa.select(col(TimelineEvent.kind))))
+        attempts = await session.scalar(sa.select(sa.func.coalesce(sa.func.sum(col(Job.attempts)), 0)))
         failed = await session.scalar(
-            sa.select(sa.func.count()).select_from(Job).where(Job.failed_at.is_not(None))  # type: ignore[union-attr]
+            sa.select(sa.func.count()).select_from(Job).where(col(Job.failed_at).is_not(None))
         )
     channels = [c for c in sim.channels.values() if c.name.startswith(prefix)]
     announce = sim.channel_named("incidents")
@@ -135,7 +136,9 @@ async def until(
 async def settled(db: Database, *, within: float = 60) -> None:
     """Wait until no job is left to run (done or failed for good), as the servers run them."""
     pending = (
-        sa.select(sa.func.count()).select_from(Job).where(Job.done_at.is_(None), Job.failed_at.is_(None))  # type: ignore[union-attr]
+        sa.select(sa.func.count())
+        .select_from(Job)
+        .where(col(Job.done_at).is_(None), col(Job.failed_at).is_(None))
     )
     for _ in range(int(within / 0.1)):
         async with db.sessions() as session:

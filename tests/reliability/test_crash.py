@@ -38,6 +38,7 @@ async def declared(server: Server, sim: SlackSimulator, people: People) -> Chann
     return channel
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("answer_lost", ["conversations.create", "chat.postMessage"])
 async def test_a_kill_mid_projection_completes_after_restart_without_duplicates(
     db: Database, sim: SlackSimulator, people: People, answer_lost: str
@@ -69,6 +70,7 @@ async def test_a_kill_mid_projection_completes_after_restart_without_duplicates(
     assert incident.summary_ts == summaries[0]["ts"] and incident.announcement_ts is not None
 
 
+@pytest.mark.processes
 async def test_a_kill_after_an_echo_was_posted_does_not_post_it_again(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:
@@ -92,6 +94,7 @@ async def test_a_kill_after_an_echo_was_posted_does_not_post_it_again(
     assert (await census(db, sim)).jobs_failed == 0
 
 
+@pytest.mark.processes
 async def test_a_kill_after_a_draft_was_uploaded_does_not_upload_it_again(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:

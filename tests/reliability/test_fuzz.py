@@ -10,6 +10,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
 from tests.conftest import ALERT_TOKEN
@@ -45,6 +47,7 @@ async def fuzz(url: str, token: str, paths: str, tmp_path: Path) -> str:
     return report
 
 
+@pytest.mark.processes
 async def test_no_input_makes_a_500(db: Database, sim: SlackSimulator, tmp_path: Path) -> None:
     config = tmp_path / "warroom.yaml"
     config.write_text("api: {docs: true, rate_limit: 100000}\n")

@@ -11,6 +11,7 @@ import contextlib
 import time
 
 import httpx
+import pytest
 
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
@@ -50,6 +51,7 @@ async def flood(base_url: str, stop: float) -> int:
     return sent
 
 
+@pytest.mark.processes
 async def test_a_signed_declare_is_acknowledged_through_a_flood(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:
@@ -82,8 +84,8 @@ async def test_a_signed_declare_is_acknowledged_through_a_flood(
         await until(lambda: sum(c.name.startswith("inc-") for c in sim.channels.values()) == 3, "channels")
         sent = sum(await asyncio.gather(*flooding))
 
-        answer = await asyncio.wait_for(trickle_reader.read(200), 8)  # the body did not arrive within 2 s
-        assert answer.startswith(b"HTTP/1.1 408"), answer
+        cut_off = await asyncio.wait_for(trickle_reader.read(200), 8)  # the body did not arrive within 2 s
+        assert cut_off.startswith(b"HTTP/1.1 408"), cut_off
         trickle.close()
         closed = await asyncio.gather(*(closed_by_server(r) for r, _ in silent + slowloris))
         for _, writer in silent + slowloris:

@@ -8,6 +8,7 @@ import contextlib
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
@@ -26,6 +27,7 @@ def group(i: int) -> bytes:
     return payloads.alertmanager([alert], group_key=f'{{}}:{{alertname="DiskFull{i}"}}')
 
 
+@pytest.mark.processes
 async def test_three_replicas_one_incident_per_group_one_channel_each_job_once(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:
@@ -75,5 +77,5 @@ async def test_three_replicas_one_incident_per_group_one_channel_each_job_once(
     assert sim.count("chat.postMessage") == messages, after.messages
     assert sim.count("pins.add") == GROUPS
     async with db.sessions() as session:  # and no job is left with an error on it
-        errors = list(await session.scalars(sa.select(Job.last_error).where(Job.done_at.is_(None))))  # type: ignore[union-attr]
+        errors = list(await session.scalars(sa.select(col(Job.last_error)).where(col(Job.done_at).is_(None))))
     assert errors == []  # every job ran exactly once, on one replica

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.sim.driver import SlackDriver
 from bot.sim.server import APP_TOKEN, Channel, SlackSimulator
@@ -18,6 +20,7 @@ from tests.e2e.helpers import environment
 from tests.reliability.conftest import serving, settled, until
 
 
+@pytest.mark.processes
 async def test_commands_clicks_and_events_arrive_over_the_socket(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:
@@ -41,9 +44,11 @@ async def test_commands_clicks_and_events_arrive_over_the_socket(
 
         async with db.sessions() as session:
             commanders = await session.scalars(
-                sa.select(RoleAssignment.user_id).where(RoleAssignment.role == "commander")
+                sa.select(col(RoleAssignment.user_id)).where(col(RoleAssignment.role) == "commander")
             )
-            kinds = list(await session.scalars(sa.select(TimelineEvent.kind).order_by(TimelineEvent.id)))
+            kinds = list(
+                await session.scalars(sa.select(col(TimelineEvent.kind)).order_by(col(TimelineEvent.id)))
+            )
         assert list(commanders) == [people.alice, people.bob]
         assert kinds.count("pinned") == 1 and kinds[0] == "declared"
         assert sim.count("apps.connections.open") == 1
@@ -71,6 +76,7 @@ async def _ready(sim: SlackSimulator) -> Channel:
     return found
 
 
+@pytest.mark.processes
 async def test_serve_starts_while_slack_is_down_and_connects_when_it_returns(
     db: Database, sim: SlackSimulator, people: People
 ) -> None:

@@ -4,6 +4,7 @@ hash is stored, `list` never shows it, a revoked token stops working."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from bot.app import Warroom
 from bot.services.tokens import digest
@@ -12,6 +13,7 @@ from bot.store.tables import ApiToken
 from tests.e2e.helpers import environment, rows, run_warroom
 
 
+@pytest.mark.processes
 async def test_tokens_from_the_command_line(
     warroom: Warroom, http: httpx.AsyncClient, sim: SlackSimulator
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,7 +18,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sim.server import APP_TOKEN, BOT_TOKEN, SlackSimulator
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "slack-api-ref" / "methods"
+# ../shared beside the checkout (where the workplace lays it, for CI too), or WARROOM_SHARED_DIR.
+SHARED = Path(os.environ.get("WARROOM_SHARED_DIR") or Path(__file__).resolve().parents[3] / "shared")
+REFERENCE = SHARED / "reference" / "slack-api-ref" / "methods"
 # Errors every method can return although the reference lists them for some only.
 GENERIC = {"invalid_auth", "not_authed", "invalid_arguments", "unknown_method"}
 
@@ -43,7 +46,10 @@ async def test_every_error_the_simulator_gives_is_documented(
     sim: SlackSimulator, client: AsyncWebClient
 ) -> None:
     if not REFERENCE.exists():
-        pytest.skip("shared/reference is not beside this checkout")
+        pytest.skip(
+            f"no Slack API reference at {REFERENCE}: put shared/ beside the checkout (or set "
+            "WARROOM_SHARED_DIR) to check the simulator's errors against Slack's documentation"
+        )
     user = sim.add_user("dana", email="dana@example.com")
     channel = sim.add_channel("ops", members=[user])  # warroom is not a member
     outsider = sim.add_user("erin")

@@ -48,7 +48,7 @@ CONFIG = WarroomConfig.model_validate(
 )
 
 
-def decide(a: Alert):  # type: ignore[no-untyped-def]
+def decide(a: Alert):
     alerts = CONFIG.alerts
     return route(a, alerts.compiled_routes, alerts.default_route, CONFIG.default_severity)
 

@@ -51,7 +51,7 @@ def test_alertmanager_firing_and_resolved() -> None:
         (lambda d: d["alerts"][0].update(labels=["x"]), "alerts[0].labels"),
     ],
 )
-def test_alertmanager_errors_name_the_field(mutate, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_alertmanager_errors_name_the_field(mutate, field: str) -> None:
     import json
 
     data = json.loads(payloads.alertmanager([payloads.alertmanager_alert()]))
