@@ -132,12 +132,12 @@ def template_problems(text: str) -> list[str]:
         if name.ctx == "load" and name.name not in TEMPLATE_ROOTS:
             problems.append(f"unknown template variable `{name.name}` (use incident.* or labels.*)")
     for attr in tree.find_all(nodes.Getattr):
-        if isinstance(attr.node, nodes.Name) and attr.node.name == "incident":
-            if attr.attr not in INCIDENT_FIELDS:
-                problems.append(
-                    f"unknown template variable `incident.{attr.attr}` "
-                    f"(incident has {', '.join(sorted(INCIDENT_FIELDS))})"
-                )
+        reads_incident = isinstance(attr.node, nodes.Name) and attr.node.name == "incident"
+        if reads_incident and attr.attr not in INCIDENT_FIELDS:
+            problems.append(
+                f"unknown template variable `incident.{attr.attr}` "
+                f"(incident has {', '.join(sorted(INCIDENT_FIELDS))})"
+            )
     return sorted(set(problems))
 
 

@@ -85,7 +85,7 @@ async def serving(env: dict[str, str], sim: SlackSimulator) -> AsyncIterator[Ser
     """`warroom serve` in a process of its own, answering on a free port."""
     port = free_port()
     # Its log goes to WARROOM_SERVE_LOG when set (to see why a scenario failed).
-    log = open(os.environ.get("WARROOM_SERVE_LOG", os.devnull), "ab")  # noqa: ASYNC230 (once, at start)
+    log = open(os.environ.get("WARROOM_SERVE_LOG", os.devnull), "ab")  # noqa: ASYNC230, SIM115 (once, at start; the child keeps its own copy)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

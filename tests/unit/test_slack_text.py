@@ -78,7 +78,7 @@ def test_channel_names_follow_slack_rules(title: str, name: str) -> None:
 
 
 def test_channel_names_are_at_most_80_characters_even_with_suffixes() -> None:
-    for attempt in range(0, 12):
+    for attempt in range(12):
         name = channel_name("incident", 123456, "word " * 60, attempt=attempt)
         assert len(name) <= 80 and re.fullmatch(r"[a-z0-9_-]+", name) and not name.endswith("-")
     assert channel_name("inc", 3, "x", attempt=1) == "inc-3-x-2"
