@@ -316,17 +316,17 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
     app.include_router(
         health_router(warroom.db, warroom.slack, warroom.queries, warroom.metrics, warroom.settings)
     )
-    app.include_router(
-        api.router(
+    api.install(
+        app,
+        api.ApiServices(
             warroom.service,
             warroom.queries,
             warroom.postmortems,
             warroom.reports,
             warroom.tokens,
             warroom.config.api,
-        )
+        ),
     )
-    api.domain_errors(app)
     app.include_router(
         webhooks.router(
             warroom.alerts,

@@ -1,0 +1,83 @@
+"""What /api reads and answers: the JSON shapes, as the OpenAPI document describes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from bot.domain.incident import Status
+from bot.domain.text import storable
+from bot.store.tables import Incident
+
+
+class IncidentOut(BaseModel):
+    number: int
+    title: str
+    severity: str
+    status: str
+    service: str | None
+    channel_id: str | None
+    drill: bool
+    private: bool
+    roles: dict[str, str]
+    started_at: datetime
+    detected_at: datetime
+    declared_at: datetime
+    acknowledged_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+class FollowUpOut(BaseModel):
+    text: str
+    owner: str | None
+    created_by: str
+    created_at: datetime
+
+
+class TimelineEventOut(BaseModel):
+    at: datetime
+    kind: str
+    actor: str | None
+    text: str
+    source: str | None
+
+
+# Text a person sends, made storable before anything sees it (NUL, lone surrogates dropped).
+Text = Annotated[str, AfterValidator(storable)]
+
+
+class DeclareIn(BaseModel):
+    title: Text = Field(min_length=1, max_length=200)
+    severity: str | None = Field(default=None, max_length=16, description="SEV1..; the default if absent")
+    service: Text | None = Field(default=None, max_length=100)
+    description: Text | None = Field(default=None, max_length=3000)
+    private: bool = False
+
+
+class NoteIn(BaseModel):
+    text: Text = Field(min_length=1, max_length=3000)
+
+
+class StatusIn(BaseModel):
+    status: Status
+    message: Text | None = Field(default=None, max_length=3000)
+
+
+class ResolveIn(BaseModel):
+    summary: Text | None = Field(default=None, max_length=3000)
+
+
+class FollowUpIn(BaseModel):
+    text: Text = Field(min_length=1, max_length=500)
+    owner: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{1,30}$", description="a Slack user id")
+
+
+def incident_out(incident: Incident, roles: dict[str, str]) -> IncidentOut:
+    data: dict[str, Any] = {
+        name: getattr(incident, name) for name in IncidentOut.model_fields if name != "roles"
+    }
+    return IncidentOut(**data, roles=roles)
