@@ -327,14 +327,15 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
             warroom.config.api,
         ),
     )
-    app.include_router(
-        webhooks.router(
+    webhooks.install(
+        app,
+        webhooks.WebhookServices(
             warroom.alerts,
             warroom.settings,
             utcnow,
             warroom.metrics,
             warroom.waiting_requests,
             warroom.config.limits.webhook_deliveries,
-        )
+        ),
     )
     return app
