@@ -153,12 +153,7 @@ def build(
         on_outcome=metrics.job_finished,
         lease=timedelta(seconds=settings.job_lease_seconds),
     )
-    slack = BudgetedWebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT,
-        budget=SlackBudget(period=settings.slack_rate_period, share=settings.slack_rate_share),
-    )
+    slack = _slack_client(settings)
 
     async def usergroup_members(group: str) -> set[str]:
         return set((await slack.usergroups_users_list(usergroup=group)).get("users", []))
@@ -166,38 +161,9 @@ def build(
     access = Access(config.access, usergroup_members, limits=config.limits)
     s = build_services(settings, config, db, notify=worker.notify, access=access)
     check_runbooks(s.runbooks.library, config)
-    projector = SlackProjector(slack, s, config)
-    worker.handlers.update(projector.handlers())
-    worker.handlers.update(
-        {
-            JobKind.REMINDER_STATUS_UPDATE: s.reminders.remind_status_update,
-            JobKind.REMINDER_RUNBOOK_STEP: s.reminders.remind_step,
-            JobKind.POSTMORTEM_GENERATE: s.postmortems.generate_job,
-        }
-    )
-    pagerduty = PagerDutyJobs(
-        PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport), slack, s
-    )
-    worker.handlers.update(pagerduty.handlers())
-    check_handlers(worker.handlers)  # a kind without a handler stops start-up, named
-    worker.on_give_up = projector.on_give_up
-
-    async def authorize(
-        enterprise_id: str | None, team_id: str | None, user_id: str | None
-    ) -> AuthorizeResult:
-        # A static token needs no auth.test per request: commands keep working while Slack's
-        # API is down, because everything they do is committed to the database first.
-        return AuthorizeResult(
-            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=settings.slack_bot_token
-        )
-
-    bolt = AsyncApp(
-        signing_secret=settings.slack_signing_secret,
-        client=AsyncWebClient(base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT),
-        authorize=authorize,
-        process_before_response=True,  # answer Slack only after the change is committed
-        ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
-    )
+    pagerduty = PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport)
+    _wire_jobs(worker, SlackProjector(slack, s, config), PagerDutyJobs(pagerduty, slack, s), s)
+    bolt = _bolt(settings)
     listeners.register(bolt, s, config)
     warroom = Warroom(
         settings,
@@ -220,6 +186,50 @@ def build(
     )
     warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
     return warroom
+
+
+def _slack_client(settings: Settings) -> BudgetedWebClient:
+    """The one Slack client the jobs call through, spending Slack's rate budgets."""
+    return BudgetedWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT,
+        budget=SlackBudget(period=settings.slack_rate_period, share=settings.slack_rate_share),
+    )
+
+
+def _wire_jobs(worker: Worker, projector: SlackProjector, pagerduty: PagerDutyJobs, s: Services) -> None:
+    """Every JobKind to its handler; a kind without one stops start-up, named."""
+    worker.handlers.update(projector.handlers())
+    worker.handlers.update(
+        {
+            JobKind.REMINDER_STATUS_UPDATE: s.reminders.remind_status_update,
+            JobKind.REMINDER_RUNBOOK_STEP: s.reminders.remind_step,
+            JobKind.POSTMORTEM_GENERATE: s.postmortems.generate_job,
+        }
+    )
+    worker.handlers.update(pagerduty.handlers())
+    check_handlers(worker.handlers)
+    worker.on_give_up = projector.on_give_up
+
+
+def _bolt(settings: Settings) -> AsyncApp:
+    async def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        # A static token needs no auth.test per request: commands keep working while Slack's
+        # API is down, because everything they do is committed to the database first.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=settings.slack_bot_token
+        )
+
+    return AsyncApp(
+        signing_secret=settings.slack_signing_secret,
+        client=AsyncWebClient(base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT),
+        authorize=authorize,
+        process_before_response=True,  # answer Slack only after the change is committed
+        ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
+    )
 
 
 def build_services(
@@ -272,7 +282,12 @@ def build_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     return build(settings, run_worker=run_worker).http
 
 
-def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
+def _lifespan(
+    warroom: Warroom, *, run_worker: bool, migrate: bool
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Start: migrations, the pooled Slack session, the worker, Socket Mode. Stop: the same,
+    in reverse."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if migrate:
@@ -296,11 +311,15 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
                     await task
             await warroom.close()
 
+    return lifespan
+
+
+def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
     docs = warroom.config.api.docs  # off unless asked for: the schema describes every route
     app = FastAPI(
         title="warroom",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=_lifespan(warroom, run_worker=run_worker, migrate=migrate),
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
@@ -311,22 +330,12 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
     if hosts := warroom.settings.allowed_host_list:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_middleware(Observe, metrics=warroom.metrics)
-
     app.include_router(slack_router(warroom.bolt, warroom.settings, warroom.waiting_requests))
     app.include_router(
         health_router(warroom.db, warroom.slack, warroom.queries, warroom.metrics, warroom.settings)
     )
-    api.install(
-        app,
-        api.ApiServices(
-            warroom.service,
-            warroom.queries,
-            warroom.postmortems,
-            warroom.reports,
-            warroom.tokens,
-            warroom.config.api,
-        ),
-    )
+    services = (warroom.service, warroom.queries, warroom.postmortems, warroom.reports, warroom.tokens)
+    api.install(app, api.ApiServices(*services, warroom.config.api))
     webhooks.install(
         app,
         webhooks.WebhookServices(
