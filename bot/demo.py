@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
@@ -131,30 +131,35 @@ async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
         await warroom.worker.run_until_idle()
         await command(alice, "close", channel)
 
-        say()
-        say("== What #incidents showed")
-        incidents_channel = sim.channel_named("incidents")
-        assert incidents_channel is not None
-        for line in sim.transcript(incidents_channel.id):
-            say(f"  {line}")
-        say()
-        say(
-            f"== What #{sim.channels[channel].name} showed (topic: {sim.resolve_mentions(sim.channels[channel].topic)})"
-        )
-        for line in sim.transcript(channel):
-            say(f"  {line}")
-        say()
-        say("== The timeline warroom recorded")
-        for event in await warroom.queries.timeline(1):
-            say(f"  {event.at:%H:%M:%S} {event.kind:<9} {sim.resolve_mentions(event.text)}")
-        incident = await warroom.queries.get(1)
-        say()
-        say("== Milestones")
-        for name in ("declared_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
-            value = getattr(incident, name)
-            say(f"  {name:<16} {value:%Y-%m-%d %H:%M:%S} UTC" if value else f"  {name:<16} -")
-        say()
-        say("== The post-mortem draft (written when the incident closed, uploaded into the channel)")
-        for postmortem in await warroom.postmortems.versions(1):
-            for path in warroom.postmortems.paths(postmortem):
-                say(f"  {path.resolve()}")
+        await _show_outcome(warroom, sim, say, channel)
+
+
+async def _show_outcome(warroom: Warroom, sim: SlackSimulator, say: Any, channel: str) -> None:
+    """What people saw in Slack, what warroom recorded, and where the documents are."""
+    say()
+    say("== What #incidents showed")
+    incidents_channel = sim.channel_named("incidents")
+    assert incidents_channel is not None
+    for line in sim.transcript(incidents_channel.id):
+        say(f"  {line}")
+    say()
+    say(
+        f"== What #{sim.channels[channel].name} showed (topic: {sim.resolve_mentions(sim.channels[channel].topic)})"
+    )
+    for line in sim.transcript(channel):
+        say(f"  {line}")
+    say()
+    say("== The timeline warroom recorded")
+    for event in await warroom.queries.timeline(1):
+        say(f"  {event.at:%H:%M:%S} {event.kind:<9} {sim.resolve_mentions(event.text)}")
+    incident = await warroom.queries.get(1)
+    say()
+    say("== Milestones")
+    for name in ("declared_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
+        value = getattr(incident, name)
+        say(f"  {name:<16} {value:%Y-%m-%d %H:%M:%S} UTC" if value else f"  {name:<16} -")
+    say()
+    say("== The post-mortem draft (written when the incident closed, uploaded into the channel)")
+    for postmortem in await warroom.postmortems.versions(1):
+        for path in warroom.postmortems.paths(postmortem):
+            say(f"  {path.resolve()}")

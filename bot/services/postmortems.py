@@ -206,32 +206,7 @@ class PostmortemService:
             )
         ]
         facts = Facts(incident.severity, incident.service, await first_alert_labels(session, number))
-        runbooks = []
-        for run in await session.scalars(
-            sa.select(RunbookRun)
-            .where(col(RunbookRun.incident_number) == number)
-            .order_by(col(RunbookRun.id))
-        ):
-            runbook = from_definition(run.definition, run.version)
-            rows = {
-                r.step_id: r
-                for r in await session.scalars(
-                    sa.select(RunbookStep).where(col(RunbookStep.run_id) == run.id)
-                )
-            }
-            steps = []
-            for position, step in enumerate(runbook.steps, start=1):
-                row = rows.get(step.id)
-                if row is not None and row.state != StepState.PENDING:
-                    steps.append(
-                        StepLine(
-                            position, step.title, row.state, row.finished_by, row.finished_at, row.skip_reason
-                        )
-                    )
-                else:
-                    outcome = "not reached" if step.when.holds(facts) else "not applicable"
-                    steps.append(StepLine(position, step.title, outcome, row.taken_by if row else None))
-            runbooks.append(RunbookSection(run.name, run.version, steps))
+        runbooks = await _runbook_sections(session, number, facts)
         events = await session.execute(
             sa.select(
                 col(TimelineEvent.at),
@@ -250,6 +225,34 @@ class PostmortemService:
             )
         ]
         return PostmortemData(incident, 0, now, roles, alerts, runbooks, timeline, followups)
+
+
+async def _runbook_sections(session: AsyncSession, number: int, facts: Facts) -> list[RunbookSection]:
+    """Each runbook the incident ran, step by step: what was done, skipped, or not reached
+    (and whether a step that was not reached applied at all)."""
+    sections = []
+    for run in await session.scalars(
+        sa.select(RunbookRun).where(col(RunbookRun.incident_number) == number).order_by(col(RunbookRun.id))
+    ):
+        runbook = from_definition(run.definition, run.version)
+        rows = {
+            r.step_id: r
+            for r in await session.scalars(sa.select(RunbookStep).where(col(RunbookStep.run_id) == run.id))
+        }
+        steps = []
+        for position, step in enumerate(runbook.steps, start=1):
+            row = rows.get(step.id)
+            if row is not None and row.state != StepState.PENDING:
+                steps.append(
+                    StepLine(
+                        position, step.title, row.state, row.finished_by, row.finished_at, row.skip_reason
+                    )
+                )
+            else:
+                outcome = "not reached" if step.when.holds(facts) else "not applicable"
+                steps.append(StepLine(position, step.title, outcome, row.taken_by if row else None))
+        sections.append(RunbookSection(run.name, run.version, steps))
+    return sections
 
 
 def parse_followup(text: str) -> tuple[str, str | None]:

@@ -139,42 +139,42 @@ class AlertService:
                 started_at=row.starts_at,
             )
             assert incident.number is not None
-            siblings = [row]
-            if row.group_key:
-                siblings = list(
-                    await session.scalars(
-                        sa.select(AlertRecord).where(
-                            col(AlertRecord.group_key) == row.group_key,
-                            col(AlertRecord.incident_number).is_(None),
-                            col(AlertRecord.status) == FIRING,
-                        )
-                    )
-                )
-            now = self.clock()
-            for sibling in siblings:
-                sibling.incident_number = incident.number
-            if row.group_key:
-                await session.execute(
-                    INSERT_GROUP, {"group_key": row.group_key, "incident_number": incident.number}
-                )
-            await session.execute(
-                INSERT_TIMELINE_EVENT,
-                [
-                    self.incidents.timeline.row(
-                        incident.number,
-                        "alert",
-                        None,
-                        f"Alert firing: {a.title} ({a.source})",
-                        now,
-                        source=f"{a.source}:{a.fingerprint}",
-                    )
-                    for a in siblings
-                ],
-            )
-            incident.last_alert_at = now
+            await self._adopt_group(session, row, incident.number)
+            incident.last_alert_at = now = self.clock()
             await self._schedule_alerts_message(session, incident.number, now, None)
         self.notify()
         return incident
+
+    async def _adopt_group(self, session: AsyncSession, row: AlertRecord, number: int) -> None:
+        """The clicked alert and the firing alerts of its group join the new incident, each
+        on its timeline."""
+        siblings = [row]
+        if row.group_key:
+            siblings = list(
+                await session.scalars(
+                    sa.select(AlertRecord).where(
+                        col(AlertRecord.group_key) == row.group_key,
+                        col(AlertRecord.incident_number).is_(None),
+                        col(AlertRecord.status) == FIRING,
+                    )
+                )
+            )
+            await session.execute(INSERT_GROUP, {"group_key": row.group_key, "incident_number": number})
+        for sibling in siblings:
+            sibling.incident_number = number
+        now = self.clock()
+        events = [
+            self.incidents.timeline.row(
+                number,
+                "alert",
+                None,
+                f"Alert firing: {a.title} ({a.source})",
+                now,
+                source=f"{a.source}:{a.fingerprint}",
+            )
+            for a in siblings
+        ]
+        await session.execute(INSERT_TIMELINE_EVENT, events)
 
     async def note_source_event(
         self, source: str, fingerprint: str, text: str, at: datetime, *, delivery: str | None
