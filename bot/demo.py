@@ -71,13 +71,17 @@ async def run_demo(out: TextIO | None = None, postmortem_dir: str | Path = "post
     return 0
 
 
-async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
-    assert callable(say)
+def _workspace(sim: SlackSimulator) -> tuple[str, str, str, str]:
+    """#general, #incidents, and the three people of the story."""
     general = sim.add_channel("general")
     sim.add_channel("incidents")
-    alice = sim.add_user("alice", email="alice@example.com")
-    bob = sim.add_user("bob", email="bob@example.com")
-    carol = sim.add_user("carol", email="carol@example.com")
+    people = [sim.add_user(name, email=f"{name}@example.com") for name in ("alice", "bob", "carol")]
+    return general, people[0], people[1], people[2]
+
+
+async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
+    assert callable(say)
+    general, alice, bob, carol = _workspace(sim)
 
     transport = httpx.ASGITransport(app=warroom.http)
     async with httpx.AsyncClient(transport=transport, base_url="http://warroom.local") as http:
