@@ -18,6 +18,9 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+ALERT_STATUSES = frozenset(status.value for status in AlertStatus)
+
+
 class Action(StrEnum):
     DECLARE = "declare"  # open an incident (or join the open one it belongs to)
     TRIAGE = "triage"  # post to the triage channel with a "Declare incident" button

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from bot.domain.alerts import Alert, AlertStatus
+from bot.domain.alerts import ALERT_STATUSES, Alert, AlertStatus
 from bot.ingest import PayloadError, field, load_json, normalised, string_map, timestamp
 
 
@@ -50,7 +50,7 @@ def _alert(
     if not isinstance(raw, dict):
         raise PayloadError(where.rstrip("."), "expected an object")
     status = field(raw, "status", str, where)
-    if status not in ("firing", "resolved"):
+    if status not in ALERT_STATUSES:
         raise PayloadError(f"{where}status", f"expected firing or resolved, got {status!r}")
     labels = {**string_map(data, "commonLabels", ""), **string_map(raw, "labels", where)}
     annotations = {**string_map(data, "commonAnnotations", ""), **string_map(raw, "annotations", where)}
@@ -66,7 +66,7 @@ def _alert(
         status=AlertStatus(status),
         title=_title(labels, annotations, data),
         starts_at=timestamp(raw.get("startsAt"), f"{where}startsAt") or now,
-        ends_at=timestamp(raw.get("endsAt"), f"{where}endsAt") if status == "resolved" else None,
+        ends_at=timestamp(raw.get("endsAt"), f"{where}endsAt") if status == AlertStatus.RESOLVED else None,
         group_key=f"{source}:{prefix}{group_key}",
         service=labels.get("service"),
         severity=labels.get("severity"),

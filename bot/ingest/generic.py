@@ -16,20 +16,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.domain.alerts import Alert, AlertStatus
+from bot.domain.alerts import ALERT_STATUSES, Alert, AlertStatus
 from bot.ingest import PayloadError, field, load_json, normalised, string_map, timestamp
 
 
 def parse(body: bytes, *, now: datetime) -> list[Alert]:
     data = load_json(body)
     status = field(data, "status", str, "")
-    if status not in ("firing", "resolved"):
+    if status not in ALERT_STATUSES:
         raise PayloadError("status", f"expected firing or resolved, got {status!r}")
     dedup_key = field(data, "dedup_key", str, "").strip()
     if not dedup_key:
         raise PayloadError("dedup_key", "must not be empty")
-    title = (field(data, "title", str, "", required=status == "firing") or "").strip()
-    if status == "firing" and not title:
+    title = (field(data, "title", str, "", required=status == AlertStatus.FIRING) or "").strip()
+    if status == AlertStatus.FIRING and not title:
         raise PayloadError("title", "is required while firing")
     links = field(data, "links", list, "", required=False) or []
     for i, link in enumerate(links):
@@ -45,7 +45,7 @@ def parse(body: bytes, *, now: datetime) -> list[Alert]:
                 status=AlertStatus(status),
                 title=title[:500] or dedup_key,
                 starts_at=timestamp(data.get("started_at"), "started_at") or now,
-                ends_at=now if status == "resolved" else None,
+                ends_at=now if status == AlertStatus.RESOLVED else None,
                 group_key=f"generic:{dedup_key}",
                 service=service.strip() or None if service else None,
                 severity=severity,

@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.domain.alerts import AlertStatus
+
+STATUSES = [status.value for status in AlertStatus]
+
 _STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
 _ALERTMANAGER_ALERT = {
     "type": "object",
     "required": ["status", "labels"],
     "properties": {
-        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "status": {"type": "string", "enum": STATUSES},
         "labels": _STRINGS,
         "annotations": _STRINGS,
         "startsAt": {"type": "string", "format": "date-time"},
@@ -26,7 +30,7 @@ ALERTMANAGER_BODY = {
     "properties": {
         "version": {"type": "string", "enum": ["4"]},
         "groupKey": {"type": "string"},
-        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "status": {"type": "string", "enum": STATUSES},
         "receiver": {"type": "string"},
         "groupLabels": _STRINGS,
         "commonLabels": _STRINGS,
@@ -45,7 +49,7 @@ GENERIC_BODY = {
     "required": ["status", "dedup_key"],
     "properties": {
         "title": {"type": "string"},
-        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "status": {"type": "string", "enum": STATUSES},
         "dedup_key": {"type": "string"},
         "severity": {"type": "string"},
         "service": {"type": "string"},
