@@ -48,10 +48,14 @@ class JobKind(StrEnum):
 
 
 class IncidentJob(TypedDict):
-    """open_channel, sync_summary, sync_alerts, alerts_cleared, oncall, resolve, generate,
-    status-update reminders."""
+    """open_channel, sync_summary, sync_alerts, alerts_cleared, oncall, resolve, generate."""
 
     incident: int
+
+
+class UpdateReminderJob(TypedDict):
+    incident: int
+    due: str  # ISO time the update was due; a reminder for an older due date stays quiet
 
 
 class EchoJob(TypedDict):
@@ -107,6 +111,29 @@ class TriggerJob(TypedDict):
     incident: int
     page: int  # the pagerduty_page row
     routing_key: str
+
+
+# What each kind's payload holds (the handler reads these keys; nothing else is promised).
+PAYLOADS: dict[JobKind, type] = {
+    JobKind.SLACK_OPEN_CHANNEL: IncidentJob,
+    JobKind.SLACK_SYNC_SUMMARY: IncidentJob,
+    JobKind.SLACK_ECHO: EchoJob,
+    JobKind.SLACK_INVITE: InviteJob,
+    JobKind.SLACK_RECORD_PIN: PinJob,
+    JobKind.SLACK_PUBLISH_HOME: HomeJob,
+    JobKind.SLACK_SYNC_ALERTS: IncidentJob,
+    JobKind.SLACK_ALERTS_CLEARED: IncidentJob,
+    JobKind.SLACK_TRIAGE: TriageJob,
+    JobKind.SLACK_SYNC_CHECKLIST: ChecklistJob,
+    JobKind.SLACK_UPLOAD_POSTMORTEM: UploadJob,
+    JobKind.SLACK_POST_REPORT: ReportJob,
+    JobKind.PAGERDUTY_ONCALL: IncidentJob,
+    JobKind.PAGERDUTY_TRIGGER: TriggerJob,
+    JobKind.PAGERDUTY_RESOLVE: IncidentJob,
+    JobKind.REMINDER_STATUS_UPDATE: UpdateReminderJob,
+    JobKind.REMINDER_RUNBOOK_STEP: StepReminderJob,
+    JobKind.POSTMORTEM_GENERATE: IncidentJob,
+}
 
 
 # ---------------------------------------------------------------- queues

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx2
 import pytest
+import sqlalchemy as sa
 from pagerduty.errors import ServerHttpError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,10 +14,17 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.app import Warroom
 from bot.config import ConfigError
 from bot.integrations.pagerduty import pagerduty_failure
-from bot.jobs import JobKind, check_handlers
+from bot.jobs import PAYLOADS, JobKind, check_handlers
+from bot.sim.driver import SlackDriver
 from bot.slack.ratelimit import SlowDown
 from bot.slack.writer import ChannelNotReady, slack_failure
+from bot.store.tables import Job
 from bot.worker import MAX_OTHER_ATTEMPTS, MAX_TRANSIENT_ATTEMPTS, composed
+from tests.conftest import People
+from tests.e2e.conftest import Declared, declared, general
+from tests.e2e.helpers import settle
+
+__all__ = ["declared", "general"]
 
 policy = composed(slack_failure, pagerduty_failure)
 
@@ -43,6 +51,24 @@ def test_every_kind_has_a_handler_and_a_missing_one_stops_start_up(warroom: Warr
         check_handlers(handlers)
     with pytest.raises(ConfigError, match=r"slack\.typo, which is not a JobKind"):
         check_handlers({**warroom.worker.handlers, "slack.typo": handlers[JobKind.SLACK_ECHO]})
+
+
+async def test_every_payload_a_service_enqueues_has_the_keys_its_kind_declares(
+    warroom: Warroom, slack: SlackDriver, people: People, declared: Declared
+) -> None:
+    channel = declared.channel.id
+    await slack.command(people.alice, "note Rolling back", channel)
+    await slack.command(people.alice, "sev 1", channel)
+    await slack.command(people.alice, "resolve Rolled back", channel)
+    await slack.command(people.alice, "close", channel)
+    await settle(warroom)
+    async with warroom.db.sessions() as session:
+        queued = list(await session.scalars(sa.select(Job)))
+    kinds = {job.kind for job in queued}
+    assert kinds >= {JobKind.SLACK_OPEN_CHANNEL, JobKind.SLACK_ECHO, JobKind.REMINDER_STATUS_UPDATE}
+    for job in queued:
+        assert set(job.payload) == set(PAYLOADS[JobKind(job.kind)].__annotations__), job.kind
+    assert set(PAYLOADS) == set(JobKind)
 
 
 def test_rate_limits_are_waited_out_and_never_given_up() -> None:
