@@ -128,11 +128,16 @@ def markdown_escape(value: Any) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
+    """As a person writes it: `45 s`, `4 min 30 s`, `2 h 05 min`, `3 d 4 h`."""
     if seconds is None:
         return "not reached"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
+    whole = round(max(seconds, 0.0))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    minutes = round(whole / 60)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
         return f"{hours} h {minutes:02d} min"

@@ -42,10 +42,7 @@ async def test_the_report_command_posts_a_summary_and_a_chart_in_the_channel(
     [posted] = [m for m in sim.messages(general) if m.get("files")]
     assert posted["text"].startswith("*MTTR report*, from ")
     assert "2 incidents, 1 still open (counted, and listed as open); 0 drills left out." in posted["text"]
-    assert (
-        "• *all*: 2 incidents, time to resolve mean 0 min, p50 0 min, p90 0 min (1 still open)"
-        in posted["text"]
-    )
+    assert "• *all*: 2 incidents, time to resolve mean 0 s, p50 0 s, p90 0 s (1 still open)" in posted["text"]
     chart = sim.files[posted["files"][0]["id"]]
     assert chart["name"].startswith("mttr-") and chart["content"].startswith(b"\x89PNG")
 

@@ -23,6 +23,7 @@ from bot.documents.postmortem import (
     RoleSpan,
     RunbookSection,
     StepLine,
+    format_duration,
 )
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -193,3 +194,24 @@ def test_a_custom_template_gets_its_html_from_its_markdown(tmp_path: Path) -> No
     assert len(root.findall("body/ul/li")) == len(data.timeline)
     assert "<script" not in html  # the title is shown as text, not run
     assert (root.findtext("body/h1") or "").startswith("<script>alert(1)</script> *bold*")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (None, "not reached"),
+        (0, "0 s"),
+        (45.4, "45 s"),
+        (59.6, "1 min"),
+        (240, "4 min"),
+        (270, "4 min 30 s"),
+        (3599, "59 min 59 s"),
+        (3600, "1 h 00 min"),
+        (7500, "2 h 05 min"),
+        (47 * 3600 + 59 * 60, "47 h 59 min"),
+        (3 * 86400 + 4 * 3600, "3 d 4 h"),
+        (-5, "0 s"),  # a clock that ran backwards
+    ],
+)
+def test_durations_read_like_a_person_writes_them(seconds: float | None, shown: str) -> None:
+    assert format_duration(seconds) == shown
