@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.domain.alerts import Alert
-from bot.domain.text import storable
+from bot.domain.text import JSON_MAX_DEPTH, json_too_deep, storable
 
 MAX_BODY = 1024 * 1024  # 1 MiB
-JSON_MAX_DEPTH = 64
 # What the database holds (bot/store/tables.py). A fingerprint also names its alert on the
 # timeline as "source:fingerprint" (200 characters), so it stays well under that.
 MAX_FINGERPRINT, MAX_GROUP_KEY, MAX_TITLE, MAX_SERVICE, MAX_SEVERITY = 160, 500, 500, 100, 50
@@ -29,7 +28,7 @@ class PayloadError(ValueError):
 
 def load_json(body: bytes) -> dict[str, Any]:
     """A JSON object with every string made storable (no NUL, no lone surrogate)."""
-    if _too_deep(body):
+    if json_too_deep(body):
         raise PayloadError("(body)", f"JSON nested deeper than {JSON_MAX_DEPTH} levels")
     try:
         data = json.loads(body)
@@ -39,32 +38,6 @@ def load_json(body: bytes) -> dict[str, Any]:
         raise PayloadError("(body)", "expected a JSON object")
     cleaned: dict[str, Any] = _clean(data)
     return cleaned
-
-
-def _too_deep(body: bytes) -> bool:
-    """A cheap upper bound first (brackets counted, strings included), then the exact count."""
-    if body.count(b"[") + body.count(b"{") <= JSON_MAX_DEPTH:
-        return False
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > JSON_MAX_DEPTH:
-                return True
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return False
 
 
 def _clean(value: Any) -> Any:

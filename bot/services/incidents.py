@@ -203,7 +203,7 @@ class IncidentService:
         same request made twice changes the status once."""
         if status in (Status.RESOLVED, Status.CLOSED):
             await self._check_change(number, actor, "resolve" if status == Status.RESOLVED else "close")
-        elif (await self.queries.get(number)).status == Status.RESOLVED.value:
+        elif self.config.access.restricted and (await self.queries.get(number)).status == Status.RESOLVED:
             await self._check_change(number, actor, "reopen")
         async with self.db.transaction() as session:
             incident = await self.timeline.lock(session, number)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,10 +17,11 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect, Request
 
+from bot.domain.text import JSON_MAX_DEPTH, json_too_deep
+
 SLACK_MAX_BODY = 256 * 1024  # Slack's largest payloads (a view submission) are tens of KiB
 SLACK_WINDOW = 300  # seconds: Slack's own replay window for X-Slack-Request-Timestamp
 BODY_READ_TIMEOUT = 10.0  # seconds for the whole body: a sender that trickles it is cut off
-JSON_MAX_DEPTH = 64  # Slack nests a few levels; hundreds is an attack on the parser
 
 
 class Refused(Exception):
@@ -49,41 +49,6 @@ async def read_body(request: Request, limit: int, *, seconds: float = BODY_READ_
     except ClientDisconnect:
         raise Refused(400, "the client went away before sending its body") from None
     return bytes(body)
-
-
-def json_depth_ok(text: str, limit: int = JSON_MAX_DEPTH) -> bool:
-    """Whether no array or object in `text` nests deeper than `limit` (strings skipped)."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return False
-        elif char in "]}":
-            depth -= 1
-    return True
-
-
-def load_json_object(text: str, where: str) -> dict[str, object]:
-    """A JSON object, or Refused(400) naming `where`: bad JSON, too deep, not an object."""
-    if not json_depth_ok(text):
-        raise Refused(400, f"{where}: JSON nested deeper than {JSON_MAX_DEPTH} levels")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        raise Refused(400, f"{where}: not valid JSON") from None
-    if not isinstance(data, dict):
-        raise Refused(400, f"{where}: expected a JSON object")
-    return data
 
 
 class SlackGate:
@@ -130,23 +95,27 @@ class SlackGate:
             self._seen.popitem(last=False)
 
 
-def check_slack_shape(content_type: str, body: bytes) -> str:
-    """The body as text, once it is known to be what Slack sends: a form (with a JSON
-    `payload` for interactivity) or a JSON object (Events API)."""
+def check_slack_shape(content_type: str, body: bytes) -> tuple[str, str]:
+    """The body as text, once it is known to be what Slack sends (UTF-8; a form, or a JSON
+    object for the Events API; no JSON nested deeper than parsing can take), and what its
+    JSON is called in an error ("body" or "payload"). Parsing it is left to bolt, once."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Refused(400, "body is not UTF-8") from None
     kind = content_type.partition(";")[0].strip().lower()
     if kind == "application/json":
-        load_json_object(text, "body")
+        json_part, where = body, "body"
     elif kind == "application/x-www-form-urlencoded":
         try:
             form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
         except ValueError:
             raise Refused(400, "body: not a valid form") from None
-        if "payload" in form:
-            load_json_object(form["payload"], "payload")
+        json_part, where = form.get("payload", "").encode(), "payload"
     else:
         raise Refused(400, "Content-Type must be application/x-www-form-urlencoded or application/json")
-    return text
+    if json_too_deep(json_part):
+        raise Refused(400, f"{where}: JSON nested deeper than {JSON_MAX_DEPTH} levels")
+    if json_part and not json_part.lstrip().startswith(b"{"):
+        raise Refused(400, f"{where}: expected a JSON object")
+    return text, where

@@ -64,19 +64,28 @@ def slack_router(bolt: AsyncApp, settings: Settings, waiting: InFlight) -> APIRo
             fresh = gate.verify(
                 headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature"), body
             )
-            text = check_slack_shape(headers.get("content-type", ""), body)
+            text, where = check_slack_shape(headers.get("content-type", ""), body)
+            slack_request = parsed(text, where, request)
         except Refused as exc:
             return JSONResponse({"error": exc.error}, exc.status)
         if not fresh:
             log.warning("a signed Slack request arrived again (same signature): answered, not acted on")
             return Response(status_code=200)
         with waiting.holding():
-            answer = await bolt.async_dispatch(
-                AsyncBoltRequest(body=text, query=request.query_params, headers=headers)  # type: ignore[arg-type]
-            )
+            answer = await bolt.async_dispatch(slack_request)
         return to_starlette_response(answer)
 
     return router
+
+
+def parsed(text: str, where: str, request: Request) -> AsyncBoltRequest:
+    """Bolt's request (bolt parses the body as it builds it; check_slack_shape made sure
+    its JSON is an object), or Refused(400) naming what is not valid JSON."""
+    try:
+        slack_request = AsyncBoltRequest(body=text, query=request.query_params, headers=request.headers)  # type: ignore[arg-type]
+    except (ValueError, RecursionError):
+        raise Refused(400, f"{where}: not valid JSON") from None
+    return slack_request
 
 
 class SlackCheck:
