@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect, Request
@@ -95,10 +97,13 @@ class SlackGate:
             self._seen.popitem(last=False)
 
 
-def check_slack_shape(content_type: str, body: bytes) -> tuple[str, str]:
-    """The body as text, once it is known to be what Slack sends (UTF-8; a form, or a JSON
-    object for the Events API; no JSON nested deeper than parsing can take), and what its
-    JSON is called in an error ("body" or "payload"). Parsing it is left to bolt, once."""
+def parse_slack_body(content_type: str, body: bytes) -> dict[str, Any]:
+    """The body as Slack meant it, parsed once: an interaction's `payload` JSON, a slash
+    command's form fields, or an Events API JSON object. Refused(400) for anything else
+    (not UTF-8, not a form, JSON nested deeper than parsing can take, not an object).
+
+    Parsed here rather than by bolt: bolt guesses a form is an interaction when the word
+    "payload" appears anywhere in it, so `/incident note payload failed` was dropped."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -111,11 +116,17 @@ def check_slack_shape(content_type: str, body: bytes) -> tuple[str, str]:
             form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
         except ValueError:
             raise Refused(400, "body: not a valid form") from None
-        json_part, where = form.get("payload", "").encode(), "payload"
+        if "payload" not in form:
+            return dict(form)
+        json_part, where = form["payload"].encode(), "payload"
     else:
         raise Refused(400, "Content-Type must be application/x-www-form-urlencoded or application/json")
     if json_too_deep(json_part):
         raise Refused(400, f"{where}: JSON nested deeper than {JSON_MAX_DEPTH} levels")
-    if json_part and not json_part.lstrip().startswith(b"{"):
+    try:
+        parsed = json.loads(json_part) if json_part.strip() else {}
+    except (ValueError, RecursionError):
+        raise Refused(400, f"{where}: not valid JSON") from None
+    if not isinstance(parsed, dict):
         raise Refused(400, f"{where}: expected a JSON object")
-    return text, where
+    return parsed

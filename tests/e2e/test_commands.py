@@ -141,6 +141,20 @@ async def test_note_and_timeline(
     assert "Restarted search-7 &amp; search-8" in lines[-1]
 
 
+async def test_a_command_mentioning_payload_is_a_command(
+    warroom: Warroom, slack: SlackDriver, people: People, declared: Declared
+) -> None:
+    """A slash command's form has no `payload` field; the word in its text must not make it
+    look like an interaction (bolt's own parser drops it as "unhandled")."""
+    response = await slack.command(
+        people.bob, "note payload=retry failed at payload step", declared.channel.id
+    )
+    assert response.status_code == 200
+    await settle(warroom)
+    notes = await rows(warroom, TimelineEvent, TimelineEvent.kind == "note")
+    assert [n.text for n in notes] == ["payload=retry failed at payload step"]
+
+
 async def test_resolve_with_summary_then_close(
     warroom: Warroom, slack: SlackDriver, sim: SlackSimulator, people: People, declared: Declared
 ) -> None:
