@@ -38,6 +38,7 @@ from bot.services.alerts import AlertService
 from bot.services.bundle import Services
 from bot.services.incidents import IncidentService
 from bot.services.paging import Paging
+from bot.services.people import People
 from bot.services.postmortems import PostmortemService
 from bot.services.projection import Projection
 from bot.services.queries import IncidentQueries
@@ -47,6 +48,7 @@ from bot.services.runbooks import RunbookService
 from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
 from bot.slack import listeners
+from bot.slack.directory import SlackDirectory
 from bot.slack.projector import SlackProjector
 from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
 from bot.slack.writer import slack_failure
@@ -162,7 +164,8 @@ def build(
     s = build_services(settings, config, db, notify=worker.notify, access=access)
     check_runbooks(s.runbooks.library, config)
     pagerduty = PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport)
-    _wire_jobs(worker, SlackProjector(slack, s, config), PagerDutyJobs(pagerduty, slack, s), s)
+    directory = SlackDirectory(slack, s.people)
+    _wire_jobs(worker, SlackProjector(slack, s, config), PagerDutyJobs(pagerduty, slack, s), directory, s)
     bolt = _bolt(settings)
     listeners.register(bolt, s, config)
     warroom = Warroom(
@@ -198,7 +201,13 @@ def _slack_client(settings: Settings) -> BudgetedWebClient:
     )
 
 
-def _wire_jobs(worker: Worker, projector: SlackProjector, pagerduty: PagerDutyJobs, s: Services) -> None:
+def _wire_jobs(
+    worker: Worker,
+    projector: SlackProjector,
+    pagerduty: PagerDutyJobs,
+    directory: SlackDirectory,
+    s: Services,
+) -> None:
     """Every JobKind to its handler; a kind without one stops start-up, named."""
     worker.handlers.update(projector.handlers())
     worker.handlers.update(
@@ -209,6 +218,7 @@ def _wire_jobs(worker: Worker, projector: SlackProjector, pagerduty: PagerDutyJo
         }
     )
     worker.handlers.update(pagerduty.handlers())
+    worker.handlers.update(directory.handlers())
     check_handlers(worker.handlers)
     worker.on_give_up = projector.on_give_up
 
@@ -244,8 +254,9 @@ def build_services(
     access: Access | None = None,
 ) -> Services:
     library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
-    timeline = Timeline(db, notify=notify)
-    queries = IncidentQueries(db, config)
+    people = People(db)
+    timeline = Timeline(db, notify=notify, people=people)
+    queries = IncidentQueries(db, config, people)
     reminders = Reminders(timeline, config)
     runbooks = RunbookService(timeline, reminders, library, config)
     incidents = IncidentService(timeline, queries, reminders, runbooks, config, access=access)

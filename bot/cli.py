@@ -14,7 +14,9 @@ import typer
 
 from bot import cli_jobs, cli_tokens
 from bot.config import ConfigError, Settings, load_config, parse_duration
+from bot.documents.mrkdwn import plain
 from bot.domain.incident import MILESTONES, DomainError
+from bot.domain.people import mentioned
 from bot.observability import configure_logging
 
 if TYPE_CHECKING:
@@ -255,7 +257,7 @@ def incident_list(
         services, db = _services()
         async with _database(db):
             incidents = await services.queries.list_incidents(open_only=not all_, limit=1000)
-            roles = await services.queries.roles([i.number for i in incidents if i.number is not None])
+            roles = await services.queries.named_roles([i.number for i in incidents if i.number is not None])
             return [incident_out(i, roles.get(i.number or 0, {})).model_dump(mode="json") for i in incidents]
 
     rows = _run(work)
@@ -265,9 +267,9 @@ def incident_list(
     if not rows:
         typer.echo("No incidents.")
     for row in rows:
-        commander = row["roles"].get("commander", "-")
+        commander = row["role_names"].get("commander", "-")
         typer.echo(
-            f"#{row['number']:<5} {row['severity']:<5} {row['status']:<13} {commander:<12} {row['title']}"
+            f"#{row['number']:<5} {row['severity']:<5} {row['status']:<13} {commander:<24} {row['title']}"
         )
 
 
@@ -280,12 +282,17 @@ def incident_show(number: int, as_json: bool = typer.Option(False, "--json", hel
         services, db = _services()
         async with _database(db):
             incident = await services.queries.get(number)
-            data = incident_out(incident, (await services.queries.roles([number]))[number]).model_dump(
+            data = incident_out(incident, (await services.queries.named_roles([number]))[number]).model_dump(
                 mode="json"
+            )
+            events = await services.queries.timeline(number)
+            names = await services.people.names(
+                [e.actor for e in events] + [u for e in events for u in mentioned(e.text)]
             )
             data["timeline"] = [
                 {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "text": e.text}
-                for e in await services.queries.timeline(number)
+                | {"who": names.name(e.actor), "plain": plain(e.text, names)}
+                for e in events
             ]
             return data
 
@@ -297,13 +304,13 @@ def incident_show(number: int, as_json: bool = typer.Option(False, "--json", hel
     typer.echo(
         f"  severity {data['severity']}, status {data['status']}, channel {data['channel_id'] or '(not yet)'}"
     )
-    for role, user in data["roles"].items():
-        typer.echo(f"  {role}: {user}")
+    for role, name in data["role_names"].items():
+        typer.echo(f"  {role}: {name}")
     for name in MILESTONES:
         typer.echo(f"  {name:<16} {data[name] or '-'}")
     typer.echo("timeline:")
     for event in data["timeline"]:
-        typer.echo(f"  {event['at']}  {event['kind']:<9} {event['text']}")
+        typer.echo(f"  {event['at']}  {event['kind']:<9} {event['who']}: {event['plain']}")
 
 
 @incident_app.command("declare")

@@ -34,6 +34,7 @@ class JobKind(StrEnum):
     SLACK_SYNC_CHECKLIST = "slack.sync_checklist"
     SLACK_UPLOAD_POSTMORTEM = "slack.upload_postmortem"
     SLACK_POST_REPORT = "slack.post_report"
+    SLACK_LOOKUP_USER = "slack.lookup_user"
     # PagerDuty (bot/integrations/pagerduty.py)
     PAGERDUTY_ONCALL = "pagerduty.oncall"
     PAGERDUTY_TRIGGER = "pagerduty.trigger"
@@ -75,7 +76,9 @@ class PinJob(TypedDict):
     user: str
 
 
-class HomeJob(TypedDict):
+class UserJob(TypedDict):
+    """publish_home, lookup_user."""
+
     user: str
 
 
@@ -120,13 +123,14 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.SLACK_ECHO: EchoJob,
     JobKind.SLACK_INVITE: InviteJob,
     JobKind.SLACK_RECORD_PIN: PinJob,
-    JobKind.SLACK_PUBLISH_HOME: HomeJob,
+    JobKind.SLACK_PUBLISH_HOME: UserJob,
     JobKind.SLACK_SYNC_ALERTS: IncidentJob,
     JobKind.SLACK_ALERTS_CLEARED: IncidentJob,
     JobKind.SLACK_TRIAGE: TriageJob,
     JobKind.SLACK_SYNC_CHECKLIST: ChecklistJob,
     JobKind.SLACK_UPLOAD_POSTMORTEM: UploadJob,
     JobKind.SLACK_POST_REPORT: ReportJob,
+    JobKind.SLACK_LOOKUP_USER: UserJob,
     JobKind.PAGERDUTY_ONCALL: IncidentJob,
     JobKind.PAGERDUTY_TRIGGER: TriggerJob,
     JobKind.PAGERDUTY_RESOLVE: IncidentJob,
@@ -163,6 +167,10 @@ def report_queue(channel: str) -> str:
 
 def home_queue(user: str) -> str:
     return f"home:{user}"
+
+
+def people_queue(user: str) -> str:
+    return f"people:{user}"
 
 
 def triage_queue(key: str) -> str:

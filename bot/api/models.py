@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from bot.domain.incident import Status
 from bot.domain.text import storable
+from bot.services.queries import Holder
 from bot.store.tables import Incident
 
 
@@ -21,7 +22,8 @@ class IncidentOut(BaseModel):
     channel_id: str | None
     drill: bool
     private: bool
-    roles: dict[str, str]
+    roles: dict[str, str] = Field(description="role -> Slack user id")
+    role_names: dict[str, str] = Field(description="role -> the holder's name: `Alice Smith (@alice)`")
     started_at: datetime
     detected_at: datetime
     declared_at: datetime
@@ -76,8 +78,14 @@ class FollowUpIn(BaseModel):
     owner: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{1,30}$", description="a Slack user id")
 
 
-def incident_out(incident: Incident, roles: dict[str, str]) -> IncidentOut:
+def incident_out(incident: Incident, roles: dict[str, Holder]) -> IncidentOut:
     data: dict[str, Any] = {
-        name: getattr(incident, name) for name in IncidentOut.model_fields if name != "roles"
+        name: getattr(incident, name)
+        for name in IncidentOut.model_fields
+        if name not in ("roles", "role_names")
     }
-    return IncidentOut(**data, roles=roles)
+    return IncidentOut(
+        **data,
+        roles={role: h.user for role, h in roles.items()},
+        role_names={role: h.name for role, h in roles.items()},
+    )

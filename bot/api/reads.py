@@ -34,7 +34,7 @@ async def visible(s: Services, number: int, who: Principal) -> Incident:
 
 async def shown(s: Services, number: int) -> IncidentOut:
     incident = await s.queries.get(number)
-    return incident_out(incident, (await s.queries.roles([number]))[number])
+    return incident_out(incident, (await s.queries.named_roles([number]))[number])
 
 
 @router.get("/incidents", response_model=list[IncidentOut])
@@ -46,14 +46,14 @@ async def list_incidents(
 ) -> list[IncidentOut]:
     viewer = None if who.sees_private else ANYONE
     incidents = await s.queries.list_incidents(open_only=status == "open", limit=limit, viewer=viewer)
-    roles = await s.queries.roles([i.number for i in incidents if i.number is not None])
+    roles = await s.queries.named_roles([i.number for i in incidents if i.number is not None])
     return [incident_out(i, roles[i.number or 0]) for i in incidents]
 
 
 @router.get("/incidents/{number}", response_model=IncidentOut)
 async def show_incident(number: Number, who: Reader, s: Services) -> IncidentOut:
     incident = await visible(s, number, who)
-    return incident_out(incident, (await s.queries.roles([number]))[number])
+    return incident_out(incident, (await s.queries.named_roles([number]))[number])
 
 
 @router.get("/incidents/{number}/timeline", response_model=list[TimelineEventOut])

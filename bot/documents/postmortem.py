@@ -1,8 +1,9 @@
 """Post-mortem drafts: what warroom recorded, rendered to Markdown and HTML (jinja2, sandboxed).
 Pure: data in, documents out.
 
-Every value the Markdown template prints is escaped for Markdown (`finalize`), so a title or a
-note can neither break the document nor inject markup; the HTML template autoescapes. The
+Every value a template prints is Slack text, converted from mrkdwn for the output
+(`finalize`, bot/documents/mrkdwn.py): bold stays bold, mentions become names, and what a
+person typed can neither break the document nor inject markup. The
 built-in draft has a template for each format (converting a 10,000-line timeline from Markdown
 takes most of a second); a custom template (warroom.yaml `postmortem_template`) is Markdown
 only, runs in the same sandbox, and its HTML is converted from its Markdown, raw HTML escaped.
@@ -12,18 +13,21 @@ from __future__ import annotations
 
 import functools
 import html
-import re
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, Template, TemplateError, TemplateSyntaxError
+from jinja2 import FileSystemLoader, Template, TemplateError, TemplateSyntaxError, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
+from bot.documents import mrkdwn
 from bot.domain.metrics import METRICS, durations
+from bot.domain.people import Names
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_TEMPLATE = TEMPLATES / "postmortem.md.j2"
@@ -42,13 +46,6 @@ MILESTONE_LABELS = {
     "resolved_at": "Resolved",
     "closed_at": "Closed",
 }
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_WHITESPACE = re.compile(r"\s+")
-# One pass over the text (a post-mortem escapes ~100,000 values): HTML's three, then a
-# backslash before every character Markdown would read as markup.
-_MARKDOWN_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;"} | {c: "\\" + c for c in "\\`*_[]{}|!#~"}
-)
 
 
 class PostmortemTemplateError(Exception):
@@ -96,6 +93,7 @@ class Entry:
     who: str | None
     kind: str
     text: str
+    stamp: str = ""  # its time as the timeline shows it (with seconds where a minute is shared)
 
 
 @dataclass(frozen=True)
@@ -115,16 +113,7 @@ class PostmortemData:
     runbooks: list[RunbookSection]
     timeline: list[Entry]
     followups: list[FollowUpLine]
-
-
-def markdown_escape(value: Any) -> str:
-    """Text safe to drop anywhere in a Markdown line: no markup, no raw HTML, one line."""
-    text = "" if value is None else str(value)
-    if "<@" in text:
-        text = _MENTION.sub(r"@\1", text)
-    if "  " in text or not text.isprintable():  # one line, whatever the user typed
-        text = _WHITESPACE.sub(" ", text)
-    return text.translate(_MARKDOWN_ESCAPES)
+    names: Names = field(default_factory=Names)  # Slack id -> `Alice Smith (@alice)`
 
 
 def format_duration(seconds: float | None) -> str:
@@ -158,14 +147,34 @@ class PostmortemRenderer:
         self.markdown_to_html = MarkdownIt("commonmark", {"html": False}).enable("table")
 
     def _environment(self, path: Path, *, html: bool) -> SandboxedEnvironment:
+        out = mrkdwn.HTML if html else mrkdwn.MARKDOWN
+
+        @pass_context
+        def finalize(context: Context, value: Any) -> Any:
+            """Every printed value: Slack text converted for the output; Markup as it is."""
+            if value is None:
+                return ""
+            if isinstance(value, str) and not isinstance(value, Markup):
+                return mrkdwn.convert(value, out, context["names"])
+            return value
+
+        @pass_context
+        def plain(context: Context, text: str | None) -> str:
+            return mrkdwn.plain(text, context["names"])
+
+        @pass_context
+        def user(context: Context, who: str | None) -> Markup:
+            names: Names = context["names"]
+            return Markup(out.text(names.name(who)))
+
         env = SandboxedEnvironment(
             loader=FileSystemLoader(str(path.parent)),
-            finalize=_plain if html else markdown_escape,
+            finalize=finalize,
             autoescape=html,
             trim_blocks=True,
             keep_trailing_newline=True,
         )
-        env.filters.update(time=self._time, duration=format_duration, user=_user)
+        env.filters.update(time=self._time, duration=format_duration, user=user, plain=plain)
         return env
 
     @staticmethod
@@ -184,6 +193,18 @@ class PostmortemRenderer:
             return "not reached"
         return _minute(at.replace(second=0, microsecond=0), self.zone)
 
+    def _stamped(self, timeline: list[Entry]) -> list[Entry]:
+        """Each entry with its time; HH:MM:SS where it shares its minute with a neighbour."""
+        minutes = [e.at.replace(second=0, microsecond=0) for e in timeline]
+        stamped = []
+        for i, entry in enumerate(timeline):
+            shared = (i > 0 and minutes[i - 1] == minutes[i]) or (
+                i + 1 < len(minutes) and minutes[i + 1] == minutes[i]
+            )
+            stamp = _second(entry.at, self.zone) if shared else _minute(minutes[i], self.zone)
+            stamped.append(replace(entry, stamp=stamp))
+        return stamped
+
     def render(self, data: PostmortemData) -> tuple[str, str]:
         """Markdown and HTML of one draft."""
         incident = data.incident
@@ -199,14 +220,15 @@ class PostmortemRenderer:
             "roles": data.roles,
             "alerts": data.alerts,
             "runbooks": data.runbooks,
-            "timeline": data.timeline,
+            "timeline": self._stamped(data.timeline),
             "followups": data.followups,
+            "names": data.names,
             "style": STYLE,
         }
         markdown = self._render(self.template, self.template_path, context)
         if self.html_template is not None:
             return markdown, self._render(self.html_template, DEFAULT_HTML_TEMPLATE, context)
-        title = f"Post-mortem #{incident.number} {incident.title}"
+        title = f"Post-mortem #{incident.number} {mrkdwn.plain(incident.title, data.names)}"
         return markdown, wrap_html(title, self.markdown_to_html.render(markdown))
 
     @staticmethod
@@ -228,24 +250,13 @@ def wrap_html(title: str, body: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _minute(at: datetime, zone: tzinfo) -> str:
-    """Timeline entries share minutes: format each minute once."""
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+def _minute(at: datetime, zone: tzinfo) -> Markup:
+    """Timeline entries share minutes: format each minute once (Markup: nothing to convert)."""
+    return Markup(at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))
 
 
-def _plain(value: Any) -> Any:
-    """What the HTML template prints: autoescaping does the rest; mentions read as @U123."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and "<@" in value:
-        return _MENTION.sub(r"@\1", value)
-    return value
-
-
-def _user(user: str | None) -> str:
-    if not user:
-        return "warroom"
-    return f"@{user}" if re.fullmatch(r"[UW][A-Z0-9]+", user) else user
+def _second(at: datetime, zone: tzinfo) -> Markup:
+    return Markup(at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"))
 
 
 def _template_line(exc: BaseException, path: Path) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 
-from bot.documents.postmortem import STYLE, format_duration, markdown_escape
+from bot.documents.mrkdwn import markdown_escape
+from bot.documents.postmortem import STYLE, format_duration
 from bot.domain.metrics import TREND_METRIC, MttrReport, Stats
 
 FORMATS = ("md", "html", "csv", "json")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.services.alerts import AlertService
 from bot.services.incidents import IncidentService
 from bot.services.paging import Paging
+from bot.services.people import People
 from bot.services.postmortems import PostmortemService
 from bot.services.projection import Projection
 from bot.services.queries import IncidentQueries
@@ -35,3 +36,7 @@ class Services:
     postmortems: PostmortemService
     reports: ReportService
     tokens: TokenService
+
+    @property
+    def people(self) -> People:
+        return self.timeline.people

@@ -28,7 +28,6 @@ from bot.services.runbooks import RunbookService
 from bot.services.timeline import (
     CURRENT_COMMANDER,
     INSERT_ROLE_ASSIGNMENT,
-    INSERT_TIMELINE_EVENT,
     Timeline,
     number_of,
 )
@@ -127,7 +126,7 @@ class IncidentService:
             # No echo or invite of its own: opening the channel invites and shows roles.
             text = await self._add_role(session, incident, "commander", commander, reporter, now)
             events.append(self.timeline.row(number, "role", reporter, text, now))
-        await session.execute(INSERT_TIMELINE_EVENT, events)
+        await self.timeline.insert(session, events)
         await jobs.enqueue(
             session, JobKind.SLACK_OPEN_CHANNEL, {"incident": number}, queue=incident_queue(number)
         )

@@ -27,6 +27,7 @@ from bot.documents.postmortem import (
     StepLine,
 )
 from bot.domain.incident import DomainError
+from bot.domain.people import mentioned
 from bot.domain.runbooks import Facts, StepState
 from bot.domain.text import storable
 from bot.jobs import JobKind, incident_queue
@@ -224,7 +225,13 @@ class PostmortemService:
                 sa.select(FollowUp).where(col(FollowUp.incident_number) == number).order_by(col(FollowUp.id))
             )
         ]
-        return PostmortemData(incident, 0, now, roles, alerts, runbooks, timeline, followups)
+        people = [incident.reporter_id, *(r.user for r in roles), *(e.who for e in timeline)]
+        people += [f.owner for f in followups] + [s.who for run in runbooks for s in run.steps]
+        mentions = set().union(
+            *(mentioned(e.text) for e in timeline), *(mentioned(f.text) for f in followups)
+        )
+        names = await self.timeline.people.names([*people, *mentions], session)
+        return PostmortemData(incident, 0, now, roles, alerts, runbooks, timeline, followups, names)
 
 
 async def _runbook_sections(session: AsyncSession, number: int, facts: Facts) -> list[RunbookSection]:

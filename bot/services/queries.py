@@ -3,20 +3,32 @@ Reads take no lock and change nothing; every use case that writes is elsewhere."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from sqlmodel import col
 
 from bot.config import WarroomConfig
 from bot.domain.incident import ACTIVE, DomainError, Status
+from bot.services.people import People
 from bot.services.timeline import NotFound, current_roles
 from bot.store.db import Database
 from bot.store.tables import Incident, Job, RoleAssignment, TimelineEvent
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a role: the Slack id, and how a document names them."""
+
+    user: str
+    name: str
+
+
 class IncidentQueries:
-    def __init__(self, db: Database, config: WarroomConfig) -> None:
+    def __init__(self, db: Database, config: WarroomConfig, people: People | None = None) -> None:
         self.db = db
         self.config = config
+        self.people = people or People(db)
 
     async def health_counts(self) -> tuple[int, int, int]:
         """Jobs pending, jobs failed for good, incidents not resolved: for /metrics."""
@@ -88,6 +100,14 @@ class IncidentQueries:
             return {}
         async with self.db.sessions() as session:
             return await current_roles(session, numbers)
+
+    async def named_roles(self, numbers: list[int]) -> dict[int, dict[str, Holder]]:
+        """Current role holders with their names (for readers outside Slack)."""
+        roles = await self.roles(numbers)
+        names = await self.people.names(user for held in roles.values() for user in held.values())
+        return {
+            n: {role: Holder(user, names[user]) for role, user in held.items()} for n, held in roles.items()
+        }
 
     async def role_history(self, number: int) -> list[RoleAssignment]:
         stmt = (

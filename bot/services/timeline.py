@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from bot.domain.incident import COMMANDER, DomainError
 from bot.jobs import JobKind, incident_queue
+from bot.services.people import People
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import AlertRecord, Incident, ProcessedEvent, RoleAssignment, TimelineEvent, utcnow
@@ -46,10 +47,12 @@ class Timeline:
         *,
         notify: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
+        people: People | None = None,
     ) -> None:
         self.db = db
         self.notify = notify  # wakes the worker once new jobs are committed
         self.clock = clock
+        self.people = people or People(db, clock=clock)  # who the timeline names, looked up once
 
     async def lock(self, session: AsyncSession, number: int) -> Incident:
         """The incident, locked for the rest of the transaction (its changes queue here)."""
@@ -75,8 +78,14 @@ class Timeline:
     ) -> str:
         """Append to the timeline; returns the event's idempotency key."""
         row = self.row(number, kind, actor, text, at, key=key, source=source)
-        await session.execute(INSERT_TIMELINE_EVENT, row)
+        await self.insert(session, [row])
         return str(row["idempotency_key"])
+
+    async def insert(self, session: AsyncSession, rows: list[dict[str, object]]) -> None:
+        """Insert timeline entries made by row(); the people they name are seen."""
+        await session.execute(INSERT_TIMELINE_EVENT, rows)
+        for row in rows:
+            await self.people.seen(session, row["actor"], str(row["text"]))  # type: ignore[arg-type]
 
     def row(
         self,

@@ -288,6 +288,22 @@ class SlackSimulator:
             self.users[user_id] = self._user_record(user_id, name, real_name or name.title(), email)
             return user_id
 
+    def change_user(
+        self, user_id: str, *, real_name: str | None = None, name: str | None = None, deleted: bool = False
+    ) -> Args:
+        """A person edits their profile, or an admin deactivates them; returns the user
+        object a `user_change` event carries."""
+        with self.lock:
+            user = self.users[user_id]
+            if real_name is not None:
+                user["real_name"] = user["profile"]["real_name"] = real_name
+            if name is not None:
+                user["name"] = user["profile"]["display_name"] = name
+            user["deleted"] = deleted
+            user["updated"] = int(time.time())
+            copy: Args = json.loads(json.dumps(user))
+            return copy
+
     def add_channel(self, name: str, *, members: list[str] | None = None, private: bool = False) -> str:
         with self.lock:
             channel = self._new_channel(name, private, creator=(members or [BOT_USER_ID])[0])

@@ -224,6 +224,19 @@ class Postmortem(SQLModel, table=True):
     slack_file_id: str | None = Field(default=None, max_length=32)
 
 
+class PersonRecord(SQLModel, table=True):
+    """A Slack user as documents name them: users.info, cached (bot/services/people.py).
+    A row without refreshed_at is a person seen but not looked up yet."""
+
+    __tablename__ = "person"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    handle: str | None = Field(default=None, max_length=120)
+    real_name: str | None = Field(default=None, max_length=200)
+    deleted: bool = False
+    refreshed_at: datetime | None = _time()
+
+
 class ProcessedEvent(SQLModel, table=True):
     """Deliveries already handled (Slack event ids), so a retry changes nothing."""
 

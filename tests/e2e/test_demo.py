@@ -25,5 +25,5 @@ async def test_demo_runs_declare_to_close(tmp_path: Path) -> None:
         assert line.strip().endswith("UTC"), line
     assert f"  {tmp_path / 'incident-1-postmortem-v1.md'}" in text
     draft = (tmp_path / "incident-1-postmortem-v1.md").read_text()
-    assert "- Step 2, Roll back the last deploy: **done** by @" in draft
+    assert "- Step 2, Roll back the last deploy: **done** by Bob (@bob)" in draft
     assert "[file: incident-1-postmortem-v1.md]" in text

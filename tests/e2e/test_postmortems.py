@@ -67,7 +67,8 @@ async def test_closing_writes_uploads_and_links_the_draft_and_later_versions_are
     [first] = await rows(warroom, Postmortem)
     assert (first.incident_number, first.version, first.created_by) == (1, 1, "warroom")
     assert "## Follow-ups\n\n- [ ] Add a search latency alert\n" in first.markdown
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; \\*restarted\\* the pods" in first.markdown
+    assert "\\<script>alert(1)\\</script> **restarted** the pods" in first.markdown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; <strong>restarted</strong> the pods" in first.html
     assert (postmortem_dir / "incident-1-postmortem-v1.md").read_text() == first.markdown
     assert (postmortem_dir / "incident-1-postmortem-v1.html").read_text() == first.html
     uploads = [m for m in sim.messages(channel) if m.get("files")]

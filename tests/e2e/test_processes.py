@@ -73,7 +73,8 @@ async def test_a_separate_worker_process_projects_committed_incidents(
 
     await asyncio.sleep(1.1)  # every job done so far is older than a second
     code, out, err = await run_warroom(env, "db", "prune", "--older-than", "1s")
-    assert code == 0 and out.strip() == "deleted 1 finished jobs and 0 delivery ids", err
+    # The channel's job, and the declarer's name lookup if the worker got to it before SIGTERM.
+    assert code == 0 and out.strip() in {f"deleted {n} finished jobs and 0 delivery ids" for n in (1, 2)}, err
     code, out, err = await run_warroom(env, "jobs", "list")
     assert code == 0 and out.strip() == "No jobs waiting or failed.", err
     code, _, err = await run_warroom(env, "db", "prune", "--older-than", "soon")

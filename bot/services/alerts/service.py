@@ -56,7 +56,7 @@ from bot.services.alerts.statements import (
     Known,
 )
 from bot.services.incidents import IncidentService
-from bot.services.timeline import INSERT_TIMELINE_EVENT, first_time
+from bot.services.timeline import first_time
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import AlertRecord, Incident, utcnow
@@ -174,7 +174,7 @@ class AlertService:
             )
             for a in siblings
         ]
-        await session.execute(INSERT_TIMELINE_EVENT, events)
+        await self.incidents.timeline.insert(session, events)
 
     async def note_source_event(
         self, source: str, fingerprint: str, text: str, at: datetime, *, delivery: str | None
@@ -195,7 +195,7 @@ class AlertService:
                 row = self.incidents.timeline.row(
                     number, source, None, text, min(at, self.clock()), source=f"{source}:{fingerprint}"
                 )
-                await session.execute(INSERT_TIMELINE_EVENT, row)
+                await self.incidents.timeline.insert(session, [row])
                 await jobs.enqueue(
                     session,
                     JobKind.SLACK_ECHO,
@@ -227,7 +227,7 @@ class AlertService:
         if batch.updates:
             await session.execute(UPDATE_ALERT, batch.updates)
         if batch.timeline:
-            await session.execute(INSERT_TIMELINE_EVENT, batch.timeline)
+            await self.incidents.timeline.insert(session, batch.timeline)
         if batch.new_groups:
             rows = [{"group_key": key, "incident_number": number} for key, number in sorted(batch.new_groups)]
             await session.execute(INSERT_GROUP, rows)

@@ -1,4 +1,4 @@
-"""Events API: :pushpin: reactions and the App Home tab. Each delivery counts once (event_id)."""
+"""Events API: :pushpin: reactions, the App Home tab, renamed people. Each delivery counts once (event_id)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ async def app_home_opened(body: dict[str, Any], event: dict[str, Any], context: 
         await services(context).projection.request_home(event["user"], delivery=f"event:{body['event_id']}")
 
 
+async def user_change(event: dict[str, Any], context: dict[str, Any]) -> None:
+    """A renamed (or deactivated) person: the documents name them anew."""
+    if isinstance(event.get("user"), dict) and event["user"].get("id"):
+        await services(context).people.record(event["user"])
+
+
 def register(app: AsyncApp) -> None:
     app.event("reaction_added")(reaction_added)
     app.event("app_home_opened")(app_home_opened)
+    app.event("user_change")(user_change)
