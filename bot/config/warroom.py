@@ -21,6 +21,7 @@ from pydantic import (
 
 from bot.config.base import ConfigError, parse_duration
 from bot.config.routes import AlertsConfig
+from bot.domain.people import is_user_id
 
 
 class SeverityConfig(BaseModel):
@@ -118,7 +119,7 @@ class AccessConfig(BaseModel):
     @classmethod
     def _user_ids(cls, value: list[str]) -> list[str]:
         for user in value:
-            if not re.fullmatch(r"[UW][A-Z0-9]+", user):
+            if not is_user_id(user):
                 raise ValueError(f"{user!r} is not a Slack user id (like U0123ABCD)")
         return value
 

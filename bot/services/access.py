@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.config import AccessConfig, ThrottleConfig
 from bot.domain.incident import DomainError
+from bot.domain.people import is_user_id
 from bot.domain.throttle import Throttle
 
 log = logging.getLogger(__name__)
-SLACK_USER = re.compile(r"[UW][A-Z0-9]+")
 Members = Callable[[str], Awaitable[set[str]]]  # a user group's members
 
 
@@ -45,7 +44,7 @@ class Access:
     async def check_declare(self, actor: str) -> None:
         """Members of `declarers` (or everyone) may declare, a few at a time: one person (or
         API token) opening hundreds of incidents would bury the next real one."""
-        person = SLACK_USER.fullmatch(actor) is not None
+        person = is_user_id(actor)
         if (person or actor.startswith("api:")) and (wait := self.declares.take(actor)):
             raise Refused(
                 f"You have declared {self.declare_limit}, the most one person may: "
@@ -59,7 +58,7 @@ class Access:
 
     async def check_change(self, actor: str, commander: str | None, what: str, number: int) -> None:
         """`what`: "resolve", "close" or "change the severity of"."""
-        if not self.config.restricted or not SLACK_USER.fullmatch(actor):
+        if not self.config.restricted or not is_user_id(actor):
             return
         if actor == commander or actor in self.config.admins:
             return

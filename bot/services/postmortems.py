@@ -27,7 +27,7 @@ from bot.documents.postmortem import (
     StepLine,
 )
 from bot.domain.incident import DomainError
-from bot.domain.people import mentioned
+from bot.domain.people import MENTION, mentioned
 from bot.domain.runbooks import Facts, StepState
 from bot.domain.text import storable
 from bot.jobs import JobKind, incident_queue
@@ -264,7 +264,7 @@ async def _runbook_sections(session: AsyncSession, number: int, facts: Facts) ->
 
 def parse_followup(text: str) -> tuple[str, str | None]:
     """`Add a queue alert <@U123|bob>` -> ("Add a queue alert", "U123"): a trailing mention is the owner."""
-    match = re.search(r"\s*<@([UW][A-Z0-9]+)(?:\|[^>]*)?>\s*$", text)
+    match = re.search(rf"\s*{MENTION.pattern}\s*$", text)
     if match:
         return text[: match.start()].strip(), match.group(1)
     return text.strip(), None

@@ -8,9 +8,9 @@ from datetime import datetime
 from urllib.parse import quote
 
 from bot.domain.incident import DomainError
+from bot.domain.people import MENTION
 
 CHANNEL_NAME_MAX = 80
-_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 def escape(text: str) -> str:
@@ -64,7 +64,7 @@ def split_command(text: str) -> tuple[str, str]:
 
 def parse_user(token: str) -> str:
     """A user as Slack escapes it in a slash command (<@U123|name>) -> U123."""
-    match = _USER_MENTION.match(token.strip())
+    match = MENTION.fullmatch(token.strip())
     if not match:
         raise DomainError(
             f"`{escape(token.strip()[:40]) or '(nobody)'}` is not a Slack user: mention them with @ so Slack links the name."

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from bot.domain.incident import Status
+from bot.domain.people import is_user_id
 from bot.slack.text import escape
 
 Block = dict[str, Any]
@@ -56,7 +56,7 @@ def who(user: str | None) -> str:
     """A Slack user as a mention; warroom itself or an integration as plain text."""
     if not user:
         return "_unassigned_"
-    return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]+", user) else escape(user)
+    return f"<@{user}>" if is_user_id(user) else escape(user)
 
 
 def input_block(
