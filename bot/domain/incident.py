@@ -76,6 +76,29 @@ class StatusChange:
     def reopened(self) -> bool:
         return self.old is Status.RESOLVED and self.new is Status.INVESTIGATING
 
+    def text(self, message: str | None = None) -> str:
+        """How the timeline records it (read back by `recorded`)."""
+        text = (
+            "Reopened: status resolved → investigating"
+            if self.reopened
+            else (f"Status {self.old.value} → {self.new.value}")
+        )
+        return f"{text}: {message.strip()}" if message and message.strip() else text
+
+    @staticmethod
+    def recorded(text: str) -> StatusChange | None:
+        """The change a timeline "status" entry records (None for any other text)."""
+        match = _RECORDED_CHANGE.match(text)
+        if match is None:
+            return None
+        try:
+            return StatusChange(Status(match.group(1)), Status(match.group(2)))
+        except ValueError:
+            return None
+
+
+_RECORDED_CHANGE = re.compile(r"(?:Reopened: s|S)tatus (\w+) → (\w+)")
+
 
 def parse_status(text: str) -> Status:
     try:

@@ -208,11 +208,7 @@ class IncidentService:
             incident = await self.timeline.lock(session, number)
             now = self.clock()
             change = rules.change_status(incident, status, now)
-            text = f"Status {change.old.value} → {change.new.value}"
-            if change.reopened:
-                text = "Reopened: status resolved → investigating"
-            if message:
-                text += f": {message.strip()}"
+            text = change.text(message)
             if status is Status.RESOLVED and message:
                 incident.resolve_summary = message.strip()
             await self.timeline.changed(session, incident, "status", actor, text, now, key=key)

@@ -7,6 +7,7 @@ channel by a job, so a Slack outage delays the upload and loses nothing.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from bot.documents.postmortem import (
     RoleSpan,
     RunbookSection,
     StepLine,
+    chart_file,
 )
 from bot.domain.incident import DomainError
 from bot.domain.people import MENTION, mentioned
@@ -68,6 +70,7 @@ class PostmortemService:
         """Render a new draft version, store it, write its files, schedule its upload."""
         async with self.db.sessions() as session:
             data = await self._gather(session, number)
+        data = replace(data, chart=await asyncio.to_thread(self.renderer.chart, data))
         for _ in range(3):  # two drafts of one incident at once: the loser takes the next number
             try:
                 postmortem = await self._store(number, data, actor)
@@ -83,15 +86,20 @@ class PostmortemService:
         await self.generate(int(str(payload["incident"])), "warroom")
 
     def paths(self, postmortem: Postmortem) -> list[Path]:
-        """Where a draft's Markdown and HTML are written."""
+        """Where a draft's Markdown, HTML and timeline picture are written."""
         stem = self.directory / f"incident-{postmortem.incident_number}-postmortem-v{postmortem.version}"
-        return [stem.with_suffix(".md"), stem.with_suffix(".html")]
+        paths = [stem.with_suffix(".md"), stem.with_suffix(".html")]
+        if postmortem.chart:
+            paths.append(self.directory / chart_file(postmortem.incident_number, postmortem.version))
+        return paths
 
     def write_files(self, postmortem: Postmortem) -> list[Path]:
         self.directory.mkdir(parents=True, exist_ok=True)
         paths = self.paths(postmortem)
         paths[0].write_text(postmortem.markdown, encoding="utf-8")
         paths[1].write_text(postmortem.html, encoding="utf-8")
+        if postmortem.chart:
+            paths[2].write_bytes(postmortem.chart)
         return paths
 
     async def get(self, postmortem_id: int) -> Postmortem:
@@ -160,6 +168,7 @@ class PostmortemService:
                 version=version,
                 markdown=markdown,
                 html=html,
+                chart=data.chart,
                 created_by=actor,
                 created_at=now,
             )

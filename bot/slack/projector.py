@@ -20,6 +20,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.config import WarroomConfig
 from bot.documents import reports as report_docs
+from bot.documents.postmortem import chart_file
 from bot.domain.incident import ACTIVE, Status
 from bot.jobs import Handler, JobKind
 from bot.services.bundle import Services
@@ -240,13 +241,16 @@ class SlackProjector:
             filename = f"incident-{incident.number}-postmortem-v{postmortem.version}.md"
             uploaded = await self.writer.uploaded_earlier(channel, filename)
             if uploaded is None:
+                title = f"Post-mortem draft v{postmortem.version}: #{incident.number} {incident.title}"[:250]
+                files: list[dict[str, Any]] = [
+                    {"content": postmortem.markdown, "filename": filename, "title": title}
+                ]
+                if postmortem.chart:  # the timeline picture, shared with the draft
+                    picture = chart_file(_n(incident), postmortem.version)
+                    files.append({"file": postmortem.chart, "filename": picture, "title": "Timeline"})
                 response = await self.client.files_upload_v2(
                     channel=channel,
-                    content=postmortem.markdown,
-                    filename=filename,
-                    title=f"Post-mortem draft v{postmortem.version}: #{incident.number} {incident.title}"[
-                        :250
-                    ],
+                    file_uploads=files,
                     initial_comment=f":page_facing_up: Post-mortem draft v{postmortem.version} (Markdown; edit freely).",
                 )
                 uploaded = response.get("file") or (response.get("files") or [{}])[0]

@@ -219,6 +219,7 @@ class Postmortem(SQLModel, table=True):
     version: int
     markdown: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     html: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    chart: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))  # PNG
     created_by: str = Field(max_length=32)
     created_at: datetime = _time(nullable=False)
     slack_file_id: str | None = Field(default=None, max_length=32)

@@ -72,8 +72,18 @@ async def test_closing_writes_uploads_and_links_the_draft_and_later_versions_are
     assert (postmortem_dir / "incident-1-postmortem-v1.md").read_text() == first.markdown
     assert (postmortem_dir / "incident-1-postmortem-v1.html").read_text() == first.html
     uploads = [m for m in sim.messages(channel) if m.get("files")]
-    assert [m["files"][0]["name"] for m in uploads] == ["incident-1-postmortem-v1.md"]
+    assert [[f["name"] for f in m["files"]] for m in uploads] == [
+        ["incident-1-postmortem-v1.md", "incident-1-postmortem-v1-timeline.png"]
+    ]
     assert sim.files[uploads[0]["files"][0]["id"]]["content"] == first.markdown.encode()
+    picture = sim.files[uploads[0]["files"][1]["id"]]["content"]
+    assert first.chart and picture == first.chart and picture.startswith(b"\x89PNG")
+    assert (postmortem_dir / "incident-1-postmortem-v1-timeline.png").read_bytes() == first.chart
+    assert (
+        "![The incident over time" in first.markdown
+        and "(incident-1-postmortem-v1-timeline.png)" in first.markdown
+    )
+    assert 'src="data:image/png;base64,' in first.html
     assert first.slack_file_id == uploads[0]["files"][0]["id"]
     summary = declared.channel.message(declared.summary_ts)
     assert summary is not None and "*Post-mortem*: draft v1" in str(summary["blocks"])
@@ -85,8 +95,10 @@ async def test_closing_writes_uploads_and_links_the_draft_and_later_versions_are
     versions = await rows(warroom, Postmortem)
     assert [(p.version, p.created_by) for p in versions] == [(1, "warroom"), (2, people.bob)]
     assert sorted(await asyncio.to_thread(os.listdir, postmortem_dir)) == [
+        "incident-1-postmortem-v1-timeline.png",
         "incident-1-postmortem-v1.html",
         "incident-1-postmortem-v1.md",
+        "incident-1-postmortem-v2-timeline.png",
         "incident-1-postmortem-v2.html",
         "incident-1-postmortem-v2.md",
     ]
