@@ -1,24 +1,44 @@
-"""`warroom demo`: one incident, declare to close, through the real app and the simulator.
+"""`warroom demo`: one incident, from the alert that opens it to its post-mortem and MTTR
+report, through the real app and the simulators, on a simulated clock.
 
-Every step is a request signed as Slack signs it, sent into the ASGI app; what people would
-have seen is read back from the simulator's channels.
+Every step is a request signed as Slack (or Alertmanager) sends it, into the ASGI app; what
+people would have seen is read back from the simulator's channels. The clock moves minutes
+between steps (bot/clock.py), so the documents show the durations a real incident would.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
 from bot.app import Warroom, build
-from bot.config import Settings
+from bot.clock import SimulatedClock, simulated
+from bot.config import Settings, WarroomConfig
+from bot.documents import reports as report_docs
 from bot.sim.driver import SlackDriver
 from bot.sim.server import BOT_TOKEN, SlackSimulator
 from bot.slack.ids import Action, Field
 
 SECRET = "demo-signing-secret"
+ALERT_TOKEN = "demo-alert-token"
+CONFIG = {
+    "alerts": {
+        "routes": [
+            {
+                "name": "checkout",
+                "match": {"service": "checkout"},
+                "severity": "SEV2",
+                "runbook": "checkout-errors",
+            }
+        ]
+    }
+}
 RUNBOOK = """\
 name: checkout-errors
 description: Checkout answers with 5xx errors.
@@ -38,7 +58,7 @@ steps:
 
 
 async def run_demo(out: TextIO | None = None, postmortem_dir: str | Path = "postmortems") -> int:
-    """Run the story; the post-mortem draft is kept in `postmortem_dir`, the rest is temporary."""
+    """Run the story; its documents are kept in `postmortem_dir`, the rest is temporary."""
     import sys
 
     out = out or sys.stdout
@@ -47,12 +67,14 @@ async def run_demo(out: TextIO | None = None, postmortem_dir: str | Path = "post
         print(line, file=out)
 
     sim = await SlackSimulator().start()
-    with tempfile.TemporaryDirectory(prefix="warroom-demo-") as tmp:
+    today = datetime.now(UTC).replace(hour=14, minute=0, second=0, microsecond=0)
+    with tempfile.TemporaryDirectory(prefix="warroom-demo-") as tmp, simulated(today) as clock:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SECRET,
             slack_api_url=sim.api_url,
+            alert_webhook_token=ALERT_TOKEN,
             database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
             postmortem_dir=str(postmortem_dir),
             runbooks_dir=str(Path(tmp) / "runbooks"),
@@ -60,86 +82,130 @@ async def run_demo(out: TextIO | None = None, postmortem_dir: str | Path = "post
         )
         (Path(tmp) / "runbooks").mkdir()
         (Path(tmp) / "runbooks" / "checkout-errors.yaml").write_text(RUNBOOK)
-        warroom = build(settings, run_worker=False)
+        warroom = build(settings, WarroomConfig.model_validate(CONFIG), run_worker=False)
         await warroom.db.migrate()
         await warroom.open_connections()
         try:
-            await _story(warroom, sim, say)
+            await _story(warroom, sim, clock, say)
+            await _show_outcome(warroom, sim, say, Path(postmortem_dir))
         finally:
             await warroom.close()
             await sim.stop()
     return 0
 
 
-def _workspace(sim: SlackSimulator) -> tuple[str, str, str, str]:
-    """#general, #incidents, and the three people of the story."""
-    general = sim.add_channel("general")
+def _workspace(sim: SlackSimulator) -> tuple[str, str, str]:
+    """#incidents, and the three people of the story."""
+    sim.add_channel("general")
     sim.add_channel("incidents")
-    people = [sim.add_user(name, email=f"{name}@example.com") for name in ("alice", "bob", "carol")]
-    return general, people[0], people[1], people[2]
+    names = (("alice", "Alice Smith"), ("bob", "Bob Jones"), ("carol", "Carol Diaz"))
+    alice, bob, carol = (sim.add_user(n, email=f"{n}@example.com", real_name=r) for n, r in names)
+    return alice, bob, carol
 
 
-async def _story(warroom: Warroom, sim: SlackSimulator, say: object) -> None:
-    assert callable(say)
-    general, alice, bob, carol = _workspace(sim)
+def alert(status: str, starts: datetime, ends: datetime | None = None) -> bytes:
+    """What Alertmanager posts (webhook version 4) for the checkout error rate."""
+    instance = "checkout-7d9f:8080"
+    labels = {
+        "alertname": "HighErrorRate",
+        "service": "checkout",
+        "severity": "critical",
+        "instance": instance,
+    }
+    one = {
+        "status": status,
+        "labels": labels,
+        "annotations": {"summary": f"HighErrorRate on {instance}", "description": "5xx above 5% for 5 min"},
+        "startsAt": starts.isoformat().replace("+00:00", "Z"),
+        "endsAt": (ends or datetime(1, 1, 1, tzinfo=UTC)).isoformat().replace("+00:00", "Z"),
+        "fingerprint": "5ef77f1f8a3ecfa4",
+    }
+    group = {
+        "version": "4",
+        "groupKey": '{}:{alertname="HighErrorRate"}',
+        "status": status,
+        "receiver": "warroom",
+    }
+    return json.dumps(group | {"groupLabels": {}, "commonLabels": labels, "alerts": [one]}).encode()
 
+
+async def _story(
+    warroom: Warroom, sim: SlackSimulator, clock: SimulatedClock, say: Callable[[str], None]
+) -> None:
+    alice, bob, carol = _workspace(sim)
+    sim.clock = lambda: clock.now.timestamp()  # Slack's message times follow the story's clock
     transport = httpx.ASGITransport(app=warroom.http)
     async with httpx.AsyncClient(transport=transport, base_url="http://warroom.local") as http:
         slack = SlackDriver(http, sim, SECRET)
 
+        def at(minutes: int, what: str) -> None:
+            clock.now = clock.now.replace(hour=14, minute=0) + timedelta(minutes=minutes)
+            say(f"{clock.now:%H:%M}  {what}")
+
         async def command(user: str, text: str, channel: str) -> None:
             response = await slack.command(user, text, channel)
             reply = response.json().get("text") if response.content else None
-            say(f"  @{sim.name_of(user)} typed: /incident {text}")
+            say(f"         @{sim.name_of(user)} typed: /incident {sim.resolve_mentions(text)}")
             if reply:
-                say(f"    (only @{sim.name_of(user)} sees) {sim.resolve_mentions(reply)}")
+                say(f"           (only @{sim.name_of(user)} sees) {sim.resolve_mentions(reply)}")
             await warroom.worker.run_until_idle()
 
-        say("== A person declares an incident from #general")
-        await command(alice, "declare sev2 Checkout API returns 500s", general)
+        async def alertmanager(body: bytes) -> None:
+            headers = {"Authorization": f"Bearer {ALERT_TOKEN}", "Content-Type": "application/json"}
+            response = await http.post("/webhooks/alertmanager", content=body, headers=headers)
+            assert response.status_code == 200, response.text
+            await warroom.worker.run_until_idle()
+
+        began = clock.now - timedelta(minutes=3)
+        at(0, "Alertmanager posts HighErrorRate (firing since 13:57) to /webhooks/alertmanager")
+        await alertmanager(alert("firing", began))
         incident = await warroom.queries.get(1)
         channel = incident.channel_id
         assert channel is not None
-        say(f"  warroom opened #{sim.channels[channel].name} and announced it in #incidents")
-        say()
-        say("== Responders take roles, pin evidence and move the status along")
+        say(f"         warroom declared #1 {incident.severity}, opened #{sim.channels[channel].name}")
+        say("         and announced it in #incidents; the checkout-errors runbook started with it")
+
+        at(2, "@alice, on call, takes command")
+        await command(alice, f"role commander <@{alice}|alice>", channel)
+        at(5, "roles for the rest of the team")
         await command(alice, f"role scribe <@{bob}|bob>", channel)
         await command(alice, f"role comms <@{carol}|carol>", channel)
-        evidence = sim.user_post(bob, channel, "Error rate jumped to 23% at 14:02, right after deploy 4711")
+        at(8, "@bob posts what he found; @carol pins it with :pushpin:")
+        evidence = sim.user_post(bob, channel, "Error rate jumped to 23% at 13:57, right after *deploy 4711*")
         await slack.react(carol, channel, evidence)
         await warroom.worker.run_until_idle()
-        say("  @carol reacted with :pushpin: to @bob's message")
-        await command(alice, "runbook checkout-errors", channel)
         [run] = await warroom.runbooks.runs(1)
         checklist = run.checklist_ts or ""
+        at(12, "@alice pressed Done on 'Check the error dashboard'")
         await slack.click(alice, channel, checklist, Action.STEP_DONE.of_step("look"))
-        say("  @alice pressed Done on 'Check the error dashboard'")
         await slack.click(carol, channel, checklist, Action.STEP_TAKE.of_step("status-page"))
-        say("  @carol pressed I'll take it on 'Update the status page'")
+        say("         @carol pressed I'll take it on 'Update the status page'")
         await warroom.worker.run_until_idle()
+        at(18, "the cause is known")
         await command(alice, "status identified Deploy 4711 broke the payment client", channel)
+        at(24, "@bob pressed Done on 'Roll back the last deploy' and confirmed it in the form")
         await slack.click(bob, channel, checklist, Action.STEP_DONE.of_step("rollback"))
         await slack.submit(bob, next(reversed(sim.views)), {})
-        say("  @bob pressed Done on 'Roll back the last deploy' and confirmed it in the form")
         await warroom.worker.run_until_idle()
-        await command(alice, "note Rolling back deploy 4711", channel)
+        await command(alice, "note Rollback of `deploy 4711` finished", channel)
+        at(31, "the error rate falls")
         await command(alice, "status monitoring Rollback done, error rate falling", channel)
-        say()
-        say("== @bob presses Resolve on the pinned summary and fills in the form")
+        at(38, "Alertmanager says HighErrorRate resolved")
+        await alertmanager(alert("resolved", began, clock.now))
+        at(45, "@bob presses Resolve on the pinned summary and fills in the form")
         incident = await warroom.queries.get(1)
         await slack.click(bob, channel, incident.summary_ts or "", Action.OPEN_RESOLVE)
-        view_id = next(reversed(sim.views))
-        await slack.submit(
-            bob, view_id, {Field.SUMMARY: "Rolled back deploy 4711; payment client pinned to v2.3"}
-        )
+        summary: dict[str, Any] = {Field.SUMMARY: "Rolled back deploy 4711; payment client pinned to v2.3"}
+        await slack.submit(bob, next(reversed(sim.views)), summary)
         await warroom.worker.run_until_idle()
+        at(70, "@alice closes the incident: the post-mortem draft writes itself")
         await command(alice, "close", channel)
 
-        await _show_outcome(warroom, sim, say, channel)
 
-
-async def _show_outcome(warroom: Warroom, sim: SlackSimulator, say: Any, channel: str) -> None:
+async def _show_outcome(warroom: Warroom, sim: SlackSimulator, say: Any, directory: Path) -> None:
     """What people saw in Slack, what warroom recorded, and where the documents are."""
+    incident = await warroom.queries.get(1)
+    channel = incident.channel_id or ""
     say()
     say("== What #incidents showed")
     incidents_channel = sim.channel_named("incidents")
@@ -147,23 +213,27 @@ async def _show_outcome(warroom: Warroom, sim: SlackSimulator, say: Any, channel
     for line in sim.transcript(incidents_channel.id):
         say(f"  {line}")
     say()
-    say(
-        f"== What #{sim.channels[channel].name} showed (topic: {sim.resolve_mentions(sim.channels[channel].topic)})"
-    )
+    topic = sim.resolve_mentions(sim.channels[channel].topic)
+    say(f"== What #{sim.channels[channel].name} showed (topic: {topic})")
     for line in sim.transcript(channel):
         say(f"  {line}")
     say()
-    say("== The timeline warroom recorded")
+    say("== The timeline warroom recorded (UTC)")
     for event in await warroom.queries.timeline(1):
-        say(f"  {event.at:%H:%M:%S} {event.kind:<9} {sim.resolve_mentions(event.text)}")
-    incident = await warroom.queries.get(1)
+        say(f"  {event.at:%H:%M} {event.kind:<9} {sim.resolve_mentions(event.text)}")
     say()
     say("== Milestones")
-    for name in ("declared_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
+    for name in ("started_at", "declared_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"):
         value = getattr(incident, name)
-        say(f"  {name:<16} {value:%Y-%m-%d %H:%M:%S} UTC" if value else f"  {name:<16} -")
+        say(f"  {name:<16} {value:%Y-%m-%d %H:%M} UTC" if value else f"  {name:<16} -")
     say()
-    say("== The post-mortem draft (written when the incident closed, uploaded into the channel)")
+    say("== The post-mortem (written when the incident closed, uploaded into the channel)")
     for postmortem in await warroom.postmortems.versions(1):
         for path in warroom.postmortems.paths(postmortem):
             say(f"  {path.resolve()}")
+    report = await warroom.reports.mttr(timedelta(days=90), by="severity")
+    path = directory / "mttr-report.html"
+    path.write_text(report_docs.render(report, timedelta(days=90), "html"), encoding="utf-8")
+    say()
+    say("== The MTTR report (the last 90 days, by severity, with its chart)")
+    say(f"  {path.resolve()}")

@@ -173,6 +173,7 @@ class SlackSimulator:
         self, *, latency: float = 0.0, public_write: bool = True, rate_period: float | None = None
     ) -> None:
         self.latency = latency  # added to every Web API call
+        self.clock: Callable[[], float] = time.time  # message timestamps (a story may simulate it)
         self.public_write = public_write  # the app holds chat:write.public
         # Slack's rate limits, enforced when set: the length of Slack's minute in seconds.
         self.rate_period = rate_period
@@ -533,7 +534,7 @@ class SlackSimulator:
     # ------------------------------------------------------------ state helpers
 
     def _next_ts(self) -> str:
-        now = max(time.time(), self._ts_last + 0.000001)
+        now = max(self.clock(), self._ts_last + 0.000001)
         self._ts_last = now
         return f"{now:.6f}"
 

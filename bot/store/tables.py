@@ -8,9 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from bot.clock import utcnow as utcnow  # re-exported: default times come from the one clock
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
