@@ -35,6 +35,7 @@ class JobKind(StrEnum):
     SLACK_UPLOAD_POSTMORTEM = "slack.upload_postmortem"
     SLACK_POST_REPORT = "slack.post_report"
     SLACK_LOOKUP_USER = "slack.lookup_user"
+    SLACK_CATCHUP = "slack.catchup"
     # PagerDuty (bot/integrations/pagerduty.py)
     PAGERDUTY_ONCALL = "pagerduty.oncall"
     PAGERDUTY_TRIGGER = "pagerduty.trigger"
@@ -80,6 +81,11 @@ class UserJob(TypedDict):
     """publish_home, lookup_user."""
 
     user: str
+
+
+class CatchupJob(TypedDict):
+    incident: int
+    user: str  # who joined the channel: shown the digest, ephemerally
 
 
 class TriageJob(TypedDict):
@@ -131,6 +137,7 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.SLACK_UPLOAD_POSTMORTEM: UploadJob,
     JobKind.SLACK_POST_REPORT: ReportJob,
     JobKind.SLACK_LOOKUP_USER: UserJob,
+    JobKind.SLACK_CATCHUP: CatchupJob,
     JobKind.PAGERDUTY_ONCALL: IncidentJob,
     JobKind.PAGERDUTY_TRIGGER: TriggerJob,
     JobKind.PAGERDUTY_RESOLVE: IncidentJob,

@@ -83,6 +83,13 @@ class Projection:
             queue=incident_queue(number),
         )
 
+    async def request_catchup(self, number: int, user: str, *, delivery: str) -> bool:
+        """Someone joined the incident channel: show them the catch-up digest (a job)."""
+        payload = {"incident": number, "user": user}
+        return await self.timeline.once(
+            delivery, JobKind.SLACK_CATCHUP, payload, queue=incident_queue(number)
+        )
+
     async def request_home(self, user: str, *, delivery: str) -> bool:
         return await self.timeline.once(
             delivery, JobKind.SLACK_PUBLISH_HOME, {"user": user}, queue=home_queue(user)

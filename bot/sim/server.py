@@ -305,6 +305,20 @@ class SlackSimulator:
             copy: Args = json.loads(json.dumps(user))
             return copy
 
+    def join(self, user: str, channel: str) -> Args:
+        """A person joins a channel; returns the `member_joined_channel` event Slack sends."""
+        with self.lock:
+            self.channels[channel].members.add(user)
+            kind = "G" if self.channels[channel].is_private else "C"
+            return {
+                "type": "member_joined_channel",
+                "user": user,
+                "channel": channel,
+                "channel_type": kind,
+                "team": TEAM_ID,
+                "event_ts": self._next_ts(),
+            }
+
     def add_channel(self, name: str, *, members: list[str] | None = None, private: bool = False) -> str:
         with self.lock:
             channel = self._new_channel(name, private, creator=(members or [BOT_USER_ID])[0])

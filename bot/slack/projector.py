@@ -24,11 +24,12 @@ from bot.documents.postmortem import chart_file
 from bot.domain.incident import ACTIVE, Status
 from bot.jobs import Handler, JobKind
 from bot.services.bundle import Services
+from bot.services.catchup import catchup
 from bot.slack import blocks
 from bot.slack.ids import Marker
 from bot.slack.text import channel_name, escape
 from bot.slack.writer import ChannelNotReady, SlackWriter, all_of, error_of, marker
-from bot.store.tables import Incident, Job
+from bot.store.tables import Incident, Job, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class SlackProjector:
             JobKind.SLACK_SYNC_CHECKLIST: self.sync_checklist,
             JobKind.SLACK_UPLOAD_POSTMORTEM: self.upload_postmortem,
             JobKind.SLACK_POST_REPORT: self.post_report,
+            JobKind.SLACK_CATCHUP: self.catchup,
         }
 
     async def on_give_up(self, job: Job, error: str) -> None:
@@ -157,6 +159,22 @@ class SlackProjector:
             text=str(message.get("text") or "(message without text)"),
             pinned_by=payload["user"],
         )
+
+    async def catchup(self, payload: dict[str, Any]) -> None:
+        """The digest, built when the job runs (so it is current), shown only to who joined."""
+        digest = await catchup(self.queries.db, payload["incident"])
+        channel = _channel(digest.incident)
+        command = self.config.slash_command
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel,
+                user=payload["user"],
+                text=blocks.catchup_text(digest, utcnow()),
+                blocks=blocks.catchup_blocks(digest, utcnow(), command),
+            )
+        except SlackApiError as exc:
+            if error_of(exc) != "user_not_in_channel":  # they left again before it was shown
+                raise
 
     async def publish_home(self, payload: dict[str, Any]) -> None:
         incidents = await self.queries.list_incidents(open_only=True, limit=50, viewer=payload["user"])

@@ -7,6 +7,7 @@ alerts and checklist.
 """
 
 from bot.slack.blocks.alerts import alerts_blocks, alerts_cleared_blocks, alerts_text, triage_blocks
+from bot.slack.blocks.catchup import catchup_blocks, catchup_text
 from bot.slack.blocks.checklist import (
     EXPANDED_STEPS,
     checklist_blocks,
@@ -60,6 +61,8 @@ __all__ = [
     "alerts_text",
     "announcement_blocks",
     "button",
+    "catchup_blocks",
+    "catchup_text",
     "checklist_blocks",
     "checklist_text",
     "command_blocks",

@@ -76,6 +76,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command} role {roles} @user`: hand out a role",
             f"• `{command} note TEXT`: add a note to the timeline",
             f"• `{command} timeline`: show the timeline",
+            f"• `{command} catchup`: the incident in one message (for whoever arrives late)",
             f"• `{command} resolve [SUMMARY]`: resolve (the form opens without a summary)",
             f"• `{command} close`: close a resolved incident",
             f"• `{command} page SERVICE` or `{command} page @user`: page through PagerDuty, or pull a person in",

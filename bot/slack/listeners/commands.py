@@ -13,11 +13,12 @@ from bot.config import WarroomConfig, parse_duration
 from bot.domain.incident import DomainError, parse_status
 from bot.domain.metrics import MAX_PERIOD
 from bot.services.bundle import Services
+from bot.services.catchup import catchup
 from bot.services.postmortems import parse_followup
 from bot.slack import blocks
 from bot.slack.listeners.kit import reply_to
 from bot.slack.text import escape, parse_declare, parse_user, split_command
-from bot.store.tables import Incident
+from bot.store.tables import Incident, utcnow
 
 Reply = str | None
 REPORT_DEFAULT_PERIOD = "30d"
@@ -48,6 +49,7 @@ class Commands:
             "role": self.role,
             "note": self.note,
             "timeline": self.timeline,
+            "catchup": self.catchup,
             "resolve": self.resolve,
             "close": self.close,
             "page": self.page,
@@ -183,6 +185,11 @@ class Commands:
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
     ) -> Reply:
         return blocks.timeline_text(incident, await self.queries.timeline(_n(incident)))
+
+    async def catchup(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        return blocks.catchup_text(await catchup(self.queries.db, _n(incident)), utcnow())
 
     async def resolve(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
