@@ -264,6 +264,7 @@ def build_services(
         renderer = PostmortemRenderer(config.zone, config.postmortem_template)
     except PostmortemTemplateError as exc:
         raise ConfigError(f"postmortem_template: {exc}") from None
+    reports = ReportService(db, config.zone, notify=notify)
     return Services(
         timeline=timeline,
         queries=queries,
@@ -273,8 +274,8 @@ def build_services(
         projection=Projection(timeline),
         incidents=incidents,
         alerts=AlertService(db, config, incidents, notify=notify),
-        postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir),
-        reports=ReportService(db, config.zone, notify=notify),
+        postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir, reports),
+        reports=reports,
         tokens=TokenService(db),
     )
 

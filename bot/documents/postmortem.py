@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from bot.documents import mrkdwn
 from bot.documents.timeline_chart import chart_data, timeline_png
-from bot.domain.metrics import METRICS, durations
+from bot.domain.metrics import METRICS, durations, format_duration
 from bot.domain.people import Names
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -117,24 +117,7 @@ class PostmortemData:
     followups: list[FollowUpLine]
     names: Names = field(default_factory=Names)  # Slack id -> `Alice Smith (@alice)`
     chart: bytes | None = None  # the timeline picture (PNG), drawn by `chart()`
-
-
-def format_duration(seconds: float | None) -> str:
-    """As a person writes it: `45 s`, `4 min 30 s`, `2 h 05 min`, `3 d 4 h`."""
-    if seconds is None:
-        return "not reached"
-    whole = round(max(seconds, 0.0))
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        minutes, rest = divmod(whole, 60)
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-    minutes = round(whole / 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    comparison: str | None = None  # "Resolved in 42 min; SEV2 median over the last 90 days: ..."
 
 
 class PostmortemRenderer:
@@ -219,6 +202,7 @@ class PostmortemRenderer:
         incident = data.incident
         seconds = durations(incident)
         context = {
+            "comparison": data.comparison,
             "chart": base64.b64encode(data.chart).decode() if data.chart else None,
             "chart_file": chart_file(incident.number, data.version),
             "incident": incident,

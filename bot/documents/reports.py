@@ -15,8 +15,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 
 from bot.documents.mrkdwn import markdown_escape
-from bot.documents.postmortem import STYLE, format_duration
-from bot.domain.metrics import TREND_METRIC, MttrReport, Stats
+from bot.documents.postmortem import STYLE
+from bot.domain.metrics import TREND_METRIC, MttrReport, Stats, format_duration
 
 FORMATS = ("md", "html", "csv", "json")
 # Time to resolve first: it is the number people ask for.

@@ -196,3 +196,39 @@ class MttrReport:
     @property
     def open(self) -> int:
         return sum(group.open for group in self.report.groups.values())
+
+
+def format_duration(seconds: float | None) -> str:
+    """As a person writes it: `45 s`, `4 min 30 s`, `2 h 05 min`, `3 d 4 h`."""
+    if seconds is None:
+        return "not reached"
+    whole = round(max(seconds, 0.0))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    minutes = round(whole / 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+RECENT = timedelta(days=90)  # "recent figures": what a resolved incident is compared with
+
+
+def resolve_comparison(severity: str, seconds: float | None, recent: Stats | None) -> str | None:
+    """`Resolved in 42 min; SEV2 median over the last 90 days: 35 min, p90 1 h 10 min (12
+    incidents)`: how this one compares with its severity's recent figures."""
+    if seconds is None:
+        return None
+    text = f"Resolved in {format_duration(seconds)}"
+    if recent is None or recent.p50 is None or recent.p90 is None:
+        return f"{text}; no other {severity} incident was resolved in the last {RECENT.days} days"
+    many = "incident" if recent.count == 1 else "incidents"
+    return (
+        f"{text}; {severity} median over the last {RECENT.days} days: {format_duration(recent.p50)}, "
+        f"p90 {format_duration(recent.p90)} ({recent.count} {many})"
+    )

@@ -34,6 +34,7 @@ from bot.domain.runbooks import Facts, StepState
 from bot.domain.text import storable
 from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import from_definition
+from bot.services.reports import ReportService
 from bot.services.timeline import NotFound, Timeline, first_alert_labels
 from bot.store import jobs
 from bot.store.tables import (
@@ -56,8 +57,10 @@ class PostmortemService:
         timeline: Timeline,
         renderer: PostmortemRenderer,
         directory: str | Path,
+        reports: ReportService,
     ) -> None:
         self.timeline = timeline
+        self.reports = reports
         self.db = timeline.db
         self.renderer = renderer
         self.directory = Path(directory)
@@ -70,7 +73,8 @@ class PostmortemService:
         """Render a new draft version, store it, write its files, schedule its upload."""
         async with self.db.sessions() as session:
             data = await self._gather(session, number)
-        data = replace(data, chart=await asyncio.to_thread(self.renderer.chart, data))
+        comparison = await self.reports.comparison(data.incident)
+        data = replace(data, chart=await asyncio.to_thread(self.renderer.chart, data), comparison=comparison)
         for _ in range(3):  # two drafts of one incident at once: the loser takes the next number
             try:
                 postmortem = await self._store(number, data, actor)

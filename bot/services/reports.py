@@ -23,6 +23,7 @@ from bot.domain.metrics import (
     GROUPINGS,
     MAX_PERIOD,
     METRICS,
+    RECENT,
     TREND_METRIC,
     Group,
     MttrReport,
@@ -30,6 +31,8 @@ from bot.domain.metrics import (
     Stats,
     Trend,
     calendar_buckets,
+    durations,
+    resolve_comparison,
     stats,
 )
 from bot.jobs import JobKind, report_queue
@@ -50,6 +53,19 @@ class ReportService:
         self.zone = zone
         self.notify = notify
         self.postgres = db.url.startswith("postgresql")
+
+    async def comparison(self, incident: Incident) -> str | None:
+        """How long a resolved incident took beside its severity's recent p50 and p90 (None
+        before it is resolved, and for a drill, which the metrics leave out)."""
+        seconds = durations(incident)["time_to_resolve"]
+        if seconds is None or incident.drill:
+            return None
+        end = incident.resolved_at or utcnow()
+        report = await self.mttr(RECENT, "severity", now=max(end, utcnow()))
+        group = report.report.groups.get(incident.severity)
+        return resolve_comparison(
+            incident.severity, seconds, group.metrics.get(TREND_METRIC) if group else None
+        )
 
     async def request_slack_report(
         self, channel: str, since: timedelta, user: str, response_url: str | None = None

@@ -117,12 +117,13 @@ class SlackProjector:
                 )
             )
         if incident.announcement_ts:
+            outcome = await self.reports.comparison(incident)
             calls.append(
                 self.client.chat_update(
                     channel=incident.announcement_channel_id or self.config.announcement_channel,
                     ts=incident.announcement_ts,
                     text=blocks.summary_text(incident),
-                    blocks=blocks.announcement_blocks(incident, roles),
+                    blocks=blocks.announcement_blocks(incident, roles, outcome),
                 )
             )
         await all_of(*calls)

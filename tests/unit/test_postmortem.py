@@ -24,8 +24,8 @@ from bot.documents.postmortem import (
     RoleSpan,
     RunbookSection,
     StepLine,
-    format_duration,
 )
+from bot.domain.metrics import format_duration
 from bot.domain.people import Names, Person
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -109,6 +109,7 @@ def realistic(incident: IncidentRow | None = None) -> PostmortemData:
             FollowUpLine("Alert on the payment client's error rate, not only the API's", "U0BOB", at(100)),
             FollowUpLine("Canary deploys for checkout", None, at(101)),
         ],
+        comparison="Resolved in 1 h 35 min; SEV2 median over the last 90 days: 48 min, p90 2 h 10 min (7 incidents)",
         names=Names(
             [
                 Person("U0ALICE", "alice", "Alice Smith"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.documents.postmortem import format_duration
+from bot.domain.metrics import format_duration
 from bot.slack.blocks.kit import EVENT_EMOJI, STATUS_EMOJI, Block, context, mrkdwn, who
 from bot.slack.text import escape, escape_keeping_mentions
 

@@ -63,15 +63,19 @@ def summary_text(incident: Incident) -> str:
     return escape(f"{incident.severity} {heading(incident)} ({incident.status})")
 
 
-def announcement_blocks(incident: Incident, roles: dict[str, str]) -> list[Block]:
+def announcement_blocks(incident: Incident, roles: dict[str, str], outcome: str | None = None) -> list[Block]:
+    """`outcome`: once resolved, how long it took beside its severity's recent figures."""
     where = f"<#{incident.channel_id}>" if incident.channel_id else "(channel being created)"
-    return [
+    announcement = [
         mrkdwn(
             f":rotating_light: *{incident.severity}* incident *{escape(heading(incident))}*\n"
             f"Status: {STATUS_EMOJI.get(incident.status, '')} {incident.status} · "
             f"Commander: {who(roles.get('commander'))} · Join {where}"
         )
     ]
+    if outcome:
+        announcement.append(context(f":stopwatch: {escape(outcome)}"))
+    return announcement
 
 
 def topic(incident: Incident, roles: dict[str, str]) -> str:
