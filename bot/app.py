@@ -44,11 +44,13 @@ from bot.services.projection import Projection
 from bot.services.queries import IncidentQueries
 from bot.services.reminders import Reminders
 from bot.services.reports import ReportService
+from bot.services.reviews import Reviews
 from bot.services.runbooks import RunbookService
 from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
 from bot.slack import listeners
 from bot.slack.directory import SlackDirectory
+from bot.slack.documents import SlackDocuments
 from bot.slack.projector import SlackProjector
 from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
 from bot.slack.writer import slack_failure
@@ -57,7 +59,7 @@ from bot.store.db import Database
 from bot.store.tables import utcnow
 from bot.web.docs import pin_docs_assets
 from bot.web.routes import InFlight, health_router, slack_router
-from bot.worker import Worker, composed
+from bot.worker import GiveUpHook, Worker, composed
 
 log = logging.getLogger(__name__)
 SLACK_TIMEOUT = 10  # seconds; a slow Slack must not hold a job lease for long
@@ -164,8 +166,13 @@ def build(
     s = build_services(settings, config, db, notify=worker.notify, access=access)
     check_runbooks(s.runbooks.library, config)
     pagerduty = PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport)
-    directory = SlackDirectory(slack, s.people)
-    _wire_jobs(worker, SlackProjector(slack, s, config), PagerDutyJobs(pagerduty, slack, s), directory, s)
+    projector = SlackProjector(slack, s, config)
+    slack_jobs: list[SlackProjector | SlackDocuments | SlackDirectory] = [
+        projector,
+        SlackDocuments(projector, s, config),
+        SlackDirectory(slack, s.people),
+    ]
+    _wire_jobs(worker, slack_jobs, PagerDutyJobs(pagerduty, slack, s), s, on_give_up=projector.on_give_up)
     bolt = _bolt(settings)
     listeners.register(bolt, s, config)
     warroom = Warroom(
@@ -203,24 +210,26 @@ def _slack_client(settings: Settings) -> BudgetedWebClient:
 
 def _wire_jobs(
     worker: Worker,
-    projector: SlackProjector,
+    slack_jobs: list[SlackProjector | SlackDocuments | SlackDirectory],
     pagerduty: PagerDutyJobs,
-    directory: SlackDirectory,
     s: Services,
+    *,
+    on_give_up: GiveUpHook,
 ) -> None:
     """Every JobKind to its handler; a kind without one stops start-up, named."""
-    worker.handlers.update(projector.handlers())
+    for handlers in slack_jobs:
+        worker.handlers.update(handlers.handlers())
     worker.handlers.update(
         {
             JobKind.REMINDER_STATUS_UPDATE: s.reminders.remind_status_update,
             JobKind.REMINDER_RUNBOOK_STEP: s.reminders.remind_step,
             JobKind.POSTMORTEM_GENERATE: s.postmortems.generate_job,
+            JobKind.REMINDER_POSTMORTEM: s.reviews.remind,
         }
     )
     worker.handlers.update(pagerduty.handlers())
-    worker.handlers.update(directory.handlers())
     check_handlers(worker.handlers)
-    worker.on_give_up = projector.on_give_up
+    worker.on_give_up = on_give_up
 
 
 def _bolt(settings: Settings) -> AsyncApp:
@@ -265,6 +274,7 @@ def build_services(
     except PostmortemTemplateError as exc:
         raise ConfigError(f"postmortem_template: {exc}") from None
     reports = ReportService(db, config.zone, notify=notify)
+    reviews = Reviews(timeline, config)
     return Services(
         timeline=timeline,
         queries=queries,
@@ -274,8 +284,9 @@ def build_services(
         projection=Projection(timeline),
         incidents=incidents,
         alerts=AlertService(db, config, incidents, notify=notify),
-        postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir, reports),
+        postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir, reports, reviews),
         reports=reports,
+        reviews=reviews,
         tokens=TokenService(db),
     )
 

@@ -162,18 +162,42 @@ def _services() -> tuple[Services, Database]:
 
 
 @app.command()
-def postmortem(number: int = typer.Argument(..., help="Incident number.")) -> None:
-    """Write a new post-mortem draft version to POSTMORTEM_DIR (uploaded to Slack by `serve`)."""
+def postmortem(
+    number: int = typer.Argument(..., help="Incident number."),
+    review: bool = typer.Option(False, "--review", help="Put the newest draft in review."),
+    publish: bool = typer.Option(False, "--publish", help="Publish it (it must be in review)."),
+    owner: str | None = typer.Option(None, "--owner", help="Make this Slack user (UXXXX) its owner."),
+) -> None:
+    """Write a new post-mortem draft to POSTMORTEM_DIR (uploaded to Slack by `serve`), or move
+    it along: --review, --publish, --owner UXXXX."""
+    from bot.domain.people import is_user_id
+
+    if sum((review, publish, owner is not None)) > 1:
+        _fail("choose one of --review, --publish and --owner")
+    if owner is not None and not is_user_id(owner):
+        _fail(f"--owner: {owner!r} is not a Slack user id (like U0123ABCD)")
 
     async def work() -> Any:
         services, db = _services()
         async with _database(db):
+            if review:
+                return await services.reviews.review(number, "cli")
+            if publish:
+                return await services.reviews.publish(number, "cli")
+            if owner is not None:
+                return await services.reviews.set_owner(number, owner, "cli")
             return await services.postmortems.generate(number, "cli")
 
-    draft, paths = _run(work)
-    typer.echo(f"Post-mortem draft v{draft.version} of #{number}:")
-    for path in paths:
-        typer.echo(f"  {path}")
+    result = _run(work)
+    if isinstance(result, tuple):
+        draft, paths = result
+        typer.echo(f"Post-mortem draft v{draft.version} of #{number}:")
+        for path in paths:
+            typer.echo(f"  {path}")
+        return
+    due = f", due {result.postmortem_due_at:%Y-%m-%d %H:%M} UTC" if result.postmortem_due_at else ""
+    state = (result.postmortem_state or "").replace("_", " ")
+    typer.echo(f"Post-mortem of #{number}: {state}, owner {result.postmortem_owner or 'nobody'}{due}")
 
 
 @report_app.command("mttr")

@@ -36,6 +36,7 @@ class JobKind(StrEnum):
     SLACK_POST_REPORT = "slack.post_report"
     SLACK_LOOKUP_USER = "slack.lookup_user"
     SLACK_CATCHUP = "slack.catchup"
+    SLACK_PUBLISH_POSTMORTEM = "slack.publish_postmortem"
     # PagerDuty (bot/integrations/pagerduty.py)
     PAGERDUTY_ONCALL = "pagerduty.oncall"
     PAGERDUTY_TRIGGER = "pagerduty.trigger"
@@ -43,6 +44,7 @@ class JobKind(StrEnum):
     # Scheduled checks and documents (bot/services)
     REMINDER_STATUS_UPDATE = "reminder.status_update"
     REMINDER_RUNBOOK_STEP = "reminder.runbook_step"
+    REMINDER_POSTMORTEM = "reminder.postmortem"
     POSTMORTEM_GENERATE = "postmortem.generate"
 
 
@@ -104,8 +106,16 @@ class StepReminderJob(TypedDict):
 
 
 class UploadJob(TypedDict):
+    """upload_postmortem (a draft, into the channel), publish_postmortem (the final version)."""
+
     incident: int
     postmortem: int  # the draft version's row
+
+
+class PostmortemReminderJob(TypedDict):
+    incident: int
+    due: str  # ISO due date it was scheduled for; a changed due date keeps it quiet
+    when: str  # "before" (the due date nears) or "overdue" (again each day until published)
 
 
 class ReportJob(TypedDict):
@@ -138,11 +148,13 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.SLACK_POST_REPORT: ReportJob,
     JobKind.SLACK_LOOKUP_USER: UserJob,
     JobKind.SLACK_CATCHUP: CatchupJob,
+    JobKind.SLACK_PUBLISH_POSTMORTEM: UploadJob,
     JobKind.PAGERDUTY_ONCALL: IncidentJob,
     JobKind.PAGERDUTY_TRIGGER: TriggerJob,
     JobKind.PAGERDUTY_RESOLVE: IncidentJob,
     JobKind.REMINDER_STATUS_UPDATE: UpdateReminderJob,
     JobKind.REMINDER_RUNBOOK_STEP: StepReminderJob,
+    JobKind.REMINDER_POSTMORTEM: PostmortemReminderJob,
     JobKind.POSTMORTEM_GENERATE: IncidentJob,
 }
 

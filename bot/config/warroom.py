@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from bot.config.base import ConfigError, parse_duration
+from bot.config.documents import PostmortemConfig, ReportsConfig
 from bot.config.routes import AlertsConfig
 from bot.domain.people import is_user_id
 
@@ -174,6 +175,8 @@ class WarroomConfig(BaseModel):
     access: AccessConfig = Field(default_factory=AccessConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     limits: ThrottleConfig = Field(default_factory=ThrottleConfig)
+    postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     @field_validator("timezone")
     @classmethod

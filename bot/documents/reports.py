@@ -82,7 +82,20 @@ def to_markdown(report: MttrReport, since: timedelta | None) -> str:
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
         if not report.report.groups:
             lines.append("| (no incidents) | 0 | 0 | 0 | 0 | n/a | n/a | n/a | n/a |")
+    lines += ["", "## Post-mortems", "", "| " + " | ".join(POSTMORTEM_TITLES.values()) + " |"]
+    lines += [
+        "|" + "---:|" * len(POSTMORTEM_TITLES),
+        "| " + " | ".join(str(report.postmortems[k]) for k in POSTMORTEM_TITLES) + " |",
+    ]
     return "\n".join(lines) + "\n"
+
+
+POSTMORTEM_TITLES = {
+    "on_time": "Published on time",
+    "late": "Published late",
+    "missing": "Missing (overdue)",
+    "pending": "Not due yet",
+}
 
 
 def to_csv(report: MttrReport) -> str:
@@ -115,6 +128,7 @@ def to_json(report: MttrReport) -> dict[str, Any]:
         "incidents": report.incidents,
         "open": report.open,
         "drills_excluded": report.report.drills_excluded,
+        "postmortems": dict(report.postmortems),
         "groups": [
             {
                 "group": name,
@@ -163,6 +177,7 @@ def to_html(report: MttrReport, since: timedelta | None, chart: bytes | None) ->
         cell=cell_duration,
         chart=base64.b64encode(chart).decode() if chart else None,
         trend_unit=report.trend.unit,
+        postmortems=[(POSTMORTEM_TITLES[k], report.postmortems[k]) for k in POSTMORTEM_TITLES],
     )
 
 

@@ -188,6 +188,10 @@ class MttrReport:
     by: str | None
     report: Report
     trend: Trend
+    # Post-mortems of the period's incidents against their due dates (bot/domain/reviews.py).
+    postmortems: dict[str, int] = field(
+        default_factory=lambda: {"on_time": 0, "late": 0, "missing": 0, "pending": 0}
+    )
 
     @property
     def incidents(self) -> int:

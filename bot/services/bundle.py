@@ -15,6 +15,7 @@ from bot.services.projection import Projection
 from bot.services.queries import IncidentQueries
 from bot.services.reminders import Reminders
 from bot.services.reports import ReportService
+from bot.services.reviews import Reviews
 from bot.services.runbooks import RunbookService
 from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
@@ -35,6 +36,7 @@ class Services:
     alerts: AlertService
     postmortems: PostmortemService
     reports: ReportService
+    reviews: Reviews
     tokens: TokenService
 
     @property

@@ -30,11 +30,13 @@ from bot.documents.postmortem import (
 )
 from bot.domain.incident import DomainError
 from bot.domain.people import MENTION, mentioned
+from bot.domain.reviews import ReviewState
 from bot.domain.runbooks import Facts, StepState
 from bot.domain.text import storable
 from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import from_definition
 from bot.services.reports import ReportService
+from bot.services.reviews import Reviews
 from bot.services.timeline import NotFound, Timeline, first_alert_labels
 from bot.store import jobs
 from bot.store.tables import (
@@ -58,9 +60,11 @@ class PostmortemService:
         renderer: PostmortemRenderer,
         directory: str | Path,
         reports: ReportService,
+        reviews: Reviews,
     ) -> None:
         self.timeline = timeline
         self.reports = reports
+        self.reviews = reviews
         self.db = timeline.db
         self.renderer = renderer
         self.directory = Path(directory)
@@ -161,6 +165,8 @@ class PostmortemService:
     async def _store(self, number: int, data: PostmortemData, actor: str) -> Postmortem:
         async with self.db.transaction() as session:
             incident = await self.timeline.lock(session, number)
+            if incident.postmortem_state == ReviewState.PUBLISHED:
+                raise DomainError(f"The post-mortem of #{number} is published; it is final.")
             latest = await session.scalar(
                 sa.select(sa.func.max(Postmortem.version)).where(col(Postmortem.incident_number) == number)
             )
@@ -179,6 +185,7 @@ class PostmortemService:
             session.add(postmortem)
             await session.flush()
             incident.postmortem_version = version
+            await self.reviews.first_draft(session, incident, now)
             await self.timeline.append(
                 session, number, "postmortem", actor, f"Post-mortem draft v{version} written", now
             )

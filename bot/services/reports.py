@@ -35,6 +35,7 @@ from bot.domain.metrics import (
     resolve_comparison,
     stats,
 )
+from bot.domain.reviews import on_time
 from bot.jobs import JobKind, report_queue
 from bot.store import jobs
 from bot.store.db import Database
@@ -133,7 +134,8 @@ class ReportService:
             line = series.setdefault(severity, [None] * len(buckets))
             line[buckets.index(bucket)] = group.metrics[TREND_METRIC].p50
         report = Report({key[0] if key else "all": g for key, g in sorted(groups.items())}, drills or 0)
-        return MttrReport(start, end, self.zone, by, report, Trend(unit, buckets, series))
+        postmortems = await self._read(_postmortems, counted, end)
+        return MttrReport(start, end, self.zone, by, report, Trend(unit, buckets, series), postmortems)
 
     async def _read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         async with self.db.sessions() as session:
@@ -228,6 +230,19 @@ class ReportService:
                     count, incidents - count, _float(mean), _float(p50), _float(p90), _float(most)
                 )
         return groups
+
+
+async def _postmortems(session: Any, counted: Any, now: datetime) -> dict[str, int]:
+    """Post-mortems published on time, late, missing (overdue) and not due yet."""
+    counts = {"on_time": 0, "late": 0, "missing": 0, "pending": 0}
+    rows = await session.execute(
+        sa.select(INCIDENT.postmortem_published_at, INCIDENT.postmortem_due_at).where(
+            counted, INCIDENT.postmortem_due_at.is_not(None)
+        )
+    )
+    for published_at, due_at in rows:
+        counts[on_time(published_at, due_at, now)] += 1
+    return counts
 
 
 async def _scalar(session: Any, query: Any) -> Any:

@@ -11,16 +11,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable
-from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.config import WarroomConfig
-from bot.documents import reports as report_docs
-from bot.documents.postmortem import chart_file
 from bot.domain.incident import ACTIVE, Status
 from bot.jobs import Handler, JobKind
 from bot.services.bundle import Services
@@ -49,6 +45,7 @@ class SlackProjector:
         self.runbooks = services.runbooks
         self.postmortems = services.postmortems
         self.reports = services.reports
+        self.reviews = services.reviews
         self.config = config
         self.writer = SlackWriter(client)
 
@@ -64,8 +61,6 @@ class SlackProjector:
             JobKind.SLACK_ALERTS_CLEARED: self.alerts_cleared,
             JobKind.SLACK_TRIAGE: self.triage,
             JobKind.SLACK_SYNC_CHECKLIST: self.sync_checklist,
-            JobKind.SLACK_UPLOAD_POSTMORTEM: self.upload_postmortem,
-            JobKind.SLACK_POST_REPORT: self.post_report,
             JobKind.SLACK_CATCHUP: self.catchup,
         }
 
@@ -180,7 +175,8 @@ class SlackProjector:
     async def publish_home(self, payload: dict[str, Any]) -> None:
         incidents = await self.queries.list_incidents(open_only=True, limit=50, viewer=payload["user"])
         roles = await self.queries.roles([_n(i) for i in incidents])
-        view = blocks.home_view(incidents, roles, self.config.slash_command)
+        owned = await self.reviews.owned_by(payload["user"])
+        view = blocks.home_view(incidents, roles, self.config.slash_command, owned)
         await self.client.views_publish(user_id=payload["user"], view=view)
 
     async def sync_alerts(self, payload: dict[str, Any]) -> None:
@@ -220,64 +216,6 @@ class SlackProjector:
         meta = marker(Marker.CHECKLIST, run=payload["run"])
         _, ts = await self.writer.post_once(channel, meta, text=text, blocks=shown)
         await self.runbooks.record_checklist(payload["run"], ts)
-
-    async def post_report(self, payload: dict[str, Any]) -> None:
-        """`/incident report`: the summary and the chart, uploaded into the channel it was asked
-        in. Where warroom may not post (a channel it is not in, a DM), the summary goes back
-        to the person who asked, through the command's response_url."""
-        since = timedelta(seconds=float(payload["since"]))
-        report = await self.reports.mttr(since)
-        summary = blocks.report_summary_text(report, since)
-        chart = await asyncio.to_thread(report_docs.chart_png, report)
-        filename = f"mttr-{report.end:%Y-%m-%d}-{payload['id']}.png"
-        try:
-            if await self.writer.uploaded_earlier(payload["channel"], filename):
-                return
-            await self.client.files_upload_v2(
-                channel=payload["channel"],
-                file=chart,
-                filename=filename,
-                title="Median time to resolve by severity",
-                initial_comment=summary,
-            )
-        except SlackApiError as exc:
-            if error_of(exc) not in {"not_in_channel", "channel_not_found"} or not payload.get(
-                "response_url"
-            ):
-                raise
-            hint = "\n_Invite me (`/invite @warroom`) to get the chart here too._"
-            await AsyncWebhookClient(str(payload["response_url"]), session=self.client.session).send(
-                text=summary + hint, response_type="ephemeral"
-            )
-
-    async def upload_postmortem(self, payload: dict[str, Any]) -> None:
-        """Upload a post-mortem draft into the incident channel (files.getUploadURLExternal and
-        files.completeUploadExternal) and link it from the pinned summary."""
-        postmortem = await self.postmortems.get(payload["postmortem"])
-        incident = await self.queries.get(payload["incident"])
-        channel = _channel(incident)
-        if postmortem.slack_file_id is None:
-            filename = f"incident-{incident.number}-postmortem-v{postmortem.version}.md"
-            uploaded = await self.writer.uploaded_earlier(channel, filename)
-            if uploaded is None:
-                title = f"Post-mortem draft v{postmortem.version}: #{incident.number} {incident.title}"[:250]
-                files: list[dict[str, Any]] = [
-                    {"content": postmortem.markdown, "filename": filename, "title": title}
-                ]
-                if postmortem.chart:  # the timeline picture, shared with the draft
-                    picture = chart_file(_n(incident), postmortem.version)
-                    files.append({"file": postmortem.chart, "filename": picture, "title": "Timeline"})
-                response = await self.client.files_upload_v2(
-                    channel=channel,
-                    file_uploads=files,
-                    initial_comment=f":page_facing_up: Post-mortem draft v{postmortem.version} (Markdown; edit freely).",
-                )
-                uploaded = response.get("file") or (response.get("files") or [{}])[0]
-            await self.postmortems.record_upload(postmortem.id or 0, str(uploaded.get("id")))
-            if postmortem.version == incident.postmortem_version:
-                url = str(uploaded.get("permalink") or "")
-                await self.projection.record_projection(_n(incident), postmortem_url=url)
-        await self.sync_summary({"incident": _n(incident)})
 
     async def alerts_cleared(self, payload: dict[str, Any]) -> None:
         incident = await self.queries.get(payload["incident"])

@@ -63,6 +63,11 @@ class Incident(SQLModel, table=True):
     update_due_at: datetime | None = _time()
     postmortem_version: int | None = None  # the newest post-mortem draft, linked from the summary
     postmortem_url: str | None = Field(default=None, max_length=500)
+    # The post-mortem's review (bot/services/reviews.py): draft, in_review, published.
+    postmortem_state: str | None = Field(default=None, max_length=16)
+    postmortem_owner: str | None = Field(default=None, max_length=32, index=True)
+    postmortem_due_at: datetime | None = _time()
+    postmortem_published_at: datetime | None = _time()
 
     started_at: datetime = _time(nullable=False)
     detected_at: datetime = _time(nullable=False)

@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from sqlmodel import col
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
-from bot.store.tables import Incident, Job, TimelineEvent
+from bot.store.tables import Incident, Job, TimelineEvent, utcnow
 from tests.conftest import SIGNING_SECRET
 from tests.e2e.conftest import declared, general  # noqa: F401 (fixtures)
 
@@ -134,11 +135,14 @@ async def until(
 
 
 async def settled(db: Database, *, within: float = 60) -> None:
-    """Wait until no job is left to run (done or failed for good), as the servers run them."""
+    """Wait until no job is left to run (done or failed for good), as the servers run them.
+    Reminders scheduled for later (a status update in 30 minutes, a post-mortem due in days)
+    are not left to run now."""
+    soon = utcnow() + timedelta(minutes=10)
     pending = (
         sa.select(sa.func.count())
         .select_from(Job)
-        .where(col(Job.done_at).is_(None), col(Job.failed_at).is_(None))
+        .where(col(Job.done_at).is_(None), col(Job.failed_at).is_(None), col(Job.run_at) < soon)
     )
     for _ in range(int(within / 0.1)):
         async with db.sessions() as session:

@@ -114,3 +114,32 @@ async def test_a_kill_after_a_draft_was_uploaded_does_not_upload_it_again(
     async with db.sessions() as session:
         incident = await session.get(Incident, 1)
     assert incident is not None and incident.postmortem_version == 1
+
+
+@pytest.mark.processes
+async def test_a_kill_after_a_publication_was_shared_does_not_share_it_again(
+    db: Database, sim: SlackSimulator, people: People
+) -> None:
+    env = environment(db, sim)
+    announcements = sim.channel_named("incidents")
+    assert announcements is not None
+
+    def published() -> list[dict]:
+        return [m for m in announcements.messages if m.get("files")]
+
+    async with serving(env, sim) as first:
+        channel = await declared(first, sim, people)
+        await first.slack.command(people.alice, "resolve Restarted the search pods", channel.id)
+        await first.slack.command(people.alice, "close", channel.id)
+        await until(lambda: any(m.get("files") for m in channel.messages), "Slack has shared the draft")
+        await first.slack.command(people.alice, "postmortem review", channel.id)
+        sim.inject("files.completeUploadExternal", status=200, delay=60, times=None)
+        await first.slack.command(people.alice, "postmortem publish", channel.id)
+        await until(lambda: bool(published()), "Slack has shared the published post-mortem")
+        await first.kill()
+    sim.clear_faults()
+    async with serving(env, sim):
+        await settled(db)
+    assert len(published()) == 1
+    assert published()[0]["files"][0]["name"] == "incident-1-postmortem-v1-published.html"
+    assert (await census(db, sim)).jobs_failed == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.config import WarroomConfig
 from bot.domain.incident import Status
+from bot.domain.reviews import ReviewState
 from bot.slack.blocks.kit import EVENT_EMOJI, STATUS_EMOJI, Block, button, context, mrkdwn, who
 from bot.slack.ids import Action, BlockId
 from bot.slack.text import escape, escape_keeping_mentions, slack_time
@@ -40,7 +41,7 @@ def summary_blocks(incident: Incident, roles: dict[str, str], config: WarroomCon
             if incident.postmortem_url
             else f"{draft}, uploaded in this channel"
         )
-        blocks.append(mrkdwn(f"*Post-mortem*: {where}"))
+        blocks.append(mrkdwn(f"*Post-mortem*: {where}{review_words(incident)}"))
     if status != Status.CLOSED:
         value = str(incident.number)
         actions = [
@@ -61,6 +62,20 @@ def summary_blocks(incident: Incident, roles: dict[str, str], config: WarroomCon
 def summary_text(incident: Incident) -> str:
     """Notification fallback text; Slack shows it where blocks cannot be shown."""
     return escape(f"{incident.severity} {heading(incident)} ({incident.status})")
+
+
+def review_words(incident: Incident) -> str:
+    """` · in review · owner @bob · due 2026-12-06`: where the post-mortem stands."""
+    if incident.postmortem_state is None:
+        return ""
+    parts = [ReviewState(incident.postmortem_state).words]
+    if incident.postmortem_state == ReviewState.PUBLISHED:
+        return f" · {parts[0]}"
+    if incident.postmortem_owner:
+        parts.append(f"owner {who(incident.postmortem_owner)}")
+    if incident.postmortem_due_at:
+        parts.append(f"due {incident.postmortem_due_at:%Y-%m-%d}")
+    return " · " + " · ".join(parts)
 
 
 def announcement_blocks(incident: Incident, roles: dict[str, str], outcome: str | None = None) -> list[Block]:

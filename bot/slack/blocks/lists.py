@@ -44,7 +44,13 @@ def timeline_text(incident: Incident, events: list[TimelineEvent], limit: int = 
     return text[:3900]
 
 
-def home_view(incidents: list[Incident], roles: dict[int, dict[str, str]], command: str) -> dict[str, Any]:
+def home_view(
+    incidents: list[Incident],
+    roles: dict[int, dict[str, str]],
+    command: str,
+    owned: list[Incident] | None = None,
+) -> dict[str, Any]:
+    """Open incidents, and the post-mortems the viewer owns that are not published yet."""
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "Open incidents"}}]
     if not incidents:
         blocks.append(mrkdwn(":sunny: No open incidents right now."))
@@ -52,6 +58,15 @@ def home_view(incidents: list[Incident], roles: dict[int, dict[str, str]], comma
         blocks.append(mrkdwn(incident_line(incident, roles.get(incident.number or 0, {}))))
     if len(incidents) > 40:
         blocks.append(context(f"…and {len(incidents) - 40} more: `{command} list`"))
+    if owned:
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": "Your post-mortems"}})
+        for incident in owned[:20]:
+            due = (
+                f"due {incident.postmortem_due_at:%Y-%m-%d}" if incident.postmortem_due_at else "no due date"
+            )
+            state = (incident.postmortem_state or "draft").replace("_", " ")
+            line = f"*#{incident.number}* {escape(incident.title)} · {state} · {due}"
+            blocks.append(mrkdwn(line + (f" · <#{incident.channel_id}>" if incident.channel_id else "")))
     blocks.append({"type": "divider"})
     blocks.append(context(f"Declare one with `{command} declare [sevN] TITLE`, or `{command}` for the form."))
     return {"type": "home", "blocks": blocks}
@@ -83,6 +98,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command} runbook`: runbooks that match; `{command} runbook NAME` starts one",
             f"• `{command} followup TEXT [@owner]`: record an action item; `{command} followups` lists them",
             f"• `{command} postmortem`: write the post-mortem draft now (it is written on close too)",
+            f"• `{command} postmortem review|publish|owner @user`: put it in review, publish it, change its owner",
             "React with :pushpin: to put a message on the timeline.",
         ]
     )

@@ -33,6 +33,7 @@ class Commands:
         self.runbooks = services.runbooks
         self.postmortems = services.postmortems
         self.reports = services.reports
+        self.reviews = services.reviews
         self.config = config
         self.anywhere: dict[str, Callable[[str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]] = {
             "declare": self.declare,
@@ -239,9 +240,24 @@ class Commands:
     async def postmortem(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
     ) -> Reply:
-        postmortem, _ = await self.postmortems.generate(_n(incident), command["user_id"])
-        return (
-            f":page_facing_up: Post-mortem draft v{postmortem.version} is written; it is being uploaded here."
+        """`postmortem` writes a new draft; `review`, `publish` and `owner @user` move it along."""
+        word, _, who = rest.strip().partition(" ")
+        number, user = _n(incident), command["user_id"]
+        if not word:
+            postmortem, _ = await self.postmortems.generate(number, user)
+            return f":page_facing_up: Post-mortem draft v{postmortem.version} is written; it is being uploaded here."
+        if word.lower() == "review":
+            await self.reviews.review(number, user)
+            return None
+        if word.lower() == "publish":
+            await self.reviews.publish(number, user)
+            return ":books: Published: the final version is on its way to the announcement channel."
+        if word.lower() == "owner" and who:
+            await self.reviews.set_owner(number, parse_user(who), user)
+            return None
+        c = self.config.slash_command
+        raise DomainError(
+            f"Usage: `{c} postmortem` (a new draft), `{c} postmortem review|publish|owner @user`."
         )
 
     async def close(

@@ -1,0 +1,51 @@
+"""warroom.yaml `postmortem` (when a post-mortem is due) and `reports` (the scheduled MTTR
+report)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.config.base import parse_duration
+
+
+def _days(value: str | int | float | timedelta) -> timedelta:
+    return value if isinstance(value, timedelta) else parse_duration(value)
+
+
+class PostmortemConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Days from closing to publishing, per severity; `default` for the rest. Drills have none.
+    due_after: dict[str, timedelta] = Field(
+        default_factory=lambda: {
+            "SEV1": timedelta(days=5),
+            "SEV2": timedelta(days=5),
+            "default": timedelta(days=10),
+        }
+    )
+    remind_before: timedelta = timedelta(days=1)  # the owner's first reminder, before the due date
+
+    @field_validator("due_after", mode="before")
+    @classmethod
+    def _due_after(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        return {str(k): _days(v) for k, v in value.items()}
+
+    @field_validator("remind_before", mode="before")
+    @classmethod
+    def _remind_before(cls, value: str | int | float | timedelta) -> timedelta:
+        return _days(value)
+
+    def due(self, severity: str) -> timedelta:
+        return self.due_after.get(severity) or self.due_after.get("default") or timedelta(days=10)
+
+
+class ReportsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: Literal["daily", "weekly", "monthly", "off"] = "weekly"
+    channel: str | None = None  # where it is posted; the announcement channel when absent
