@@ -46,6 +46,7 @@ from bot.services.reminders import Reminders
 from bot.services.reports import ReportService
 from bot.services.reviews import Reviews
 from bot.services.runbooks import RunbookService
+from bot.services.schedules import ScheduledReports
 from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
 from bot.slack import listeners
@@ -111,6 +112,8 @@ class Warroom:
     postmortems: PostmortemService
     reports: ReportService
     tokens: TokenService
+    reviews: Reviews
+    schedules: ScheduledReports
     worker: Worker
     slack: BudgetedWebClient
     bolt: AsyncApp
@@ -125,7 +128,9 @@ class Warroom:
         self.bolt.client.session = session
 
     async def run_worker(self) -> None:
-        """Run jobs until cancelled, woken by commits in this or any other process."""
+        """Run jobs until cancelled, woken by commits in this or any other process. A starting
+        worker makes sure the next scheduled report is scheduled (once, whatever the replicas)."""
+        await self.schedules.ensure()
         async with jobs.notifications(self.db, self.worker.notify):
             await self.worker.run_forever()
 
@@ -187,6 +192,8 @@ def build(
         s.postmortems,
         s.reports,
         s.tokens,
+        s.reviews,
+        s.schedules,
         worker,
         slack,
         bolt,
@@ -225,6 +232,7 @@ def _wire_jobs(
             JobKind.REMINDER_RUNBOOK_STEP: s.reminders.remind_step,
             JobKind.POSTMORTEM_GENERATE: s.postmortems.generate_job,
             JobKind.REMINDER_POSTMORTEM: s.reviews.remind,
+            JobKind.REPORT_SCHEDULED: s.schedules.run,
         }
     )
     worker.handlers.update(pagerduty.handlers())
@@ -287,6 +295,7 @@ def build_services(
         postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir, reports, reviews),
         reports=reports,
         reviews=reviews,
+        schedules=ScheduledReports(db, config, notify=notify),
         tokens=TokenService(db),
     )
 

@@ -46,6 +46,7 @@ class JobKind(StrEnum):
     REMINDER_RUNBOOK_STEP = "reminder.runbook_step"
     REMINDER_POSTMORTEM = "reminder.postmortem"
     POSTMORTEM_GENERATE = "postmortem.generate"
+    REPORT_SCHEDULED = "report.scheduled"
 
 
 # ---------------------------------------------------------------- payloads
@@ -126,6 +127,10 @@ class ReportJob(TypedDict):
     id: str  # names the chart's file, so that a retry can find it
 
 
+class ScheduledReportJob(TypedDict):
+    at: str  # ISO time the report is due; it covers the period that ended then
+
+
 class TriggerJob(TypedDict):
     incident: int
     page: int  # the pagerduty_page row
@@ -156,6 +161,7 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.REMINDER_RUNBOOK_STEP: StepReminderJob,
     JobKind.REMINDER_POSTMORTEM: PostmortemReminderJob,
     JobKind.POSTMORTEM_GENERATE: IncidentJob,
+    JobKind.REPORT_SCHEDULED: ScheduledReportJob,
 }
 
 

@@ -17,6 +17,7 @@ from bot.services.reminders import Reminders
 from bot.services.reports import ReportService
 from bot.services.reviews import Reviews
 from bot.services.runbooks import RunbookService
+from bot.services.schedules import ScheduledReports
 from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
 
@@ -37,6 +38,7 @@ class Services:
     postmortems: PostmortemService
     reports: ReportService
     reviews: Reviews
+    schedules: ScheduledReports
     tokens: TokenService
 
     @property

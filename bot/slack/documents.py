@@ -47,6 +47,7 @@ class SlackDocuments:
         in. Where warroom may not post (a channel it is not in, a DM), the summary goes back
         to the person who asked, through the command's response_url."""
         since = timedelta(seconds=float(payload["since"]))
+        payload = {**payload, "channel": await self.writer.channel_id(payload["channel"])}
         report = await self.reports.mttr(since)
         summary = blocks.report_summary_text(report, since)
         chart = await asyncio.to_thread(report_docs.chart_png, report)
@@ -105,7 +106,12 @@ class SlackDocuments:
         keep, and the timeline picture), and the summary updated to say it is published."""
         postmortem = await self.postmortems.get(payload["postmortem"])
         incident = await self.queries.get(payload["incident"])
-        channel = incident.announcement_channel_id or self.config.announcement_channel
+        if incident.private:  # announced nowhere else: its post-mortem stays in its channel
+            channel = _channel(incident)
+        else:
+            channel = await self.writer.channel_id(
+                incident.announcement_channel_id or self.config.announcement_channel
+            )
         stem = f"incident-{incident.number}-postmortem-v{postmortem.version}-published"
         if await self.writer.uploaded_earlier(channel, f"{stem}.html") is None:
             names = await self.people.names([incident.postmortem_owner])

@@ -123,6 +123,15 @@ class SlackWriter:
             if not cursor:
                 return None
 
+    async def channel_id(self, channel: str) -> str:
+        """The id of a channel given by name (like the announcement channel) or id."""
+        if CHANNEL_ID.fullmatch(channel):
+            return channel
+        found = await self.channel_named(channel)
+        if found is None:
+            raise LookupError(f"no channel named #{channel.lstrip('#')} (is warroom in it?)")
+        return str(found["id"])
+
     async def recent(self, channel: str) -> tuple[str, list[dict[str, Any]]]:
         """A channel's id and its last 100 messages, newest first (with their metadata)."""
         if not CHANNEL_ID.fullmatch(channel):  # a name, like the announcement channel's

@@ -241,6 +241,15 @@ class PersonRecord(SQLModel, table=True):
     refreshed_at: datetime | None = _time()
 
 
+class Schedule(SQLModel, table=True):
+    """The latest period each schedule has enqueued its job for (the weekly MTTR report):
+    claimed with a conditional upsert, so that one replica of many schedules each period."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    period: str = Field(max_length=40)  # the ISO time of the period's job (UTC: sorts as text)
+    updated_at: datetime = _time(nullable=False)
+
+
 class ProcessedEvent(SQLModel, table=True):
     """Deliveries already handled (Slack event ids), so a retry changes nothing."""
 
