@@ -36,6 +36,7 @@ from bot.runbook_files import RunbookLibrary
 from bot.services.access import Access
 from bot.services.alerts import AlertService
 from bot.services.bundle import Services
+from bot.services.followups import Followups
 from bot.services.incidents import IncidentService
 from bot.services.paging import Paging
 from bot.services.people import People
@@ -114,6 +115,7 @@ class Warroom:
     tokens: TokenService
     reviews: Reviews
     schedules: ScheduledReports
+    followups: Followups
     worker: Worker
     slack: BudgetedWebClient
     bolt: AsyncApp
@@ -194,6 +196,7 @@ def build(
         s.tokens,
         s.reviews,
         s.schedules,
+        s.followups,
         worker,
         slack,
         bolt,
@@ -232,6 +235,7 @@ def _wire_jobs(
             JobKind.REMINDER_RUNBOOK_STEP: s.reminders.remind_step,
             JobKind.POSTMORTEM_GENERATE: s.postmortems.generate_job,
             JobKind.REMINDER_POSTMORTEM: s.reviews.remind,
+            JobKind.REMINDER_FOLLOWUP: s.followups.remind,
             JobKind.REPORT_SCHEDULED: s.schedules.run,
         }
     )
@@ -296,6 +300,7 @@ def build_services(
         reports=reports,
         reviews=reviews,
         schedules=ScheduledReports(db, config, notify=notify),
+        followups=Followups(timeline, config),
         tokens=TokenService(db),
     )
 
@@ -369,7 +374,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
     app.include_router(
         health_router(warroom.db, warroom.slack, warroom.queries, warroom.metrics, warroom.settings)
     )
-    services = (warroom.service, warroom.queries, warroom.postmortems, warroom.reports, warroom.tokens)
+    services = (warroom.service, warroom.queries, warroom.followups, warroom.reports, warroom.tokens)
     api.install(app, api.ApiServices(*services, warroom.config.api))
     webhooks.install(
         app,

@@ -45,6 +45,7 @@ class JobKind(StrEnum):
     REMINDER_STATUS_UPDATE = "reminder.status_update"
     REMINDER_RUNBOOK_STEP = "reminder.runbook_step"
     REMINDER_POSTMORTEM = "reminder.postmortem"
+    REMINDER_FOLLOWUP = "reminder.followup"
     POSTMORTEM_GENERATE = "postmortem.generate"
     REPORT_SCHEDULED = "report.scheduled"
 
@@ -119,6 +120,11 @@ class PostmortemReminderJob(TypedDict):
     when: str  # "before" (the due date nears) or "overdue" (again each day until published)
 
 
+class FollowupReminderJob(TypedDict):
+    followup: int
+    due: str  # ISO due date it was scheduled for; a changed due date keeps it quiet
+
+
 class ReportJob(TypedDict):
     channel: str
     since: float  # seconds
@@ -160,6 +166,7 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.REMINDER_STATUS_UPDATE: UpdateReminderJob,
     JobKind.REMINDER_RUNBOOK_STEP: StepReminderJob,
     JobKind.REMINDER_POSTMORTEM: PostmortemReminderJob,
+    JobKind.REMINDER_FOLLOWUP: FollowupReminderJob,
     JobKind.POSTMORTEM_GENERATE: IncidentJob,
     JobKind.REPORT_SCHEDULED: ScheduledReportJob,
 }

@@ -11,8 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.config import ApiConfig
 from bot.domain.throttle import Throttle
+from bot.services.followups import Followups
 from bot.services.incidents import IncidentService
-from bot.services.postmortems import PostmortemService
 from bot.services.queries import IncidentQueries
 from bot.services.reports import ReportService
 from bot.services.tokens import PUBLIC, Principal, TokenService
@@ -26,7 +26,7 @@ class ApiServices:
 
     service: IncidentService
     queries: IncidentQueries
-    postmortems: PostmortemService
+    followups: Followups
     reports: ReportService
     tokens: TokenService
     config: ApiConfig

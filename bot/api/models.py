@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -34,10 +34,16 @@ class IncidentOut(BaseModel):
 
 
 class FollowUpOut(BaseModel):
-    text: str
+    id: int
+    text: str = Field(description="its title")
     owner: str | None
+    priority: str = Field(description="P1, P2 or P3")
+    state: str = Field(description="open, done or wont_do")
+    due_at: datetime | None
     created_by: str
     created_at: datetime
+    done_at: datetime | None = Field(description="when it was closed (done or won't do)")
+    closed_by: str | None
 
 
 class TimelineEventOut(BaseModel):
@@ -76,6 +82,10 @@ class ResolveIn(BaseModel):
 class FollowUpIn(BaseModel):
     text: Text = Field(min_length=1, max_length=500)
     owner: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{1,30}$", description="a Slack user id")
+    priority: Literal["P1", "P2", "P3"] = "P2"
+    due: date | None = Field(
+        default=None, description="the day it is due; default: by severity (followups.due_after)"
+    )
 
 
 def incident_out(incident: Incident, roles: dict[str, Holder]) -> IncidentOut:

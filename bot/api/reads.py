@@ -79,7 +79,7 @@ async def incident_timeline(
 @router.get("/incidents/{number}/followups", response_model=list[FollowUpOut])
 async def incident_followups(number: Number, who: Reader, s: Services) -> list[FollowUpOut]:
     await visible(s, number, who)
-    items = await s.postmortems.followups(number)
+    items = await s.followups.of_incident(number)
     return [FollowUpOut.model_validate(f, from_attributes=True) for f in items]
 
 

@@ -21,6 +21,7 @@ from bot.api.models import (
     StatusIn,
 )
 from bot.api.reads import Number, shown, visible
+from bot.domain.followups import FollowUpRequest
 from bot.domain.incident import DomainError
 from bot.services.tokens import Principal
 
@@ -116,7 +117,7 @@ async def add_followup(
 ) -> list[FollowUpOut]:
     await visible(s, number, who)
     key = idempotency(who, idempotency_key)
-    add = s.postmortems.add_followup
-    await once(s, key, response, lambda: add(number, body.text, body.owner, who.actor, key=key))
-    items = await s.postmortems.followups(number)
+    request = FollowUpRequest(body.text, body.owner, body.priority, body.due)
+    await once(s, key, response, lambda: s.followups.add(number, request, who.actor, key=key))
+    items = await s.followups.of_incident(number)
     return [FollowUpOut.model_validate(f, from_attributes=True) for f in items]

@@ -1,5 +1,5 @@
-"""warroom.yaml `postmortem` (when a post-mortem is due) and `reports` (the scheduled MTTR
-report)."""
+"""warroom.yaml for what comes after an incident: `postmortem` (when it is due), `followups`
+(when they are due, and the tracker they go to) and `reports` (the scheduled MTTR report)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,37 @@ class PostmortemConfig(BaseModel):
 
     def due(self, severity: str) -> timedelta:
         return self.due_after.get(severity) or self.due_after.get("default") or timedelta(days=10)
+
+
+class FollowupsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tracker: Literal["none", "github", "jira", "linear"] = "none"
+    # From creation to done, per severity of the incident; `default` for the rest.
+    due_after: dict[str, timedelta] = Field(
+        default_factory=lambda: {
+            "SEV1": timedelta(days=14),
+            "SEV2": timedelta(days=30),
+            "default": timedelta(days=60),
+        }
+    )
+
+    @field_validator("tracker")
+    @classmethod
+    def _tracker(cls, value: str) -> str:
+        if value != "none":
+            raise ValueError(f"tracker {value!r} is not supported yet (issue 15); use none")
+        return value
+
+    @field_validator("due_after", mode="before")
+    @classmethod
+    def _due_after(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        return {str(k): _days(v) for k, v in value.items()}
+
+    def due(self, severity: str) -> timedelta:
+        return self.due_after.get(severity) or self.due_after.get("default") or timedelta(days=60)
 
 
 class ReportsConfig(BaseModel):

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from bot.config.base import ConfigError, parse_duration
-from bot.config.documents import PostmortemConfig, ReportsConfig
+from bot.config.documents import FollowupsConfig, PostmortemConfig, ReportsConfig
 from bot.config.routes import AlertsConfig
 from bot.domain.people import is_user_id
 
@@ -177,6 +177,7 @@ class WarroomConfig(BaseModel):
     limits: ThrottleConfig = Field(default_factory=ThrottleConfig)
     postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    followups: FollowupsConfig = Field(default_factory=FollowupsConfig)
 
     @field_validator("timezone")
     @classmethod

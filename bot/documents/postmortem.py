@@ -103,6 +103,9 @@ class FollowUpLine:
     text: str
     owner: str | None
     created_at: datetime
+    priority: str = "P2"
+    state: str = "open"  # open | done | wont_do
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services.alerts import AlertService
+from bot.services.followups import Followups
 from bot.services.incidents import IncidentService
 from bot.services.paging import Paging
 from bot.services.people import People
@@ -39,6 +40,7 @@ class Services:
     reports: ReportService
     reviews: Reviews
     schedules: ScheduledReports
+    followups: Followups
     tokens: TokenService
 
     @property

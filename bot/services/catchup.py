@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import col
 
+from bot.domain.followups import FollowUpState
 from bot.domain.runbooks import Facts, StepState
 from bot.runbook_files import from_definition
 from bot.services.timeline import NotFound, current_roles, first_alert_labels
@@ -72,7 +73,7 @@ async def catchup(db: Database, number: int) -> Catchup:
         followups = list(
             await session.scalars(
                 sa.select(FollowUp)
-                .where(col(FollowUp.incident_number) == number, col(FollowUp.done_at).is_(None))
+                .where(col(FollowUp.incident_number) == number, col(FollowUp.state) == FollowUpState.OPEN)
                 .order_by(col(FollowUp.id))
             )
         )

@@ -8,7 +8,6 @@ channel by a job, so a Slack outage delays the upload and loses nothing.
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,10 +28,9 @@ from bot.documents.postmortem import (
     chart_file,
 )
 from bot.domain.incident import DomainError
-from bot.domain.people import MENTION, mentioned
+from bot.domain.people import mentioned
 from bot.domain.reviews import ReviewState
 from bot.domain.runbooks import Facts, StepState
-from bot.domain.text import storable
 from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import from_definition
 from bot.services.reports import ReportService
@@ -49,8 +47,6 @@ from bot.store.tables import (
     RunbookStep,
     TimelineEvent,
 )
-
-FOLLOWUP_MAX = 500
 
 
 class PostmortemService:
@@ -132,34 +128,6 @@ class PostmortemService:
                 sa.update(Postmortem).where(col(Postmortem.id) == postmortem_id).values(slack_file_id=file_id)
             )
 
-    # ------------------------------------------------------------ follow-ups
-
-    async def add_followup(
-        self, number: int, text: str, owner: str | None, actor: str, *, key: str | None = None
-    ) -> FollowUp:
-        text = " ".join(storable(text).split())
-        if not text:
-            raise DomainError("What is the follow-up? `followup Add an alert on queue depth @owner`.")
-        if len(text) > FOLLOWUP_MAX:
-            raise DomainError(f"That follow-up is {len(text)} characters long; keep it under {FOLLOWUP_MAX}.")
-        async with self.db.transaction() as session:
-            await self.timeline.lock(session, number)
-            now = self.clock()
-            item = FollowUp(incident_number=number, text=text, owner=owner, created_by=actor, created_at=now)
-            session.add(item)
-            whose = f" (owner <@{owner}>)" if owner else ""
-            key = await self.timeline.append(
-                session, number, "followup", actor, f"Follow-up: {text}{whose}", now, key=key
-            )
-            await self.timeline.echo(session, number, key)
-        self.notify()
-        return item
-
-    async def followups(self, number: int) -> list[FollowUp]:
-        stmt = sa.select(FollowUp).where(col(FollowUp.incident_number) == number).order_by(col(FollowUp.id))
-        async with self.db.sessions() as session:
-            return list(await session.scalars(stmt))
-
     # ------------------------------------------------------------ internals
 
     async def _store(self, number: int, data: PostmortemData, actor: str) -> Postmortem:
@@ -240,7 +208,7 @@ class PostmortemService:
         )
         timeline = [Entry(at, actor, kind, text) for at, actor, kind, text in events]
         followups = [
-            FollowUpLine(f.text, f.owner, f.created_at)
+            FollowUpLine(f.text, f.owner, f.created_at, f.priority, f.state, f.due_at)
             for f in await session.scalars(
                 sa.select(FollowUp).where(col(FollowUp.incident_number) == number).order_by(col(FollowUp.id))
             )
@@ -280,11 +248,3 @@ async def _runbook_sections(session: AsyncSession, number: int, facts: Facts) ->
                 steps.append(StepLine(position, step.title, outcome, row.taken_by if row else None))
         sections.append(RunbookSection(run.name, run.version, steps))
     return sections
-
-
-def parse_followup(text: str) -> tuple[str, str | None]:
-    """`Add a queue alert <@U123|bob>` -> ("Add a queue alert", "U123"): a trailing mention is the owner."""
-    match = re.search(rf"\s*{MENTION.pattern}\s*$", text)
-    if match:
-        return text[: match.start()].strip(), match.group(1)
-    return text.strip(), None

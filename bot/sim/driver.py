@@ -253,6 +253,8 @@ def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
         return {"type": kind, "selected_option": option}
     if kind == "users_select":
         return {"type": kind, "selected_user": value}
+    if kind == "datepicker":  # value: YYYY-MM-DD
+        return {"type": kind, "selected_date": value}
     if kind == "checkboxes":  # value: the option values ticked
         return {"type": kind, "selected_options": [o for o in element["options"] if o["value"] in value]}
     return {"type": kind, "value": value}

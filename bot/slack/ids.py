@@ -19,6 +19,9 @@ class Action(StrEnum):
     STEP_DONE = "runbook_done"
     STEP_SKIP = "runbook_skip"
     STEP_TAKE = "runbook_take"
+    FOLLOWUP_DONE = "followup_done"  # the value is the follow-up's id
+    FOLLOWUP_WONT_DO = "followup_wont_do"
+    FOLLOWUP_REOPEN = "followup_reopen"
 
     def of_step(self, step_id: str) -> str:
         return f"{self.value}:{step_id}"
@@ -35,6 +38,7 @@ class Form(StrEnum):
     RESOLVE = "resolve"
     STEP_CONFIRM = "runbook_confirm"
     STEP_SKIP = "runbook_skip"
+    FOLLOWUP = "followup"
 
 
 class Field(StrEnum):
@@ -49,6 +53,9 @@ class Field(StrEnum):
     MESSAGE = "message"
     SUMMARY = "summary"
     REASON = "reason"
+    OWNER = "owner"
+    PRIORITY = "priority"
+    DUE = "due"
 
 
 class BlockId(StrEnum):

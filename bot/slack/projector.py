@@ -46,6 +46,7 @@ class SlackProjector:
         self.postmortems = services.postmortems
         self.reports = services.reports
         self.reviews = services.reviews
+        self.followups = services.followups
         self.config = config
         self.writer = SlackWriter(client)
 
@@ -176,7 +177,8 @@ class SlackProjector:
         incidents = await self.queries.list_incidents(open_only=True, limit=50, viewer=payload["user"])
         roles = await self.queries.roles([_n(i) for i in incidents])
         owned = await self.reviews.owned_by(payload["user"])
-        view = blocks.home_view(incidents, roles, self.config.slash_command, owned)
+        followups = await self.followups.owned_by(payload["user"])
+        view = blocks.home_view(incidents, roles, self.config.slash_command, owned, followups)
         await self.client.views_publish(user_id=payload["user"], view=view)
 
     async def sync_alerts(self, payload: dict[str, Any]) -> None:

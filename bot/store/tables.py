@@ -197,17 +197,21 @@ class RunbookStep(SQLModel, table=True):
 
 
 class FollowUp(SQLModel, table=True):
-    """An action item for after the incident."""
+    """An action item for after the incident (bot/services/followups.py)."""
 
     __tablename__ = "followup"
 
     id: int | None = Field(default=None, primary_key=True)
     incident_number: int = Field(foreign_key="incident.number", index=True)
-    text: str = Field(max_length=500)
-    owner: str | None = Field(default=None, max_length=32)
+    text: str = Field(max_length=500)  # its title
+    owner: str | None = Field(default=None, max_length=32, index=True)
+    priority: str = Field(default="P2", max_length=2)
+    state: str = Field(default="open", max_length=8)  # open | done | wont_do
+    due_at: datetime | None = _time()
     created_by: str = Field(max_length=32)
     created_at: datetime = _time(nullable=False)
-    done_at: datetime | None = _time()
+    done_at: datetime | None = _time()  # when it was closed, done or won't do
+    closed_by: str | None = Field(default=None, max_length=32)
 
 
 class Postmortem(SQLModel, table=True):

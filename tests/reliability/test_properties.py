@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import parse_duration
+from bot.domain.followups import parse_followup
 from bot.domain.incident import DomainError
 from bot.ingest import PayloadError, alertmanager, generic, grafana, pagerduty
-from bot.services.postmortems import parse_followup
 from bot.slack.text import (
     CHANNEL_NAME_MAX,
     channel_name,
@@ -62,8 +62,12 @@ def test_command_parsing_never_crashes(text: str) -> None:
         assert re.fullmatch(r"[UW][A-Z0-9]+", parse_user(rest))
     except DomainError as exc:
         assert "is not a Slack user" in str(exc)
-    _item, owner = parse_followup(text)
-    assert owner is None or re.fullmatch(r"[UW][A-Z0-9]+", owner)
+    try:
+        request = parse_followup(text)
+        assert request.owner is None or re.fullmatch(r"[UW][A-Z0-9]+", request.owner)
+        assert request.priority in ("P1", "P2", "P3")
+    except DomainError as exc:
+        assert "give a day like" in str(exc)
     try:
         assert parse_duration(text).total_seconds() >= 0
     except ValueError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlmodel import col
 
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
-from bot.store.tables import Job
+from bot.store.tables import Job, utcnow
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.helpers import environment
@@ -77,5 +78,8 @@ async def test_three_replicas_one_incident_per_group_one_channel_each_job_once(
     assert sim.count("chat.postMessage") == messages, after.messages
     assert sim.count("pins.add") == GROUPS
     async with db.sessions() as session:  # and no job is left with an error on it
-        errors = list(await session.scalars(sa.select(col(Job.last_error)).where(col(Job.done_at).is_(None))))
+        left = sa.select(col(Job.last_error)).where(
+            col(Job.done_at).is_(None), col(Job.run_at) < utcnow() + timedelta(minutes=10)
+        )  # (the next weekly report, scheduled by the starting workers, waits for Monday)
+        errors = list(await session.scalars(left))
     assert errors == []  # every job ran exactly once, on one replica

@@ -106,8 +106,16 @@ def realistic(incident: IncidentRow | None = None) -> PostmortemData:
             Entry(at(180), "U0CAROL", "status", "Status resolved → closed"),
         ],
         followups=[
-            FollowUpLine("Alert on the payment client's error rate, not only the API's", "U0BOB", at(100)),
-            FollowUpLine("Canary deploys for checkout", None, at(101)),
+            FollowUpLine(
+                "Alert on the payment client's error rate, not only the API's",
+                "U0BOB",
+                at(100),
+                "P1",
+                "open",
+                at(60 * 24 * 14),
+            ),
+            FollowUpLine("Canary deploys for checkout", None, at(101), "P2", "done"),
+            FollowUpLine("Rewrite the payment client", "U0CAROL", at(102), "P3", "wont_do"),
         ],
         chart=b"\x89PNG\r\n\x1a\n(the timeline picture; its drawing is tested on its own)",
         comparison="Resolved in 1 h 35 min; SEV2 median over the last 90 days: 48 min, p90 2 h 10 min (7 incidents)",

@@ -17,6 +17,7 @@ from bot.slack.blocks.checklist import (
     runbook_choices_text,
     skip_step_modal,
 )
+from bot.slack.blocks.followups import followup_line, followup_modal, followups_blocks
 from bot.slack.blocks.incident import (
     announcement_blocks,
     echo_text,
@@ -71,6 +72,9 @@ __all__ = [
     "declare_modal",
     "echo_text",
     "fit",
+    "followup_line",
+    "followup_modal",
+    "followups_blocks",
     "followups_text",
     "heading",
     "help_text",

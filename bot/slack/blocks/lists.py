@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import WarroomConfig
 from bot.documents import reports as report_docs
 from bot.domain.metrics import TREND_METRIC, MttrReport
+from bot.slack.blocks.followups import followup_line
 from bot.slack.blocks.kit import EVENT_EMOJI, Block, context, fit, mrkdwn, who
 from bot.slack.text import escape, escape_keeping_mentions
-from bot.store.tables import FollowUp, Incident, TimelineEvent
+from bot.store.tables import FollowUp, Incident, TimelineEvent, utcnow
 
 
 def incident_line(incident: Incident, roles: dict[str, str]) -> str:
@@ -49,8 +50,11 @@ def home_view(
     roles: dict[int, dict[str, str]],
     command: str,
     owned: list[Incident] | None = None,
+    followups: list[FollowUp] | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Open incidents, and the post-mortems the viewer owns that are not published yet."""
+    """Open incidents; the post-mortems the viewer owns that are not published yet; the
+    viewer's open follow-ups, overdue first."""
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "Open incidents"}}]
     if not incidents:
         blocks.append(mrkdwn(":sunny: No open incidents right now."))
@@ -67,6 +71,10 @@ def home_view(
             state = (incident.postmortem_state or "draft").replace("_", " ")
             line = f"*#{incident.number}* {escape(incident.title)} · {state} · {due}"
             blocks.append(mrkdwn(line + (f" · <#{incident.channel_id}>" if incident.channel_id else "")))
+    if followups:
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": "Your follow-ups"}})
+        for item in followups[:20]:
+            blocks.append(mrkdwn(f"#{item.incident_number} " + followup_line(item, now or utcnow())))
     blocks.append({"type": "divider"})
     blocks.append(context(f"Declare one with `{command} declare [sevN] TITLE`, or `{command}` for the form."))
     return {"type": "home", "blocks": blocks}
@@ -96,7 +104,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command} close`: close a resolved incident",
             f"• `{command} page SERVICE` or `{command} page @user`: page through PagerDuty, or pull a person in",
             f"• `{command} runbook`: runbooks that match; `{command} runbook NAME` starts one",
-            f"• `{command} followup TEXT [@owner]`: record an action item; `{command} followups` lists them",
+            f"• `{command} followup [TITLE @owner p1 due:14d]`: record an action item (no text: the form); `{command} followups` lists them with Done buttons",
             f"• `{command} postmortem`: write the post-mortem draft now (it is written on close too)",
             f"• `{command} postmortem review|publish|owner @user`: put it in review, publish it, change its owner",
             "React with :pushpin: to put a message on the timeline.",

@@ -1,4 +1,4 @@
-"""Buttons on the pinned incident summary and on triage posts."""
+"""Buttons on the pinned incident summary, on triage posts and on the follow-up list."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.followups import FollowUpState
 from bot.domain.incident import COMMANDER, DomainError, Status
 from bot.slack import blocks
 from bot.slack.ids import Action
-from bot.slack.listeners.kit import click_channel, incident_number, reply_to, services, tell
-from bot.store.tables import Incident
+from bot.slack.listeners.kit import click_channel, config, incident_number, reply_to, services, tell
+from bot.store.tables import Incident, utcnow
 
 
 def triage_value(value: object) -> tuple[str, str]:
@@ -85,8 +86,43 @@ async def declare_from_alert(
     )
 
 
+FOLLOWUP_STATES = {
+    Action.FOLLOWUP_DONE: FollowUpState.DONE,
+    Action.FOLLOWUP_WONT_DO: FollowUpState.WONT_DO,
+    Action.FOLLOWUP_REOPEN: FollowUpState.OPEN,
+}
+
+
+async def followup_button(
+    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: dict[str, Any]
+) -> None:
+    """Done, Won't do or Reopen on the follow-up list: only for the incident of this channel;
+    the list is then shown again, current."""
+    await ack()
+    s, user = services(context), body["user"]["id"]
+    try:
+        incident = await s.queries.by_channel(click_channel(body) or "")
+        if incident is None or incident.number is None:
+            raise DomainError("Follow-ups are marked from their incident's channel.")
+        followup = incident_number(action.get("value"), "button")  # an id, checked the same way
+        state = FOLLOWUP_STATES[Action(action["action_id"])]
+        await s.followups.close(followup, state, user, number=incident.number)
+        items = await s.followups.of_incident(incident.number)
+    except Exception as exc:
+        await tell(respond, reply_to(exc))
+        return
+    command = config(context).slash_command
+    await respond(
+        text=blocks.followups_text(incident, items, command),
+        blocks=blocks.followups_blocks(incident, items, command, utcnow()),
+        replace_original=True,
+    )
+
+
 def register(app: AsyncApp) -> None:
     app.action(Action.TAKE_COMMANDER)(take_commander)
     app.action(Action.OPEN_STATUS)(open_form)
     app.action(Action.OPEN_RESOLVE)(open_form)
     app.action(Action.DECLARE_FROM_ALERT)(declare_from_alert)
+    for kind in FOLLOWUP_STATES:
+        app.action(kind)(followup_button)

@@ -10,17 +10,17 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import WarroomConfig, parse_duration
+from bot.domain.followups import parse_followup
 from bot.domain.incident import DomainError, parse_status
 from bot.domain.metrics import MAX_PERIOD
 from bot.services.bundle import Services
 from bot.services.catchup import catchup
-from bot.services.postmortems import parse_followup
 from bot.slack import blocks
 from bot.slack.listeners.kit import reply_to
 from bot.slack.text import escape, parse_declare, parse_user, split_command
 from bot.store.tables import Incident, utcnow
 
-Reply = str | None
+Reply = str | dict[str, Any] | None  # text, or a message (text and blocks), answered only to the asker
 REPORT_DEFAULT_PERIOD = "30d"
 REPORT_MIN_PERIOD, REPORT_MAX_PERIOD = timedelta(days=1), MAX_PERIOD
 
@@ -34,6 +34,7 @@ class Commands:
         self.postmortems = services.postmortems
         self.reports = services.reports
         self.reviews = services.reviews
+        self.followups = services.followups
         self.config = config
         self.anywhere: dict[str, Callable[[str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]] = {
             "declare": self.declare,
@@ -56,7 +57,7 @@ class Commands:
             "page": self.page,
             "runbook": self.runbook,
             "followup": self.followup,
-            "followups": self.followups,
+            "followups": self.followups_list,
             "postmortem": self.postmortem,
         }
 
@@ -66,7 +67,9 @@ class Commands:
             reply = await self.dispatch(sub, rest, command, client)
         except Exception as exc:
             reply = reply_to(exc)
-        if reply:
+        if isinstance(reply, dict):
+            await ack(**reply, response_type="ephemeral")
+        elif reply:
             await ack(text=reply, response_type="ephemeral")
         else:
             await ack()
@@ -227,15 +230,18 @@ class Commands:
     async def followup(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
     ) -> Reply:
-        text, owner = parse_followup(rest)
-        await self.postmortems.add_followup(_n(incident), text, owner, command["user_id"])
+        """With no text, the form; with text: `TITLE [@owner] [p1] [due:2026-12-24|due:7d]`."""
+        if not rest.strip():
+            return await self.open_modal(client, command["trigger_id"], blocks.followup_modal(incident))
+        await self.followups.add(_n(incident), parse_followup(rest), command["user_id"])
         return None
 
-    async def followups(
+    async def followups_list(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
     ) -> Reply:
-        items = await self.postmortems.followups(_n(incident))
-        return blocks.followups_text(incident, items, self.config.slash_command)
+        items = await self.followups.of_incident(_n(incident))
+        shown = blocks.followups_blocks(incident, items, self.config.slash_command, utcnow())
+        return {"text": blocks.followups_text(incident, items, self.config.slash_command), "blocks": shown}
 
     async def postmortem(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient

@@ -1,4 +1,4 @@
-"""Modal submissions: declare, status update, resolve.
+"""Modal submissions: declare, status update, resolve, follow-up.
 
 Validation problems go back to the form (response_action=errors) next to the field at fault.
 """
@@ -6,10 +6,12 @@ Validation problems go back to the form (response_action=errors) next to the fie
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.domain.followups import DEFAULT_PRIORITY, FollowUpRequest
 from bot.domain.incident import Status, parse_status
 from bot.slack.ids import PRIVATE_CHOICE, Field, Form
 from bot.slack.listeners.kit import incident_number, reply_to, services
@@ -22,7 +24,7 @@ def field(view: dict[str, Any], block_id: str) -> str | None:
         return None
     if state.get("selected_option"):
         return str(state["selected_option"]["value"])
-    return state.get("selected_user") or state.get("value") or None
+    return state.get("selected_user") or state.get("selected_date") or state.get("value") or None
 
 
 def checked(view: dict[str, Any], block_id: str) -> set[str]:
@@ -109,7 +111,22 @@ async def resolve(ack: Any, body: dict[str, Any], view: dict[str, Any], context:
     )
 
 
+async def followup(ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]) -> None:
+    if (number := await form_incident(ack, body, view, context, Field.TITLE)) is None:
+        return
+    due = field(view, Field.DUE)
+    request = FollowUpRequest(
+        field(view, Field.TITLE) or "",
+        field(view, Field.OWNER),
+        field(view, Field.PRIORITY) or DEFAULT_PRIORITY,
+        date.fromisoformat(due) if due else None,
+    )
+    block = Field.DUE if due else Field.TITLE  # a day in the past is refused next to the date
+    await submitted(ack, block, lambda: services(context).followups.add(number, request, body["user"]["id"]))
+
+
 def register(app: AsyncApp) -> None:
     app.view(Form.DECLARE)(declare)
     app.view(Form.STATUS)(status_update)
     app.view(Form.RESOLVE)(resolve)
+    app.view(Form.FOLLOWUP)(followup)
