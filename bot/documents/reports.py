@@ -82,6 +82,16 @@ def to_markdown(report: MttrReport, since: timedelta | None) -> str:
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
         if not report.report.groups:
             lines.append("| (no incidents) | 0 | 0 | 0 | 0 | n/a | n/a | n/a | n/a |")
+    for kind, groups in report.followups.items():
+        lines += ["", f"## Follow-ups by {kind}", ""]
+        lines.append(f"| {kind.capitalize()} | " + " | ".join(FOLLOWUP_TITLES.values()) + " |")
+        lines.append("|---|" + "---:|" * len(FOLLOWUP_TITLES))
+        for name, counts in groups.items():
+            lines.append(
+                f"| {markdown_escape(name)} | " + " | ".join(str(counts[k]) for k in FOLLOWUP_TITLES) + " |"
+            )
+        if not groups:
+            lines.append("| (no follow-ups) | " + " | ".join("0" for _ in FOLLOWUP_TITLES) + " |")
     lines += ["", "## Post-mortems", "", "| " + " | ".join(POSTMORTEM_TITLES.values()) + " |"]
     lines += [
         "|" + "---:|" * len(POSTMORTEM_TITLES),
@@ -95,6 +105,15 @@ POSTMORTEM_TITLES = {
     "late": "Published late",
     "missing": "Missing (overdue)",
     "pending": "Not due yet",
+}
+
+
+FOLLOWUP_TITLES = {
+    "done_on_time": "Done on time",
+    "done_late": "Done late",
+    "open_overdue": "Open, overdue",
+    "open": "Open",
+    "wont_do": "Won't do",
 }
 
 
@@ -129,6 +148,7 @@ def to_json(report: MttrReport) -> dict[str, Any]:
         "open": report.open,
         "drills_excluded": report.report.drills_excluded,
         "postmortems": dict(report.postmortems),
+        "followups": report.followups,
         "groups": [
             {
                 "group": name,
@@ -178,6 +198,8 @@ def to_html(report: MttrReport, since: timedelta | None, chart: bytes | None) ->
         chart=base64.b64encode(chart).decode() if chart else None,
         trend_unit=report.trend.unit,
         postmortems=[(POSTMORTEM_TITLES[k], report.postmortems[k]) for k in POSTMORTEM_TITLES],
+        followups=report.followups,
+        followup_titles=FOLLOWUP_TITLES,
     )
 
 

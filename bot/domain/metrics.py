@@ -192,6 +192,11 @@ class MttrReport:
     postmortems: dict[str, int] = field(
         default_factory=lambda: {"on_time": 0, "late": 0, "missing": 0, "pending": 0}
     )
+    # Follow-ups of the period's incidents by how they stand (bot/domain/followups.py), per
+    # severity and per service: {"severity": {"SEV1": {"done_on_time": 2, ...}}, "service": ...}.
+    followups: dict[str, dict[str, dict[str, int]]] = field(
+        default_factory=lambda: {"severity": {}, "service": {}}
+    )
 
     @property
     def incidents(self) -> int:
@@ -219,6 +224,8 @@ def format_duration(seconds: float | None) -> str:
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
 
+
+FOLLOWUP_STANDINGS = ("done_on_time", "done_late", "open_overdue", "open", "wont_do")
 
 RECENT = timedelta(days=90)  # "recent figures": what a resolved incident is compared with
 

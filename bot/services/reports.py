@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from bot.domain.followups import standing
 from bot.domain.metrics import (
+    FOLLOWUP_STANDINGS,
     GROUPINGS,
     MAX_PERIOD,
     METRICS,
@@ -39,9 +41,10 @@ from bot.domain.reviews import on_time
 from bot.jobs import JobKind, report_queue
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import Incident, utcnow
+from bot.store.tables import FollowUp, Incident, utcnow
 
-INCIDENT = Incident.__table__.c  # type: ignore[attr-defined]
+INCIDENTS, FOLLOWUPS = Incident.__table__, FollowUp.__table__  # type: ignore[attr-defined]
+INCIDENT, FOLLOWUP = INCIDENTS.c, FOLLOWUPS.c
 T = TypeVar("T")
 
 
@@ -135,7 +138,9 @@ class ReportService:
             line[buckets.index(bucket)] = group.metrics[TREND_METRIC].p50
         report = Report({key[0] if key else "all": g for key, g in sorted(groups.items())}, drills or 0)
         postmortems = await self._read(_postmortems, counted, end)
-        return MttrReport(start, end, self.zone, by, report, Trend(unit, buckets, series), postmortems)
+        followups = await self._read(_followups, counted, end)
+        trend = Trend(unit, buckets, series)
+        return MttrReport(start, end, self.zone, by, report, trend, postmortems, followups)
 
     async def _read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         async with self.db.sessions() as session:
@@ -243,6 +248,22 @@ async def _postmortems(session: Any, counted: Any, now: datetime) -> dict[str, i
     for published_at, due_at in rows:
         counts[on_time(published_at, due_at, now)] += 1
     return counts
+
+
+async def _followups(session: Any, counted: Any, now: datetime) -> dict[str, dict[str, dict[str, int]]]:
+    """The period's follow-ups by how they stand, per severity and per service."""
+    grouped: dict[str, dict[str, dict[str, int]]] = {"severity": {}, "service": {}}
+    rows = await session.execute(
+        sa.select(INCIDENT.severity, INCIDENT.service, FOLLOWUP.state, FOLLOWUP.due_at, FOLLOWUP.done_at)
+        .select_from(FOLLOWUPS.join(INCIDENTS, FOLLOWUP.incident_number == INCIDENT.number))
+        .where(counted)
+    )
+    for severity, service, state, due, closed in rows:
+        where = standing(state, due, closed, now)
+        for kind, key in (("severity", severity), ("service", service or "(no service)")):
+            counts = grouped[kind].setdefault(key, dict.fromkeys(FOLLOWUP_STANDINGS, 0))
+            counts[where] += 1
+    return {kind: dict(sorted(groups.items())) for kind, groups in grouped.items()}
 
 
 async def _scalar(session: Any, query: Any) -> Any:

@@ -176,3 +176,23 @@ async def test_reminders_when_due_and_while_overdue_and_none_once_done(
         clock.advance(days=3)
         await settle(warroom)
         assert len(reminders()) == 2
+
+
+async def test_the_report_counts_follow_ups_done_on_time_late_overdue_and_wont_do(
+    warroom: Warroom, slack: SlackDriver, people: People, declared: Declared, http: httpx.AsyncClient
+) -> None:
+    channel = declared.channel.id
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    with simulated(start) as clock:
+        for title in ("on time due:2d", "late due:1d", "overdue due:1d", "dropped due:1d", "later due:30d"):
+            await reply(slack, people.alice, f"followup {title}", channel)
+        items = {f.text: f.id or 0 for f in await rows(warroom, FollowUp)}
+        await warroom.followups.close(items["on time"], FollowUpState.DONE, people.bob)
+        await warroom.followups.close(items["dropped"], FollowUpState.WONT_DO, people.bob)
+        clock.advance(days=1, hours=1)
+        await warroom.followups.close(items["late"], FollowUpState.DONE, people.bob)
+        counts = (await warroom.reports.mttr()).followups
+        expected = {"done_on_time": 1, "done_late": 1, "open_overdue": 1, "open": 1, "wont_do": 1}
+        assert counts == {"severity": {"SEV3": expected}, "service": {"(no service)": expected}}
+        body = (await http.get("/api/reports/mttr", params={"since": "30d"})).json()
+        assert body["followups"]["severity"]["SEV3"] == expected

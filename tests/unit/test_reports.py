@@ -65,7 +65,9 @@ def test_the_html_is_well_formed_and_carries_its_chart() -> None:
     report = sample()
     html = reports.to_html(report, timedelta(days=90), reports.chart_png(report))
     root = ET.fromstring(html.removeprefix("<!DOCTYPE html>\n"))
-    assert len(root.findall("body/table")) == 5  # four metrics, then the post-mortems
+    assert (
+        len(root.findall("body/table")) == 7
+    )  # four metrics, follow-ups by severity and service, post-mortems
     image = root.find("body/p/img")
     assert image is not None and image.get("src", "").startswith("data:image/png;base64,iVBORw0KGgo")
     rows = root.findall("body/table[1]/tbody/tr")
