@@ -37,6 +37,7 @@ class JobKind(StrEnum):
     SLACK_LOOKUP_USER = "slack.lookup_user"
     SLACK_CATCHUP = "slack.catchup"
     SLACK_PUBLISH_POSTMORTEM = "slack.publish_postmortem"
+    SLACK_FOLLOWUP_DIGEST = "slack.followup_digest"
     # PagerDuty (bot/integrations/pagerduty.py)
     PAGERDUTY_ONCALL = "pagerduty.oncall"
     PAGERDUTY_TRIGGER = "pagerduty.trigger"
@@ -134,7 +135,10 @@ class ReportJob(TypedDict):
 
 
 class ScheduledReportJob(TypedDict):
-    at: str  # ISO time the report is due; it covers the period that ended then
+    """report.scheduled (`name`: mttr-report or followup-digest), slack.followup_digest."""
+
+    at: str  # ISO time it is due; a report covers the period that ended then
+    name: str
 
 
 class TriggerJob(TypedDict):
@@ -160,6 +164,7 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.SLACK_LOOKUP_USER: UserJob,
     JobKind.SLACK_CATCHUP: CatchupJob,
     JobKind.SLACK_PUBLISH_POSTMORTEM: UploadJob,
+    JobKind.SLACK_FOLLOWUP_DIGEST: ScheduledReportJob,
     JobKind.PAGERDUTY_ONCALL: IncidentJob,
     JobKind.PAGERDUTY_TRIGGER: TriggerJob,
     JobKind.PAGERDUTY_RESOLVE: IncidentJob,

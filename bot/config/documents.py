@@ -48,6 +48,7 @@ class FollowupsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tracker: Literal["none", "github", "jira", "linear"] = "none"
+    digest: Literal["weekly", "off"] = "weekly"  # overdue follow-ups, to the announcement channel
     # From creation to done, per severity of the incident; `default` for the rest.
     due_after: dict[str, timedelta] = Field(
         default_factory=lambda: {

@@ -226,9 +226,12 @@ def chart_png(report: MttrReport) -> bytes:
     try:
         trend = report.trend
         positions = range(len(trend.buckets))
+        plotted = False
         for severity, line in sorted(trend.p50.items()):
             points = [(x, v / 3600) for x, v in zip(positions, line, strict=True) if v is not None]
-            axes.plot(*zip(*points, strict=True), marker="o", label=severity)  # joined across empty weeks
+            if points:
+                axes.plot(*zip(*points, strict=True), marker="o", label=severity)  # joined across empty weeks
+                plotted = True
         if not trend.p50:
             axes.text(
                 0.5, 0.5, "No incidents in this period", ha="center", va="center", transform=axes.transAxes
@@ -239,7 +242,7 @@ def chart_png(report: MttrReport) -> bytes:
         axes.set_ylim(bottom=0)
         axes.set_title(f"Median time to resolve by severity, per {trend.unit} ({report.zone})")
         axes.grid(alpha=0.3)
-        if trend.p50:
+        if plotted:
             axes.legend()
         figure.tight_layout()
         out = io.BytesIO()

@@ -22,7 +22,7 @@ from bot.domain.text import storable
 from bot.jobs import JobKind, reminder_queue
 from bot.services.timeline import NotFound, Timeline
 from bot.store import jobs
-from bot.store.tables import FollowUp
+from bot.store.tables import FollowUp, Incident
 
 OVERDUE_EVERY = timedelta(days=1)
 
@@ -106,6 +106,23 @@ class Followups:
         )
         async with self.db.sessions() as session:
             return list(await session.scalars(stmt))
+
+    async def overdue(self, now: datetime, *, limit: int = 40) -> list[tuple[FollowUp, Incident]]:
+        """Open follow-ups past their due date, most overdue first, of public incidents (the
+        digest goes to the announcement channel)."""
+        stmt = (
+            sa.select(FollowUp, Incident)
+            .join(Incident, col(Incident.number) == col(FollowUp.incident_number))
+            .where(
+                col(FollowUp.state) == FollowUpState.OPEN,
+                col(FollowUp.due_at) < now,
+                col(Incident.private).is_(False),
+            )
+            .order_by(col(FollowUp.due_at), col(FollowUp.id))
+            .limit(limit)
+        )
+        async with self.db.sessions() as session:
+            return [(item, incident) for item, incident in await session.execute(stmt)]
 
     # ------------------------------------------------------------ reminders
 

@@ -1,7 +1,8 @@
-"""The scheduled MTTR report (warroom.yaml `reports: {schedule: weekly, channel: incidents}`):
-posted with its chart, so the figures come to people instead of waiting to be asked for.
+"""What warroom posts on a schedule, so the figures come to people instead of waiting to be
+asked for: the MTTR report with its chart (warroom.yaml `reports: {schedule: weekly, channel:
+incidents}`) and the digest of overdue follow-ups (`followups.digest: weekly`, Mondays).
 
-Each period's report is one job. Whoever schedules it (every worker at start-up, and each
+Each period's posting is one job. Whoever schedules it (every worker at start-up, and each
 report for the next one) first claims the period in the `schedule` table with a conditional
 upsert, in the same transaction as the job: however many replicas run, one job per period.
 """
@@ -24,6 +25,7 @@ from bot.store.tables import Schedule, utcnow
 
 SCHEDULE = Schedule.__table__  # type: ignore[attr-defined]
 MTTR_REPORT = "mttr-report"
+FOLLOWUP_DIGEST = "followup-digest"
 
 
 class ScheduledReports:
@@ -41,54 +43,63 @@ class ScheduledReports:
             where=SCHEDULE.c.period < statement.excluded.period,
         )
 
-    @property
-    def schedule(self) -> str:
+    def schedule(self, name: str) -> str:
+        """daily, weekly, monthly or off."""
+        if name == FOLLOWUP_DIGEST:
+            return self.config.followups.digest
         return self.config.reports.schedule
 
     async def ensure(self) -> bool:
-        """Make sure the next report is scheduled (a worker starting); True if this call did."""
-        if self.schedule == "off":
-            return False
+        """Make sure each schedule's next posting is scheduled (a worker starting); True if
+        this call scheduled one."""
+        scheduled = False
         async with self.db.transaction() as session:
-            scheduled = await self._schedule_after(session, utcnow())
+            for name in (MTTR_REPORT, FOLLOWUP_DIGEST):
+                if self.schedule(name) != "off":
+                    scheduled |= await self._schedule_after(session, name, utcnow())
         if scheduled:
             self.notify()
         return scheduled
 
     async def run(self, payload: dict[str, Any]) -> None:
-        """The period ended: post its report (a Slack job) and schedule the next one."""
+        """The period ended: post (a Slack job) and schedule the next one."""
         due = datetime.fromisoformat(str(payload["at"]))
-        channel = self.config.reports.channel or self.config.announcement_channel
-        since = period_before(due, self.schedule if self.schedule != "off" else "weekly", self.config.zone)
+        name = str(payload.get("name") or MTTR_REPORT)
+        channel = self.config.announcement_channel
         async with self.db.transaction() as session:
-            await jobs.enqueue(
-                session,
-                JobKind.SLACK_POST_REPORT,
-                {
+            if name == MTTR_REPORT:
+                channel = self.config.reports.channel or channel
+                schedule = self.schedule(name) if self.schedule(name) != "off" else "weekly"
+                since = period_before(due, schedule, self.config.zone)
+                report = {
                     "channel": channel,
                     "since": since.total_seconds(),
                     "user": "warroom",
                     "response_url": None,
                     "id": f"scheduled-{due:%Y%m%d%H%M}",
-                },
-                queue=report_queue(channel),
-            )
-            if self.schedule != "off":
-                await self._schedule_after(session, max(due, utcnow()))
+                }
+                await jobs.enqueue(session, JobKind.SLACK_POST_REPORT, report, queue=report_queue(channel))
+            else:
+                digest = {"at": due.isoformat(), "name": name}
+                await jobs.enqueue(
+                    session, JobKind.SLACK_FOLLOWUP_DIGEST, digest, queue=report_queue(channel)
+                )
+            if self.schedule(name) != "off":
+                await self._schedule_after(session, name, max(due, utcnow()))
         self.notify()
 
-    async def _schedule_after(self, session: AsyncSession, after: datetime) -> bool:
-        due = next_report(after, self.schedule, self.config.zone)
+    async def _schedule_after(self, session: AsyncSession, name: str, after: datetime) -> bool:
+        due = next_report(after, self.schedule(name), self.config.zone)
         claimed = await session.execute(
-            self._claim, {"name": MTTR_REPORT, "period": due.isoformat(), "updated_at": utcnow()}
+            self._claim, {"name": name, "period": due.isoformat(), "updated_at": utcnow()}
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]
             return False  # another replica scheduled this period (or a later one)
         await jobs.enqueue(
             session,
             JobKind.REPORT_SCHEDULED,
-            {"at": due.isoformat()},
-            queue=f"schedule:{MTTR_REPORT}",
+            {"at": due.isoformat(), "name": name},
+            queue=f"schedule:{name}",
             run_at=due,
         )
         return True

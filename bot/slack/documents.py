@@ -18,9 +18,11 @@ from bot.documents.postmortem import chart_file
 from bot.jobs import Handler, JobKind
 from bot.services.bundle import Services
 from bot.slack import blocks
+from bot.slack.ids import Marker
 from bot.slack.projector import SlackProjector, _channel, _n
 from bot.slack.text import escape
-from bot.slack.writer import error_of
+from bot.slack.writer import error_of, marker
+from bot.store.tables import utcnow
 
 
 class SlackDocuments:
@@ -33,6 +35,7 @@ class SlackDocuments:
         self.postmortems = services.postmortems
         self.reports = services.reports
         self.people = services.people
+        self.followups = services.followups
         self.config = config
 
     def handlers(self) -> dict[str, Handler]:
@@ -40,6 +43,7 @@ class SlackDocuments:
             JobKind.SLACK_POST_REPORT: self.post_report,
             JobKind.SLACK_UPLOAD_POSTMORTEM: self.upload_postmortem,
             JobKind.SLACK_PUBLISH_POSTMORTEM: self.publish_postmortem,
+            JobKind.SLACK_FOLLOWUP_DIGEST: self.followup_digest,
         }
 
     async def post_report(self, payload: dict[str, Any]) -> None:
@@ -130,3 +134,18 @@ class SlackDocuments:
             )
             await self.client.files_upload_v2(channel=channel, file_uploads=files, initial_comment=comment)
         await self.projector.sync_summary({"incident": _n(incident)})
+
+    async def followup_digest(self, payload: dict[str, Any]) -> None:
+        """The weekly digest of overdue follow-ups, in the announcement channel; nothing when
+        none is overdue. Posted once (its marker names the period)."""
+        overdue = await self.followups.overdue(utcnow())
+        if not overdue:
+            return
+        command = self.config.slash_command
+        await self.writer.post_once(
+            self.config.announcement_channel,
+            marker(Marker.FOLLOWUP_DIGEST, at=payload["at"]),
+            text=f"Overdue follow-ups: {len(overdue)}",
+            blocks=blocks.digest_blocks(overdue, utcnow(), command),
+            unfurl_links=False,
+        )

@@ -82,6 +82,7 @@ class Marker(StrEnum):
     ALERTS_CLEARED = "warroom_alerts_cleared"
     CHECKLIST = "warroom_checklist"
     TRIAGE = "warroom_triage"
+    FOLLOWUP_DIGEST = "warroom_followup_digest"
 
 
 PRIVATE_CHOICE = "private"  # the value of the declare form's Private checkbox

@@ -47,8 +47,11 @@ async def test_the_weekly_report_is_posted_once_per_week_whatever_the_replicas(
                 warroom.schedules.ensure(), replica.schedules.ensure(), warroom.schedules.ensure()
             )
             assert sorted(started) == [False, False, True]  # three workers start: one schedules
-            [job] = await rows(warroom, Job, Job.kind == "report.scheduled")
-            assert job.run_at == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+            scheduled = await rows(warroom, Job, Job.kind == "report.scheduled")
+            assert sorted((j.payload["name"], j.run_at) for j in scheduled) == [
+                ("followup-digest", datetime(2026, 12, 7, 9, 0, tzinfo=UTC)),
+                ("mttr-report", datetime(2026, 12, 7, 9, 0, tzinfo=UTC)),
+            ]
 
             def reports() -> list[dict]:
                 return [m for m in sim.messages(general) if m.get("files")]
@@ -68,10 +71,38 @@ async def test_the_weekly_report_is_posted_once_per_week_whatever_the_replicas(
             await asyncio.gather(settle(warroom), replica.worker.run_until_idle())
             assert len(reports()) == 2
             scheduled = await rows(warroom, Job, Job.kind == "report.scheduled")
-            assert sorted(j.run_at.day for j in scheduled) == [
-                7,
-                14,
-                21,
-            ]  # one per week, the next one waiting
+            weekly = [j.run_at.day for j in scheduled if j.payload["name"] == "mttr-report"]
+            assert sorted(weekly) == [7, 14, 21]  # one a week, the next one waiting
+            assert not [m for m in sim.messages(general) if "Overdue follow-ups" in m.get("text", "")]
     finally:
         await replica.close()
+
+
+async def test_the_weekly_digest_lists_overdue_follow_ups_in_the_announcement_channel(
+    warroom: Warroom, slack: SlackDriver, sim: SlackSimulator, people: People, general: str
+) -> None:
+    with simulated(SUNDAY) as clock:
+        await slack.command(people.alice, "declare sev2 Checkout is down", general)
+        await settle(warroom)
+        channel = (await warroom.queries.get(1)).channel_id or ""
+        await slack.command(
+            people.alice, f"followup Alert on queue depth <@{people.bob}|bob> p1 due:1d", channel
+        )
+        await slack.command(people.alice, "followup Canary deploys due:30d", channel)
+        await slack.command(people.alice, "declare private sev1 Payroll leak", general)
+        await settle(warroom)
+        secret = (await warroom.queries.get(2)).channel_id or ""
+        await slack.command(people.alice, "followup Rotate the payroll keys due:1d", secret)
+        await warroom.schedules.ensure()
+        clock.advance(hours=13, minutes=10)  # Monday 09:10: the follow-ups due in a day are not yet
+        await settle(warroom)
+        announcements = sim.channel_named("incidents")
+        assert announcements is not None
+        assert not [m for m in announcements.messages if "Overdue follow-ups" in m.get("text", "")]
+        clock.advance(days=7)
+        await settle(warroom)
+    [digest] = [m for m in announcements.messages if "Overdue follow-ups" in m.get("text", "")]
+    body = str(digest["blocks"])
+    assert ":hourglass: *Overdue follow-ups* (1)" in body and "*P1* Alert on queue depth" in body
+    assert "payroll" not in body.lower()  # a private incident's follow-ups stay private
+    assert "Canary" not in body  # not due yet

@@ -17,7 +17,7 @@ from bot.slack.blocks.checklist import (
     runbook_choices_text,
     skip_step_modal,
 )
-from bot.slack.blocks.followups import followup_line, followup_modal, followups_blocks
+from bot.slack.blocks.followups import digest_blocks, followup_line, followup_modal, followups_blocks
 from bot.slack.blocks.incident import (
     announcement_blocks,
     echo_text,
@@ -70,6 +70,7 @@ __all__ = [
     "confirm_step_modal",
     "context",
     "declare_modal",
+    "digest_blocks",
     "echo_text",
     "fit",
     "followup_line",

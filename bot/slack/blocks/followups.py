@@ -86,3 +86,18 @@ def followup_modal(incident: Incident) -> dict[str, Any]:
         metadata=str(incident.number),
         submit="Add",
     )
+
+
+def digest_blocks(overdue: list[tuple[FollowUp, Incident]], now: datetime, command: str) -> list[Block]:
+    """The weekly digest of overdue follow-ups, most overdue first."""
+    lines = [
+        f"<#{i.channel_id}> " + followup_line(f, now)
+        if i.channel_id
+        else f"#{i.number} " + followup_line(f, now)
+        for f, i in overdue
+    ]
+    return [
+        mrkdwn(f":hourglass: *Overdue follow-ups* ({len(overdue)}{'+' if len(overdue) >= 40 else ''})"),
+        mrkdwn("\n".join(lines)[:2900]),
+        context(f"Marked done or won't do with `{command} followups` in the incident's channel."),
+    ]
