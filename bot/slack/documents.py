@@ -17,9 +17,10 @@ from bot.documents import reports as report_docs
 from bot.documents.postmortem import chart_file
 from bot.jobs import Handler, JobKind
 from bot.services.bundle import Services
+from bot.services.timeline import number_of
 from bot.slack import blocks
 from bot.slack.ids import Marker
-from bot.slack.projector import SlackProjector, _channel, _n
+from bot.slack.projector import SlackProjector, channel_of
 from bot.slack.text import escape
 from bot.slack.writer import error_of, marker
 from bot.store.tables import utcnow
@@ -81,7 +82,7 @@ class SlackDocuments:
         files.completeUploadExternal) and link it from the pinned summary."""
         postmortem = await self.postmortems.get(payload["postmortem"])
         incident = await self.queries.get(payload["incident"])
-        channel = _channel(incident)
+        channel = channel_of(incident)
         if postmortem.slack_file_id is None:
             filename = f"incident-{incident.number}-postmortem-v{postmortem.version}.md"
             uploaded = await self.writer.uploaded_earlier(channel, filename)
@@ -91,7 +92,7 @@ class SlackDocuments:
                     {"content": postmortem.markdown, "filename": filename, "title": title}
                 ]
                 if postmortem.chart:  # the timeline picture, shared with the draft
-                    picture = chart_file(_n(incident), postmortem.version)
+                    picture = chart_file(number_of(incident), postmortem.version)
                     files.append({"file": postmortem.chart, "filename": picture, "title": "Timeline"})
                 response = await self.client.files_upload_v2(
                     channel=channel,
@@ -102,8 +103,8 @@ class SlackDocuments:
             await self.postmortems.record_upload(postmortem.id or 0, str(uploaded.get("id")))
             if postmortem.version == incident.postmortem_version:
                 url = str(uploaded.get("permalink") or "")
-                await self.projection.record_projection(_n(incident), postmortem_url=url)
-        await self.projector.sync_summary({"incident": _n(incident)})
+                await self.projection.record_projection(number_of(incident), postmortem_url=url)
+        await self.projector.sync_summary({"incident": number_of(incident)})
 
     async def publish_postmortem(self, payload: dict[str, Any]) -> None:
         """The final version, uploaded into the announcement channel (HTML to read, Markdown to
@@ -111,7 +112,7 @@ class SlackDocuments:
         postmortem = await self.postmortems.get(payload["postmortem"])
         incident = await self.queries.get(payload["incident"])
         if incident.private:  # announced nowhere else: its post-mortem stays in its channel
-            channel = _channel(incident)
+            channel = channel_of(incident)
         else:
             channel = await self.writer.channel_id(
                 incident.announcement_channel_id or self.config.announcement_channel
@@ -126,14 +127,17 @@ class SlackDocuments:
             ]
             if postmortem.chart:
                 files.append(
-                    {"file": postmortem.chart, "filename": chart_file(_n(incident), postmortem.version)}
+                    {
+                        "file": postmortem.chart,
+                        "filename": chart_file(number_of(incident), postmortem.version),
+                    }
                 )
             comment = (
                 f":books: The post-mortem of *#{incident.number} {escape(incident.title)}* is published "
                 f"(version {postmortem.version}, owner {escape(owner)})."
             )
             await self.client.files_upload_v2(channel=channel, file_uploads=files, initial_comment=comment)
-        await self.projector.sync_summary({"incident": _n(incident)})
+        await self.projector.sync_summary({"incident": number_of(incident)})
 
     async def followup_digest(self, payload: dict[str, Any]) -> None:
         """The weekly digest of overdue follow-ups, in the announcement channel; nothing when

@@ -88,12 +88,12 @@ class SlackProjector:
             # either way a crash right after the create would leave that channel unrecorded.
             steps.append(
                 self.projection.record_projection(
-                    number, channel_id=_channel(incident), channel_name=incident.channel_name or ""
+                    number, channel_id=channel_of(incident), channel_name=incident.channel_name or ""
                 )
             )
         await all_of(
             *steps,
-            self.writer.invite(_channel(incident), [incident.reporter_id, *roles.values()]),
+            self.writer.invite(channel_of(incident), [incident.reporter_id, *roles.values()]),
             self._post_and_pin_summary(incident, roles),
             self._set_topic(incident, roles),
             self._announce(incident, roles),
@@ -106,7 +106,7 @@ class SlackProjector:
         if incident.summary_ts:
             calls.append(
                 self.client.chat_update(
-                    channel=_channel(incident),
+                    channel=channel_of(incident),
                     ts=incident.summary_ts,
                     text=blocks.summary_text(incident),
                     blocks=blocks.summary_blocks(incident, roles, self.config),
@@ -126,7 +126,7 @@ class SlackProjector:
 
     async def echo(self, payload: dict[str, Any]) -> None:
         incident = await self.queries.get(payload["incident"])
-        channel = _channel(incident)
+        channel = channel_of(incident)
         event = await self.queries.event_by_key(payload["event_key"])
         if event is None:
             return
@@ -135,8 +135,8 @@ class SlackProjector:
 
     async def invite(self, payload: dict[str, Any]) -> None:
         incident = await self.queries.get(payload["incident"])
-        _channel(incident)
-        await self.writer.invite(_channel(incident), payload["users"])
+        channel_of(incident)
+        await self.writer.invite(channel_of(incident), payload["users"])
 
     async def record_pin(self, payload: dict[str, Any]) -> None:
         history = await self.client.conversations_history(
@@ -160,7 +160,7 @@ class SlackProjector:
     async def catchup(self, payload: dict[str, Any]) -> None:
         """The digest, built when the job runs (so it is current), shown only to who joined."""
         digest = await catchup(self.queries.db, payload["incident"])
-        channel = _channel(digest.incident)
+        channel = channel_of(digest.incident)
         command = self.config.slash_command
         try:
             await self.client.chat_postEphemeral(
@@ -184,7 +184,7 @@ class SlackProjector:
     async def sync_alerts(self, payload: dict[str, Any]) -> None:
         """Post or update the incident's one alerts message with the current counts."""
         incident = await self.queries.get(payload["incident"])
-        channel = _channel(incident)
+        channel = channel_of(incident)
         summary = await self.alerts.summary(_n(incident))
         text = blocks.alerts_text(summary.firing, summary.resolved)
         shown = blocks.alerts_blocks(summary.firing, summary.resolved, summary.newest)
@@ -199,7 +199,7 @@ class SlackProjector:
     async def sync_checklist(self, payload: dict[str, Any]) -> None:
         """Post a runbook's checklist, or update it in place to what the database says now."""
         checklist = await self.runbooks.checklist(payload["run"])
-        channel = _channel(checklist.incident)
+        channel = channel_of(checklist.incident)
         runbook, progress = checklist.runbook, checklist.progress
         shown = blocks.checklist_blocks(
             payload["run"],
@@ -221,7 +221,7 @@ class SlackProjector:
 
     async def alerts_cleared(self, payload: dict[str, Any]) -> None:
         incident = await self.queries.get(payload["incident"])
-        channel = _channel(incident)
+        channel = channel_of(incident)
         if Status(incident.status) not in ACTIVE or incident.alerts_cleared_at is None:
             return  # resolved meanwhile, or an alert fired again before we asked
         roles = (await self.queries.roles([_n(incident)]))[_n(incident)]
@@ -280,10 +280,10 @@ class SlackProjector:
 
     async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str]) -> None:
         if incident.summary_ts is not None:
-            await self.writer.pin(_channel(incident), incident.summary_ts)
+            await self.writer.pin(channel_of(incident), incident.summary_ts)
             return
         _, summary_ts = await self.writer.post_once(
-            _channel(incident),
+            channel_of(incident),
             marker(Marker.SUMMARY, incident=incident.number),
             text=blocks.summary_text(incident),
             blocks=blocks.summary_blocks(incident, roles, self.config),
@@ -291,7 +291,7 @@ class SlackProjector:
         # Remembering the ts and pinning are independent: do both at once.
         await all_of(
             self.projection.record_projection(_n(incident), summary_ts=summary_ts),
-            self.writer.pin(_channel(incident), summary_ts),
+            self.writer.pin(channel_of(incident), summary_ts),
         )
 
     async def _set_topic(self, incident: Incident, roles: dict[str, str]) -> None:
@@ -316,7 +316,8 @@ class SlackProjector:
         )
 
 
-def _channel(incident: Incident) -> str:
+def channel_of(incident: Incident) -> str:
+    """The incident's channel, or ChannelNotReady (retried) while it is being created."""
     if incident.channel_id is None:
         raise ChannelNotReady(f"incident #{incident.number} has no channel yet")
     return incident.channel_id
