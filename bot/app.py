@@ -29,7 +29,10 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from bot import api, observability, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
 from bot.documents.postmortem import PostmortemRenderer, PostmortemTemplateError
+from bot.integrations.github import GitHubTracker
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs, pagerduty_failure
+from bot.integrations.tracker_jobs import TrackerJobs
+from bot.integrations.trackers import Tracker, tracker_failure
 from bot.jobs import JobKind, check_handlers
 from bot.observability import Metrics, Observe
 from bot.runbook_files import RunbookLibrary
@@ -159,7 +162,7 @@ def build(
     worker = Worker(
         db,
         {},
-        retry_policy=composed(slack_failure, pagerduty_failure),
+        retry_policy=composed(slack_failure, pagerduty_failure, tracker_failure),
         yield_to=waiting_requests.__bool__,
         on_outcome=metrics.job_finished,
         lease=timedelta(seconds=settings.job_lease_seconds),
@@ -179,7 +182,10 @@ def build(
         SlackDocuments(projector, s, config),
         SlackDirectory(slack, s.people),
     ]
-    _wire_jobs(worker, slack_jobs, PagerDutyJobs(pagerduty, slack, s), s, on_give_up=projector.on_give_up)
+    trackers = TrackerJobs(_tracker(settings, config), s, config)
+    _wire_jobs(
+        worker, slack_jobs, PagerDutyJobs(pagerduty, slack, s), trackers, s, on_give_up=projector.on_give_up
+    )
     bolt = _bolt(settings)
     listeners.register(bolt, s, config)
     warroom = Warroom(
@@ -222,6 +228,7 @@ def _wire_jobs(
     worker: Worker,
     slack_jobs: list[SlackProjector | SlackDocuments | SlackDirectory],
     pagerduty: PagerDutyJobs,
+    trackers: TrackerJobs,
     s: Services,
     *,
     on_give_up: GiveUpHook,
@@ -240,8 +247,21 @@ def _wire_jobs(
         }
     )
     worker.handlers.update(pagerduty.handlers())
+    worker.handlers.update(trackers.handlers())
     check_handlers(worker.handlers)
     worker.on_give_up = on_give_up
+
+
+def _tracker(settings: Settings, config: WarroomConfig) -> Tracker | None:
+    """The follow-up tracker warroom.yaml names (followups.tracker), or None."""
+    github = config.followups.github
+    if config.followups.tracker == "github" and github is not None:
+        if not settings.github_token:
+            raise ConfigError("followups.tracker is github: set GITHUB_TOKEN")
+        return GitHubTracker(
+            settings.github_token, github.repo, github.labels, api_url=settings.github_api_url
+        )
+    return None
 
 
 def _bolt(settings: Settings) -> AsyncApp:
@@ -385,6 +405,8 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
             warroom.metrics,
             warroom.waiting_requests,
             warroom.config.limits.webhook_deliveries,
+            warroom.followups,
+            warroom.config,
         ),
     )
     return app

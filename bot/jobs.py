@@ -42,6 +42,10 @@ class JobKind(StrEnum):
     PAGERDUTY_ONCALL = "pagerduty.oncall"
     PAGERDUTY_TRIGGER = "pagerduty.trigger"
     PAGERDUTY_RESOLVE = "pagerduty.resolve"
+    # The follow-up tracker (bot/integrations/tracker_jobs.py)
+    TRACKER_CREATE = "tracker.create"
+    TRACKER_SYNC = "tracker.sync"
+    TRACKER_RECONCILE = "tracker.reconcile"
     # Scheduled checks and documents (bot/services)
     REMINDER_STATUS_UPDATE = "reminder.status_update"
     REMINDER_RUNBOOK_STEP = "reminder.runbook_step"
@@ -126,6 +130,18 @@ class FollowupReminderJob(TypedDict):
     due: str  # ISO due date it was scheduled for; a changed due date keeps it quiet
 
 
+class TrackerJob(TypedDict):
+    """tracker.create (make the follow-up's ticket), tracker.sync (close or reopen it)."""
+
+    incident: int
+    followup: int
+
+
+class ReconcileJob(TypedDict):
+    at: str  # ISO time it was scheduled for
+    name: str
+
+
 class ReportJob(TypedDict):
     channel: str
     since: float  # seconds
@@ -165,6 +181,9 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.SLACK_CATCHUP: CatchupJob,
     JobKind.SLACK_PUBLISH_POSTMORTEM: UploadJob,
     JobKind.SLACK_FOLLOWUP_DIGEST: ScheduledReportJob,
+    JobKind.TRACKER_CREATE: TrackerJob,
+    JobKind.TRACKER_SYNC: TrackerJob,
+    JobKind.TRACKER_RECONCILE: ReconcileJob,
     JobKind.PAGERDUTY_ONCALL: IncidentJob,
     JobKind.PAGERDUTY_TRIGGER: TriggerJob,
     JobKind.PAGERDUTY_RESOLVE: IncidentJob,
@@ -196,6 +215,11 @@ def reminder_queue(name: str) -> str:
 
 def postmortem_queue(number: int) -> str:
     return f"postmortem:{number}"
+
+
+def tracker_queue(followup: int) -> str:
+    """A follow-up's ticket work, in order (made, then closed)."""
+    return f"tracker:{followup}"
 
 
 def report_queue(channel: str) -> str:

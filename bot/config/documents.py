@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.config.base import parse_duration
 
@@ -44,10 +44,18 @@ class PostmortemConfig(BaseModel):
         return self.due_after.get(severity) or self.due_after.get("default") or timedelta(days=10)
 
 
+class GitHubTrackerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")  # owner/name
+    labels: list[str] = Field(default_factory=lambda: ["incident-followup"], min_length=1)
+
+
 class FollowupsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tracker: Literal["none", "github", "jira", "linear"] = "none"
+    github: GitHubTrackerConfig | None = None
     digest: Literal["weekly", "off"] = "weekly"  # overdue follow-ups, to the announcement channel
     # From creation to done, per severity of the incident; `default` for the rest.
     due_after: dict[str, timedelta] = Field(
@@ -61,9 +69,15 @@ class FollowupsConfig(BaseModel):
     @field_validator("tracker")
     @classmethod
     def _tracker(cls, value: str) -> str:
-        if value != "none":
-            raise ValueError(f"tracker {value!r} is not supported yet (issue 15); use none")
+        if value in ("jira", "linear"):
+            raise ValueError(f"tracker {value!r} is not supported yet (issue 15); use github or none")
         return value
+
+    @model_validator(mode="after")
+    def _tracker_settings(self) -> FollowupsConfig:
+        if self.tracker == "github" and self.github is None:
+            raise ValueError("tracker github needs followups.github.repo (owner/name)")
+        return self
 
     @field_validator("due_after", mode="before")
     @classmethod

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     pagerduty_routing_key: str = ""
     pagerduty_webhook_secret: str = ""
     alert_webhook_token: str = ""
+    # GitHub Issues as the follow-up tracker (warroom.yaml followups.tracker: github).
+    github_token: str = ""
+    github_api_url: str = "https://api.github.com"
+    github_webhook_secret: str = ""  # verifies /webhooks/github (X-Hub-Signature-256)
     port: int = 3000
     log_level: str = "info"
     # The part of Slack's rate limits this process may use: 1 for one replica, 1/3 for three.

@@ -9,7 +9,9 @@ POST_AT = time(9, 0)  # a report people read at the start of their day
 
 
 def next_report(after: datetime, schedule: str, zone: tzinfo) -> datetime:
-    """The first posting time strictly after `after` (UTC)."""
+    """The first posting time strictly after `after` (UTC); `hourly`: the next full hour."""
+    if schedule == "hourly":
+        return after.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     local = after.astimezone(zone)
     day = local.date()
     for _ in range(62):

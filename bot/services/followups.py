@@ -19,8 +19,8 @@ from bot.domain.followups import TITLE_MAX, FollowUpRequest, FollowUpState, due_
 from bot.domain.incident import DomainError
 from bot.domain.metrics import format_duration
 from bot.domain.text import storable
-from bot.jobs import JobKind, reminder_queue
-from bot.services.timeline import NotFound, Timeline
+from bot.jobs import JobKind, reminder_queue, tracker_queue
+from bot.services.timeline import NotFound, Timeline, first_time
 from bot.store import jobs
 from bot.store.tables import FollowUp, Incident
 
@@ -64,14 +64,31 @@ class Followups:
             key = await self.timeline.append(session, number, "followup", actor, text, now, key=key)
             await self.timeline.echo(session, number, key)
             await self._schedule(session, item, item.due_at)
+            await self._tracker_job(session, JobKind.TRACKER_CREATE, item)
         self.timeline.notify()
         return item
 
+    @property
+    def tracked(self) -> bool:
+        return self.config.followups.tracker != "none"
+
+    async def _tracker_job(self, session: AsyncSession, kind: JobKind, item: FollowUp) -> None:
+        if self.tracked:
+            payload = {"incident": item.incident_number, "followup": item.id}
+            await jobs.enqueue(session, kind, payload, queue=tracker_queue(item.id or 0))
+
     async def close(
-        self, followup_id: int, state: FollowUpState, actor: str, *, number: int | None = None
+        self,
+        followup_id: int,
+        state: FollowUpState,
+        actor: str,
+        *,
+        number: int | None = None,
+        from_tracker: str | None = None,
     ) -> FollowUp:
         """Done, won't do, or open again. `number`: the incident it must belong to (a button
-        acts only on the incident of the channel it was clicked in)."""
+        acts only on the incident of the channel it was clicked in). `from_tracker`: the ticket
+        changed upstream (its key), so the tracker is not told again."""
         async with self.db.transaction() as session:
             item = await session.get(FollowUp, followup_id)
             if item is None or (number is not None and item.incident_number != number):
@@ -84,12 +101,69 @@ class Followups:
             item.state = state
             item.done_at, item.closed_by = (None, None) if state is FollowUpState.OPEN else (now, actor)
             text = f"Follow-up {state.words}: {item.text}"
+            if from_tracker:
+                text += f" ({from_tracker} {'reopened' if state is FollowUpState.OPEN else 'closed'} in the tracker)"
             key = await self.timeline.append(session, item.incident_number, "followup", actor, text, now)
             await self.timeline.echo(session, item.incident_number, key)
             if state is FollowUpState.OPEN and item.due_at is not None:
                 await self._schedule(session, item, max(item.due_at, now))
+            if not from_tracker:
+                await self._tracker_job(session, JobKind.TRACKER_SYNC, item)
         self.timeline.notify()
         return item
+
+    async def get(self, followup_id: int) -> FollowUp:
+        async with self.db.sessions() as session:
+            item = await session.get(FollowUp, followup_id)
+        if item is None:
+            raise NotFound(f"There is no follow-up {followup_id}.")
+        return item
+
+    async def record_ticket(self, followup_id: int, key: str, url: str) -> None:
+        """The tracker made the follow-up's ticket: remember it, and say so on the timeline."""
+        async with self.db.transaction() as session:
+            item = await session.get(FollowUp, followup_id)
+            if item is None or item.ticket_key is not None:
+                return
+            await self.timeline.lock(session, item.incident_number)
+            item.ticket_key, item.ticket_url = key, url
+            text = f"Follow-up ticket {key}: {item.text}"
+            await self.timeline.append(
+                session, item.incident_number, "followup", "warroom", text, self.timeline.clock()
+            )
+
+    async def ticket_changed(
+        self, key: str, is_open: bool, actor: str, *, delivery: str | None = None
+    ) -> bool:
+        """The ticket was closed or reopened in the tracker (a webhook, or the reconcile job):
+        the follow-up follows, once per delivery. False when nothing changed."""
+        async with self.db.sessions() as session:
+            item = await session.scalar(sa.select(FollowUp).where(col(FollowUp.ticket_key) == key))
+        if item is None or item.id is None:
+            return False
+        if is_open == (item.state == FollowUpState.OPEN):
+            return False
+        if delivery is not None:
+            async with self.db.transaction() as session:
+                try:
+                    if not await first_time(session, delivery, self.timeline.clock()):
+                        return False
+                except IntegrityError:
+                    return False
+        wanted = FollowUpState.OPEN if is_open else FollowUpState.DONE
+        await self.close(item.id, wanted, actor, from_tracker=key)
+        return True
+
+    async def tracked_items(self, *, limit: int = 200) -> list[FollowUp]:
+        """Follow-ups with a ticket, newest first (what the reconcile job compares)."""
+        stmt = (
+            sa.select(FollowUp)
+            .where(col(FollowUp.ticket_key).is_not(None))
+            .order_by(col(FollowUp.id).desc())
+            .limit(limit)
+        )
+        async with self.db.sessions() as session:
+            return list(await session.scalars(stmt))
 
     async def of_incident(self, number: int) -> list[FollowUp]:
         stmt = sa.select(FollowUp).where(col(FollowUp.incident_number) == number).order_by(col(FollowUp.id))

@@ -26,6 +26,7 @@ from bot.store.tables import Schedule, utcnow
 SCHEDULE = Schedule.__table__  # type: ignore[attr-defined]
 MTTR_REPORT = "mttr-report"
 FOLLOWUP_DIGEST = "followup-digest"
+TRACKER_RECONCILE = "tracker-reconcile"  # tickets changed where no webhook reached warroom
 
 
 class ScheduledReports:
@@ -47,6 +48,8 @@ class ScheduledReports:
         """daily, weekly, monthly or off."""
         if name == FOLLOWUP_DIGEST:
             return self.config.followups.digest
+        if name == TRACKER_RECONCILE:
+            return "off" if self.config.followups.tracker == "none" else "hourly"
         return self.config.reports.schedule
 
     async def ensure(self) -> bool:
@@ -54,7 +57,7 @@ class ScheduledReports:
         this call scheduled one."""
         scheduled = False
         async with self.db.transaction() as session:
-            for name in (MTTR_REPORT, FOLLOWUP_DIGEST):
+            for name in (MTTR_REPORT, FOLLOWUP_DIGEST, TRACKER_RECONCILE):
                 if self.schedule(name) != "off":
                     scheduled |= await self._schedule_after(session, name, utcnow())
         if scheduled:
@@ -79,6 +82,9 @@ class ScheduledReports:
                     "id": f"scheduled-{due:%Y%m%d%H%M}",
                 }
                 await jobs.enqueue(session, JobKind.SLACK_POST_REPORT, report, queue=report_queue(channel))
+            elif name == TRACKER_RECONCILE:
+                check = {"at": due.isoformat(), "name": name}
+                await jobs.enqueue(session, JobKind.TRACKER_RECONCILE, check, queue=f"schedule-run:{name}")
             else:
                 digest = {"at": due.isoformat(), "name": name}
                 await jobs.enqueue(

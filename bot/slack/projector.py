@@ -69,8 +69,9 @@ class SlackProjector:
         """A job that failed for good leaves a note on its incident's timeline."""
         number = job.payload.get("incident")
         if isinstance(number, int):
+            what = "Slack update" if job.kind.startswith("slack.") else "Job"
             await self.projection.add_system_note(
-                number, f"Slack update `{job.kind}` failed for good: {error[:300]}"
+                number, f"{what} `{job.kind}` failed for good: {error[:300]}"
             )
 
     # ------------------------------------------------------------ handlers

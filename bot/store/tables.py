@@ -212,6 +212,9 @@ class FollowUp(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     done_at: datetime | None = _time()  # when it was closed, done or won't do
     closed_by: str | None = Field(default=None, max_length=32)
+    # Its ticket in the tracker (followups.tracker), once the job made it: `acme/ops#12`.
+    ticket_key: str | None = Field(default=None, max_length=100, index=True)
+    ticket_url: str | None = Field(default=None, max_length=500)
 
 
 class Postmortem(SQLModel, table=True):

@@ -19,12 +19,13 @@ from typing import Protocol
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bot.config import Settings
+from bot.config import Settings, WarroomConfig
 from bot.domain.alerts import Alert
 from bot.domain.throttle import Throttle
 from bot.ingest import MAX_BODY, PayloadError, alertmanager, generic, grafana, pagerduty
 from bot.observability import Metrics
 from bot.services.alerts import AlertService, IngestResult
+from bot.services.followups import Followups
 from bot.web.guard import Refused, read_body
 from bot.webhooks.schemas import ALERTMANAGER_BODY, GENERIC_BODY, PAGERDUTY_BODY, body_of
 
@@ -84,6 +85,8 @@ class WebhookServices:
     metrics: Metrics
     waiting: Waiting
     deliveries_per_minute: int
+    followups: Followups
+    config: WarroomConfig
     throttle: Throttle = field(init=False)
 
     def __post_init__(self) -> None:
@@ -105,8 +108,11 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 def install(app: FastAPI, webhooks: WebhookServices) -> None:
+    from bot.webhooks import trackers
+
     app.state.webhooks = webhooks
     app.include_router(router)
+    app.include_router(trackers.router)
 
 
 def invalid(exc: PayloadError) -> JSONResponse:

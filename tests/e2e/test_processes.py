@@ -76,9 +76,9 @@ async def test_a_separate_worker_process_projects_committed_incidents(
     # The channel's job, and the declarer's name lookup if the worker got to it before SIGTERM.
     assert code == 0 and out.strip() in {f"deleted {n} finished jobs and 0 delivery ids" for n in (1, 2)}, err
     code, out, err = await run_warroom(env, "jobs", "list")
-    # What waits is the next weekly MTTR report, which the worker scheduled as it started.
-    [waiting] = out.strip().splitlines()
-    assert code == 0 and waiting.split()[1:3] == ["pending", "report.scheduled"], err
+    # What waits is what the worker scheduled as it started: the weekly report and digest.
+    waiting = out.strip().splitlines()
+    assert code == 0 and [line.split()[1:3] for line in waiting] == [["pending", "report.scheduled"]] * 2, err
     code, _, err = await run_warroom(env, "db", "prune", "--older-than", "soon")
     assert code == 1 and "--older-than" in err and "Traceback" not in err
 

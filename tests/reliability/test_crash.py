@@ -4,13 +4,17 @@ and nothing exists twice."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+
+from bot.sim.github import GitHubFake
 from bot.sim.server import Channel, SlackSimulator
 from bot.store.db import Database
-from bot.store.tables import Incident
+from bot.store.tables import FollowUp, Incident
 from tests.conftest import People
-from tests.e2e.helpers import environment
+from tests.e2e.helpers import TEST_CONFIG, environment
 from tests.reliability.conftest import Server, census, serving, settled, until
 
 
@@ -143,3 +147,34 @@ async def test_a_kill_after_a_publication_was_shared_does_not_share_it_again(
     assert len(published()) == 1
     assert published()[0]["files"][0]["name"] == "incident-1-postmortem-v1-published.html"
     assert (await census(db, sim)).jobs_failed == 0
+
+
+@pytest.mark.processes
+async def test_a_kill_between_the_trackers_answer_and_the_commit_makes_one_ticket(
+    db: Database, sim: SlackSimulator, people: People, tmp_path: Path
+) -> None:
+    github = await GitHubFake().start()
+    try:
+        config = tmp_path / "warroom.yaml"
+        config.write_text(
+            TEST_CONFIG.read_text() + "\nfollowups:\n  tracker: github\n  github: {repo: acme/ops}\n"
+        )
+        env = environment(
+            db, sim, WARROOM_CONFIG=str(config), GITHUB_TOKEN=github.token, GITHUB_API_URL=github.api_url
+        )
+        async with serving(env, sim) as first:
+            channel = await declared(first, sim, people)
+            github.delay = 60  # GitHub makes the issue, and warroom dies before it hears back
+            await first.slack.command(people.alice, "followup Alert on queue depth p1", channel.id)
+            await until(lambda: bool(github.issues("acme/ops")), "GitHub has made the issue")
+            await first.kill()
+        github.delay = 0
+        async with serving(env, sim):
+            await settled(db)  # the lease runs out; the retry finds the issue by its marker
+        assert len(github.issues("acme/ops")) == 1 and github.count("POST", "/issues") == 1
+        async with db.sessions() as session:
+            [item] = list(await session.scalars(sa.select(FollowUp)))
+        assert item.ticket_key == "acme/ops#1"
+        assert (await census(db, sim)).jobs_failed == 0
+    finally:
+        await github.stop()

@@ -1,0 +1,65 @@
+"""Trackers telling warroom a ticket changed: `POST /webhooks/github` (the `issues` event,
+signed with X-Hub-Signature-256, deduplicated on X-GitHub-Delivery). A closed issue marks its
+follow-up done; a reopened one reopens it; anything else is answered and ignored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot.ingest import MAX_BODY
+from bot.web.guard import Refused, read_body
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def signature_valid(body: bytes, header: str | None, secret: str) -> bool:
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return bool(header) and hmac.compare_digest(expected.encode(), (header or "").encode())
+
+
+@router.post("/github", summary="GitHub `issues` webhook (X-Hub-Signature-256)")
+async def from_github(request: Request) -> JSONResponse:
+    from bot.webhooks import refusal, services
+
+    s = services(request)
+    secret = s.settings.github_webhook_secret
+    try:
+        s.check_rate(request)
+        if not secret:
+            raise Refused(403, "GitHub webhooks are disabled: set GITHUB_WEBHOOK_SECRET")
+        body = await read_body(request, MAX_BODY, seconds=s.settings.request_timeout)
+        if not signature_valid(body, request.headers.get("x-hub-signature-256"), secret):
+            raise Refused(401, "X-Hub-Signature-256 is missing or does not match")
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise Refused(400, "body: not valid JSON") from None
+    except Refused as exc:
+        return refusal(exc)
+    if request.headers.get("x-github-event") != "issues" or not isinstance(event, dict):
+        return JSONResponse({"ignored": "not an issues event"})
+    action = event.get("action")
+    repo = str((event.get("repository") or {}).get("full_name") or "")
+    issue = event.get("issue") or {}
+    tracked = s.config.followups.github
+    if (
+        action not in ("closed", "reopened")
+        or tracked is None
+        or repo != tracked.repo
+        or "number" not in issue
+    ):
+        return JSONResponse({"ignored": f"{action} in {repo or 'no repository'}"})
+    delivery = request.headers.get("x-github-delivery")
+    who = str((event.get("sender") or {}).get("login") or "someone")
+    changed = await s.followups.ticket_changed(
+        f"{repo}#{issue['number']}",
+        action == "reopened",
+        f"github:{who}"[:32],
+        delivery=f"github:{delivery[:100]}" if delivery else None,
+    )
+    return JSONResponse({"changed": changed})
