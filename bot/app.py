@@ -30,6 +30,7 @@ from bot import api, observability, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
 from bot.documents.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.integrations.github import GitHubTracker
+from bot.integrations.jira import JiraTracker
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs, pagerduty_failure
 from bot.integrations.tracker_jobs import TrackerJobs
 from bot.integrations.trackers import Tracker, tracker_failure
@@ -260,6 +261,13 @@ def _tracker(settings: Settings, config: WarroomConfig) -> Tracker | None:
             raise ConfigError("followups.tracker is github: set GITHUB_TOKEN")
         return GitHubTracker(
             settings.github_token, github.repo, github.labels, api_url=settings.github_api_url
+        )
+    jira = config.followups.jira
+    if config.followups.tracker == "jira" and jira is not None:
+        if not (settings.jira_url and settings.jira_email and settings.jira_api_token):
+            raise ConfigError("followups.tracker is jira: set JIRA_URL, JIRA_EMAIL and JIRA_API_TOKEN")
+        return JiraTracker(
+            settings.jira_url, settings.jira_email, settings.jira_api_token, jira.project, jira.issue_type
         )
     return None
 

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     github_token: str = ""
     github_api_url: str = "https://api.github.com"
     github_webhook_secret: str = ""  # verifies /webhooks/github (X-Hub-Signature-256)
+    # Jira Cloud as the follow-up tracker (followups.tracker: jira): the site, an account's
+    # email and API token (Basic auth), and the webhook's secret (/webhooks/jira).
+    jira_url: str = ""
+    jira_email: str = ""
+    jira_api_token: str = ""
+    jira_webhook_secret: str = ""
     port: int = 3000
     log_level: str = "info"
     # The part of Slack's rate limits this process may use: 1 for one replica, 1/3 for three.

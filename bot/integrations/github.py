@@ -46,15 +46,15 @@ class GitHubTracker:
         )
 
     async def create(self, draft: TicketDraft) -> Ticket:
-        body = f"{draft.body}\n\n{draft.marker}\n"
+        body = f"{draft.body}\n\n{marker(draft.followup)}\n"
         issue = await self._call(
             "POST",
             f"/repos/{self.repo}/issues",
-            json={"title": draft.title[:256], "body": body, "labels": draft.labels},
+            json={"title": draft.title[:256], "body": body, "labels": [*self.labels, *draft.labels]},
         )
         return self._ticket(issue)
 
-    async def find(self, marker: str) -> Ticket | None:
+    async def find(self, followup: int) -> Ticket | None:
         params = {
             "state": "all",
             "labels": ",".join(self.labels),
@@ -63,7 +63,7 @@ class GitHubTracker:
             "per_page": "100",
         }
         issues = await self._call("GET", f"/repos/{self.repo}/issues", params=params)
-        found = next((i for i in issues if marker in str(i.get("body") or "")), None)
+        found = next((i for i in issues if marker(followup) in str(i.get("body") or "")), None)
         return self._ticket(found) if found else None
 
     async def get(self, key: str) -> Ticket:
@@ -112,6 +112,11 @@ def _wait(response: httpx.Response) -> float | None:
         reset = float(response.headers.get("x-ratelimit-reset") or 0)
         return max(reset - time.time(), 1.0)
     return None
+
+
+def marker(followup: int) -> str:
+    """The line an issue's body carries so that warroom recognises its issue."""
+    return f"<!-- warroom:followup:{followup} -->"
 
 
 def _number(key: str) -> str:

@@ -10,7 +10,7 @@ from bot import worker
 from bot.config import WarroomConfig
 from bot.domain.followups import FollowUpState
 from bot.domain.people import Names
-from bot.integrations.trackers import TicketDraft, Tracker, TrackerError, marker_of
+from bot.integrations.trackers import TicketDraft, Tracker, TrackerError
 from bot.jobs import Handler, JobKind
 from bot.services.bundle import Services
 from bot.store.tables import FollowUp, Incident
@@ -41,12 +41,11 @@ class TrackerJobs:
         item = await self.followups.get(payload["followup"])
         if item.ticket_key is not None or item.id is None:
             return
-        marker = marker_of(item.id)
-        ticket = await tracker.find(marker) if worker.attempt.get() > 1 else None
+        ticket = await tracker.find(item.id) if worker.attempt.get() > 1 else None
         if ticket is None:
             incident = await self.queries.get(item.incident_number)
             names = await self.people.names([item.owner])
-            ticket = await tracker.create(self._draft(item, incident, names, marker))
+            ticket = await tracker.create(self._draft(item, incident, names))
         await self.followups.record_ticket(item.id, ticket.key, ticket.url)
         current = await self.followups.get(item.id)
         if current.state != FollowUpState.OPEN and ticket.open:  # closed in Slack meanwhile
@@ -71,7 +70,7 @@ class TrackerJobs:
             if ticket.open != (item.state == FollowUpState.OPEN):
                 await self.followups.ticket_changed(item.ticket_key, ticket.open, f"{tracker.name}:reconcile")
 
-    def _draft(self, item: FollowUp, incident: Incident, names: Names, marker: str) -> TicketDraft:
+    def _draft(self, item: FollowUp, incident: Incident, names: Names) -> TicketDraft:
         owner = names.name(item.owner) if item.owner else "nobody yet"
         due = f"{item.due_at:%Y-%m-%d}" if item.due_at else "none"
         links = []
@@ -92,12 +91,11 @@ class TrackerJobs:
             ]
         )
         labels = list(self._labels(incident))
-        return TicketDraft(marker, item.text, body, labels)
+        return TicketDraft(item.id or 0, item.text, body, labels)
 
-    def _labels(self, incident: Incident) -> list[str]:
-        config = self.config.followups.github
-        labels = list(config.labels) if config else []
-        labels.append(f"severity:{incident.severity}")
-        if incident.service:
-            labels.append(f"service:{incident.service}")
-        return labels
+    @staticmethod
+    def _labels(incident: Incident) -> list[str]:
+        """The incident's labels on its tickets (each adapter adds the configured ones)."""
+        return [f"severity:{incident.severity}"] + (
+            [f"service:{incident.service}"] if incident.service else []
+        )

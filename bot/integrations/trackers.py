@@ -1,6 +1,7 @@
 """The trackers follow-ups go to, behind one small port: make a ticket, find the one an
-earlier attempt made (by the marker in its body), read its state, close or reopen it.
-Adapters: bot/integrations/github.py (Jira and Linear to come, issue 15).
+earlier attempt made (each adapter marks its tickets with the follow-up's id), read its
+state, close or reopen it. Adapters: bot/integrations/github.py, bot/integrations/jira.py
+(Linear to come, issue 15).
 
 A tracker's failures say how the worker should retry (`tracker_failure`): the tracker down or
 busy, keep trying (a rate limit waits as long as it says); bad credentials or a request it
@@ -26,7 +27,7 @@ class Ticket:
 
 @dataclass(frozen=True)
 class TicketDraft:
-    marker: str  # in the body: how a retry finds the ticket an earlier attempt made
+    followup: int  # each adapter marks its ticket with it: how a retry finds what it made
     title: str
     body: str  # Markdown: what it is, and the links back to the incident
     labels: list[str]
@@ -37,7 +38,7 @@ class Tracker(Protocol):
 
     async def create(self, draft: TicketDraft) -> Ticket: ...
 
-    async def find(self, marker: str) -> Ticket | None: ...
+    async def find(self, followup: int) -> Ticket | None: ...
 
     async def get(self, key: str) -> Ticket: ...
 
@@ -57,11 +58,6 @@ class TrackerError(Exception):
     def permanent(self) -> bool:
         """Bad credentials, no permission, no such repository, a refused request."""
         return self.wait is None and self.status < 500 and self.status != 408
-
-
-def marker_of(followup: int) -> str:
-    """The line a ticket's body carries so that warroom recognises its ticket."""
-    return f"<!-- warroom:followup:{followup} -->"
 
 
 def tracker_failure(exc: BaseException) -> worker.Retry | None:

@@ -1,6 +1,8 @@
 """Trackers telling warroom a ticket changed: `POST /webhooks/github` (the `issues` event,
-signed with X-Hub-Signature-256, deduplicated on X-GitHub-Delivery). A closed issue marks its
-follow-up done; a reopened one reopens it; anything else is answered and ignored."""
+signed with X-Hub-Signature-256, deduplicated on X-GitHub-Delivery) and `POST /webhooks/jira`
+(`jira:issue_updated`, signed with X-Hub-Signature, deduplicated on
+X-Atlassian-Webhook-Identifier). A closed (done) ticket marks its follow-up done; a reopened
+one reopens it; anything else is answered and ignored."""
 
 from __future__ import annotations
 
@@ -61,5 +63,39 @@ async def from_github(request: Request) -> JSONResponse:
         action == "reopened",
         f"github:{who}"[:32],
         delivery=f"github:{delivery[:100]}" if delivery else None,
+    )
+    return JSONResponse({"changed": changed})
+
+
+@router.post("/jira", summary="Jira Cloud `jira:issue_updated` webhook (X-Hub-Signature)")
+async def from_jira(request: Request) -> JSONResponse:
+    from bot.webhooks import refusal, services
+
+    s = services(request)
+    secret = s.settings.jira_webhook_secret
+    try:
+        s.check_rate(request)
+        if not secret:
+            raise Refused(403, "Jira webhooks are disabled: set JIRA_WEBHOOK_SECRET")
+        body = await read_body(request, MAX_BODY, seconds=s.settings.request_timeout)
+        if not signature_valid(body, request.headers.get("x-hub-signature"), secret):
+            raise Refused(401, "X-Hub-Signature is missing or does not match")
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise Refused(400, "body: not valid JSON") from None
+    except Refused as exc:
+        return refusal(exc)
+    issue = event.get("issue") if isinstance(event, dict) else None
+    if event.get("webhookEvent") != "jira:issue_updated" or not isinstance(issue, dict) or "key" not in issue:
+        return JSONResponse({"ignored": "not an issue update"})
+    status = ((issue.get("fields") or {}).get("status") or {}).get("statusCategory") or {}
+    delivery = request.headers.get("x-atlassian-webhook-identifier")
+    who = str((event.get("user") or {}).get("displayName") or "someone")
+    changed = await s.followups.ticket_changed(
+        str(issue["key"]),
+        status.get("key") != "done",
+        f"jira:{who}"[:32],
+        delivery=f"jira:{delivery[:100]}" if delivery else None,
     )
     return JSONResponse({"changed": changed})

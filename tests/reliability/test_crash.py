@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.sim.github import GitHubFake
+from bot.sim.jira import JiraFake
 from bot.sim.server import Channel, SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import FollowUp, Incident
@@ -150,31 +151,38 @@ async def test_a_kill_after_a_publication_was_shared_does_not_share_it_again(
 
 
 @pytest.mark.processes
+@pytest.mark.parametrize("tracker", ["github", "jira"])
 async def test_a_kill_between_the_trackers_answer_and_the_commit_makes_one_ticket(
-    db: Database, sim: SlackSimulator, people: People, tmp_path: Path
+    db: Database, sim: SlackSimulator, people: People, tmp_path: Path, tracker: str
 ) -> None:
-    github = await GitHubFake().start()
+    fake: GitHubFake | JiraFake = await (GitHubFake() if tracker == "github" else JiraFake()).start()
     try:
         config = tmp_path / "warroom.yaml"
-        config.write_text(
-            TEST_CONFIG.read_text() + "\nfollowups:\n  tracker: github\n  github: {repo: acme/ops}\n"
-        )
-        env = environment(
-            db, sim, WARROOM_CONFIG=str(config), GITHUB_TOKEN=github.token, GITHUB_API_URL=github.api_url
-        )
+        if isinstance(fake, GitHubFake):
+            settings = {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.api_url}
+            where = "  github: {repo: acme/ops}\n"
+        else:
+            settings = {"JIRA_URL": fake.url, "JIRA_EMAIL": fake.email, "JIRA_API_TOKEN": fake.token}
+            where = "  jira: {project: OPS}\n"
+        config.write_text(TEST_CONFIG.read_text() + f"\nfollowups:\n  tracker: {tracker}\n{where}")
+        env = environment(db, sim, WARROOM_CONFIG=str(config), **settings)
+
+        def made() -> int:
+            return len(fake.issues("acme/ops")) if isinstance(fake, GitHubFake) else len(fake.issues)
+
         async with serving(env, sim) as first:
             channel = await declared(first, sim, people)
-            github.delay = 60  # GitHub makes the issue, and warroom dies before it hears back
+            fake.delay = 60  # the tracker makes the ticket, and warroom dies before it hears back
             await first.slack.command(people.alice, "followup Alert on queue depth p1", channel.id)
-            await until(lambda: bool(github.issues("acme/ops")), "GitHub has made the issue")
+            await until(lambda: made() == 1, "the tracker has made the ticket")
             await first.kill()
-        github.delay = 0
+        fake.delay = 0
         async with serving(env, sim):
-            await settled(db)  # the lease runs out; the retry finds the issue by its marker
-        assert len(github.issues("acme/ops")) == 1 and github.count("POST", "/issues") == 1
+            await settled(db)  # the lease runs out; the retry finds the ticket by its mark
+        assert made() == 1
         async with db.sessions() as session:
             [item] = list(await session.scalars(sa.select(FollowUp)))
-        assert item.ticket_key == "acme/ops#1"
+        assert item.ticket_key == ("acme/ops#1" if tracker == "github" else "OPS-1")
         assert (await census(db, sim)).jobs_failed == 0
     finally:
-        await github.stop()
+        await fake.stop()
