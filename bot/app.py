@@ -31,6 +31,7 @@ from bot.config import ConfigError, Settings, WarroomConfig, load_config
 from bot.documents.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.integrations.github import GitHubTracker
 from bot.integrations.jira import JiraTracker
+from bot.integrations.linear import LinearTracker
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs, pagerduty_failure
 from bot.integrations.tracker_jobs import TrackerJobs
 from bot.integrations.trackers import Tracker, tracker_failure
@@ -269,6 +270,11 @@ def _tracker(settings: Settings, config: WarroomConfig) -> Tracker | None:
         return JiraTracker(
             settings.jira_url, settings.jira_email, settings.jira_api_token, jira.project, jira.issue_type
         )
+    linear = config.followups.linear
+    if config.followups.tracker == "linear" and linear is not None:
+        if not settings.linear_api_key:
+            raise ConfigError("followups.tracker is linear: set LINEAR_API_KEY")
+        return LinearTracker(settings.linear_api_key, linear.team, api_url=settings.linear_api_url)
     return None
 
 

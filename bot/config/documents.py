@@ -58,12 +58,19 @@ class JiraTrackerConfig(BaseModel):
     issue_type: str = Field(default="Task", min_length=1, max_length=60)
 
 
+class LinearTrackerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    team: str = Field(pattern=r"^[A-Z0-9]{1,7}$")  # the team's key: OPS
+
+
 class FollowupsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tracker: Literal["none", "github", "jira", "linear"] = "none"
     github: GitHubTrackerConfig | None = None
     jira: JiraTrackerConfig | None = None
+    linear: LinearTrackerConfig | None = None
     digest: Literal["weekly", "off"] = "weekly"  # overdue follow-ups, to the announcement channel
     # From creation to done, per severity of the incident; `default` for the rest.
     due_after: dict[str, timedelta] = Field(
@@ -74,19 +81,14 @@ class FollowupsConfig(BaseModel):
         }
     )
 
-    @field_validator("tracker")
-    @classmethod
-    def _tracker(cls, value: str) -> str:
-        if value == "linear":
-            raise ValueError(f"tracker {value!r} is not supported yet (issue 15); use github, jira or none")
-        return value
-
     @model_validator(mode="after")
     def _tracker_settings(self) -> FollowupsConfig:
         if self.tracker == "github" and self.github is None:
             raise ValueError("tracker github needs followups.github.repo (owner/name)")
         if self.tracker == "jira" and self.jira is None:
             raise ValueError("tracker jira needs followups.jira.project (its key, like OPS)")
+        if self.tracker == "linear" and self.linear is None:
+            raise ValueError("tracker linear needs followups.linear.team (its key, like OPS)")
         return self
 
     @field_validator("due_after", mode="before")

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     jira_email: str = ""
     jira_api_token: str = ""
     jira_webhook_secret: str = ""
+    # Linear as the follow-up tracker (followups.tracker: linear).
+    linear_api_key: str = ""
+    linear_api_url: str = "https://api.linear.app/graphql"
+    linear_webhook_secret: str = ""  # verifies /webhooks/linear (Linear-Signature)
     port: int = 3000
     log_level: str = "info"
     # The part of Slack's rate limits this process may use: 1 for one replica, 1/3 for three.

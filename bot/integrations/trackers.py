@@ -1,7 +1,6 @@
 """The trackers follow-ups go to, behind one small port: make a ticket, find the one an
 earlier attempt made (each adapter marks its tickets with the follow-up's id), read its
-state, close or reopen it. Adapters: bot/integrations/github.py, bot/integrations/jira.py
-(Linear to come, issue 15).
+state, close or reopen it. Adapters: bot/integrations/github.py, jira.py and linear.py.
 
 A tracker's failures say how the worker should retry (`tracker_failure`): the tracker down or
 busy, keep trying (a rate limit waits as long as it says); bad credentials or a request it

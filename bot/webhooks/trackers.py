@@ -2,7 +2,8 @@
 signed with X-Hub-Signature-256, deduplicated on X-GitHub-Delivery) and `POST /webhooks/jira`
 (`jira:issue_updated`, signed with X-Hub-Signature, deduplicated on
 X-Atlassian-Webhook-Identifier). A closed (done) ticket marks its follow-up done; a reopened
-one reopens it; anything else is answered and ignored."""
+one reopens it; anything else is answered and ignored. `POST /webhooks/linear` (`Issue`
+updates, signed with Linear-Signature, deduplicated on Linear-Delivery) does the same."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot.ingest import MAX_BODY
+from bot.integrations.linear import OPEN_TYPES
 from bot.web.guard import Refused, read_body
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-def signature_valid(body: bytes, header: str | None, secret: str) -> bool:
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature_valid(body: bytes, header: str | None, secret: str, *, prefix: str = "sha256=") -> bool:
+    expected = prefix + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return bool(header) and hmac.compare_digest(expected.encode(), (header or "").encode())
 
 
@@ -97,5 +99,38 @@ async def from_jira(request: Request) -> JSONResponse:
         status.get("key") != "done",
         f"jira:{who}"[:32],
         delivery=f"jira:{delivery[:100]}" if delivery else None,
+    )
+    return JSONResponse({"changed": changed})
+
+
+@router.post("/linear", summary="Linear `Issue` webhook (Linear-Signature)")
+async def from_linear(request: Request) -> JSONResponse:
+    from bot.webhooks import refusal, services
+
+    s = services(request)
+    secret = s.settings.linear_webhook_secret
+    try:
+        s.check_rate(request)
+        if not secret:
+            raise Refused(403, "Linear webhooks are disabled: set LINEAR_WEBHOOK_SECRET")
+        body = await read_body(request, MAX_BODY, seconds=s.settings.request_timeout)
+        if not signature_valid(body, request.headers.get("linear-signature"), secret, prefix=""):
+            raise Refused(401, "Linear-Signature is missing or does not match")
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise Refused(400, "body: not valid JSON") from None
+    except Refused as exc:
+        return refusal(exc)
+    data = event.get("data") if isinstance(event, dict) else None
+    if event.get("type") != "Issue" or not isinstance(data, dict) or "identifier" not in data:
+        return JSONResponse({"ignored": "not an issue event"})
+    kind = (data.get("state") or {}).get("type")
+    delivery = request.headers.get("linear-delivery")
+    changed = await s.followups.ticket_changed(
+        str(data["identifier"]),
+        kind in OPEN_TYPES,
+        "linear",
+        delivery=f"linear:{delivery[:100]}" if delivery else None,
     )
     return JSONResponse({"changed": changed})

@@ -214,7 +214,7 @@ async def test_bad_credentials_fail_for_good_with_a_note_not_a_retry_loop(
 
 
 def test_a_tracker_that_cannot_work_stops_start_up_saying_why(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="tracker 'linear' is not supported yet"):
+    with pytest.raises(ValueError, match=r"tracker linear needs followups\.linear\.team"):
         WarroomConfig.model_validate({"followups": {"tracker": "linear"}})
     with pytest.raises(ValueError, match=r"tracker jira needs followups\.jira\.project"):
         WarroomConfig.model_validate({"followups": {"tracker": "jira"}})

@@ -136,9 +136,9 @@ async def until(
 
 async def settled(db: Database, *, within: float = 60) -> None:
     """Wait until no job is left to run (done or failed for good), as the servers run them.
-    Reminders scheduled for later (a status update in 30 minutes, a post-mortem due in days)
-    are not left to run now."""
-    soon = utcnow() + timedelta(minutes=10)
+    Jobs scheduled for later (a status update reminder, a post-mortem due in days, the hourly
+    tracker reconcile) are not left to run now; one due within seconds is waited for."""
+    soon = utcnow() + timedelta(seconds=30)
     pending = (
         sa.select(sa.func.count())
         .select_from(Job)

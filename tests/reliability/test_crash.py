@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from bot.sim.github import GitHubFake
 from bot.sim.jira import JiraFake
+from bot.sim.linear import LinearFake
 from bot.sim.server import Channel, SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import FollowUp, Incident
@@ -151,19 +152,23 @@ async def test_a_kill_after_a_publication_was_shared_does_not_share_it_again(
 
 
 @pytest.mark.processes
-@pytest.mark.parametrize("tracker", ["github", "jira"])
+@pytest.mark.parametrize("tracker", ["github", "jira", "linear"])
 async def test_a_kill_between_the_trackers_answer_and_the_commit_makes_one_ticket(
     db: Database, sim: SlackSimulator, people: People, tmp_path: Path, tracker: str
 ) -> None:
-    fake: GitHubFake | JiraFake = await (GitHubFake() if tracker == "github" else JiraFake()).start()
+    fakes = {"github": GitHubFake, "jira": JiraFake, "linear": LinearFake}
+    fake: GitHubFake | JiraFake | LinearFake = await fakes[tracker]().start()
     try:
         config = tmp_path / "warroom.yaml"
         if isinstance(fake, GitHubFake):
             settings = {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.api_url}
             where = "  github: {repo: acme/ops}\n"
-        else:
+        elif isinstance(fake, JiraFake):
             settings = {"JIRA_URL": fake.url, "JIRA_EMAIL": fake.email, "JIRA_API_TOKEN": fake.token}
             where = "  jira: {project: OPS}\n"
+        else:
+            settings = {"LINEAR_API_KEY": fake.api_key, "LINEAR_API_URL": fake.api_url}
+            where = "  linear: {team: OPS}\n"
         config.write_text(TEST_CONFIG.read_text() + f"\nfollowups:\n  tracker: {tracker}\n{where}")
         env = environment(db, sim, WARROOM_CONFIG=str(config), **settings)
 
