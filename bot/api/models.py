@@ -44,6 +44,8 @@ class FollowUpOut(BaseModel):
     created_at: datetime
     done_at: datetime | None = Field(description="when it was closed (done or won't do)")
     closed_by: str | None
+    ticket_key: str | None = Field(default=None, description="its ticket in the tracker: acme/ops#12, OPS-12")
+    ticket_url: str | None = None
 
 
 class TimelineEventOut(BaseModel):

@@ -72,6 +72,7 @@ class FollowupsConfig(BaseModel):
     jira: JiraTrackerConfig | None = None
     linear: LinearTrackerConfig | None = None
     digest: Literal["weekly", "off"] = "weekly"  # overdue follow-ups, to the announcement channel
+    quiet_weekends: bool = False  # true: no follow-up reminders on Saturdays and Sundays (`timezone`)
     # From creation to done, per severity of the incident; `default` for the rest.
     due_after: dict[str, timedelta] = Field(
         default_factory=lambda: {

@@ -106,6 +106,7 @@ class FollowUpLine:
     priority: str = "P2"
     state: str = "open"  # open | done | wont_do
     due_at: datetime | None = None
+    ticket: str | None = None  # its key in the tracker
 
 
 @dataclass(frozen=True)

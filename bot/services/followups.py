@@ -225,6 +225,9 @@ class Followups:
                 number = item.incident_number
                 await self.timeline.lock(session, number)
                 day = max((now - item.due_at).days, 0)
+                if self.config.followups.quiet_weekends and now.astimezone(self.config.zone).weekday() >= 5:
+                    await self._schedule(session, item, item.due_at + OVERDUE_EVERY * (day + 1))
+                    return  # quiet on Saturdays and Sundays: the next day's job speaks
                 whom = f"<@{item.owner}>" if item.owner else "Nobody owns it yet"
                 late = now - item.due_at
                 when = (

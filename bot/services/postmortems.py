@@ -208,7 +208,7 @@ class PostmortemService:
         )
         timeline = [Entry(at, actor, kind, text) for at, actor, kind, text in events]
         followups = [
-            FollowUpLine(f.text, f.owner, f.created_at, f.priority, f.state, f.due_at)
+            FollowUpLine(f.text, f.owner, f.created_at, f.priority, f.state, f.due_at, f.ticket_key)
             for f in await session.scalars(
                 sa.select(FollowUp).where(col(FollowUp.incident_number) == number).order_by(col(FollowUp.id))
             )

@@ -72,6 +72,7 @@ async def followup(
 async def test_a_follow_up_opens_exactly_one_ticket_linked_back_to_the_incident(
     warroom: Warroom,
     slack: SlackDriver,
+    http: httpx.AsyncClient,
     people: People,
     declared: Declared,
     github: GitHubFake,
@@ -89,6 +90,17 @@ async def test_a_follow_up_opens_exactly_one_ticket_linked_back_to_the_incident(
     assert github.count("POST", "/issues") == 1
     events = [e.text for e in await rows(warroom, TimelineEvent, TimelineEvent.kind == "followup")]
     assert events[-1] == "Follow-up ticket acme/ops#1: Alert on queue depth"
+    listing = (await slack.command(people.alice, "followups", declared.channel.id)).json()
+    assert "<https://github.com/acme/ops/issues/1|acme/ops#1>" in str(listing["blocks"])  # shown with it
+    await slack.command(people.alice, "postmortem", declared.channel.id)
+    await settle(warroom)
+    assert "Alert on queue depth, due " in (await warroom.postmortems.versions(1))[-1].markdown
+    assert "(acme/ops\\#1)" in (await warroom.postmortems.versions(1))[-1].markdown
+    [listed] = (await http.get("/api/incidents/1/followups")).json()
+    assert (listed["ticket_key"], listed["ticket_url"]) == (
+        "acme/ops#1",
+        "https://github.com/acme/ops/issues/1",
+    )
 
 
 async def test_a_lost_answer_is_retried_without_a_second_ticket(

@@ -9,6 +9,7 @@ from bot.domain.followups import PRIORITIES, FollowUpState, standing
 from bot.slack.blocks.kit import Block, button, context, input_block, modal, mrkdwn, options, who
 from bot.slack.ids import Action, Field, Form
 from bot.slack.text import escape
+from bot.slack.text import link as slack_link
 from bot.store.tables import FollowUp, Incident
 
 SHOWN = 40  # Slack allows 50 blocks in a message
@@ -27,7 +28,10 @@ def followup_line(item: FollowUp, now: datetime) -> str:
     }
     title = escape(item.text) if state is FollowUpState.OPEN else f"~{escape(item.text)}~"
     shown = f"{mark[state]} *{item.priority}* {title} · {owner}"
-    return shown + (f" · {due}" if state is FollowUpState.OPEN else f" · {state.words}")
+    shown += f" · {due}" if state is FollowUpState.OPEN else f" · {state.words}"
+    if item.ticket_key:
+        shown += f" · {slack_link(item.ticket_url, item.ticket_key) if item.ticket_url else escape(item.ticket_key)}"
+    return shown
 
 
 def followups_blocks(incident: Incident, items: list[FollowUp], command: str, now: datetime) -> list[Block]:
