@@ -33,8 +33,10 @@ async def incident_channel(warroom: Warroom, sim: SlackSimulator, number: int) -
 
 
 async def rows(warroom: Warroom, table: type, *where: Any) -> list:
+    """A table's rows, in primary-key order (PostgreSQL promises no order otherwise)."""
+    key = list(table.__table__.primary_key.columns)  # type: ignore[attr-defined]
     async with warroom.db.sessions() as session:
-        return list((await session.execute(sa.select(table).where(*where))).scalars())
+        return list((await session.execute(sa.select(table).where(*where).order_by(*key))).scalars())
 
 
 async def timeline_kinds(warroom: Warroom, number: int) -> list[str]:
