@@ -171,6 +171,7 @@ async def test_done_in_slack_closes_the_issue_and_the_reconcile_catches_silent_c
     github: GitHubFake,
 ) -> None:
     await followup(slack, people, declared)
+    await settle(warroom)  # its ticket first, so that the tickets are numbered as the follow-ups
     await followup(slack, people, declared, "Canary deploys")
     await settle(warroom)
     first, second = await rows(warroom, FollowUp)

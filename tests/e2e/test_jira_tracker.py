@@ -94,6 +94,7 @@ async def test_done_in_jira_closes_the_follow_up_once_and_done_in_slack_transiti
     jira: JiraFake,
 ) -> None:
     await followup(slack, people, declared)
+    await settle(warroom)  # its ticket first, so that the tickets are numbered as the follow-ups
     await followup(slack, people, declared, "Canary deploys")
     await settle(warroom)
     issue = jira.set_status("OPS-1", done=True)

@@ -86,6 +86,7 @@ async def test_the_webhook_and_slack_keep_the_issue_and_the_follow_up_in_step(
     linear: LinearFake,
 ) -> None:
     await followup(slack, people, declared)
+    await settle(warroom)  # its ticket first, so that the tickets are numbered as the follow-ups
     await followup(slack, people, declared, "Canary deploys")
     await settle(warroom)
     issue = linear.set_state("OPS-1", "completed")
