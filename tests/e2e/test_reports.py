@@ -4,6 +4,7 @@ asked, GET /api/reports/mttr and `warroom report mttr` give the same numbers."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -42,7 +43,11 @@ async def test_the_report_command_posts_a_summary_and_a_chart_in_the_channel(
     [posted] = [m for m in sim.messages(general) if m.get("files")]
     assert posted["text"].startswith("*MTTR report*, from ")
     assert "2 incidents, 1 still open (counted, and listed as open); 0 drills left out." in posted["text"]
-    assert "• *all*: 2 incidents, time to resolve mean 0 s, p50 0 s, p90 0 s (1 still open)" in posted["text"]
+    # Declared and resolved within a second or two: how many depends on the machine.
+    assert re.search(
+        r"• \*all\*: 2 incidents, time to resolve mean \d s, p50 \d s, p90 \d s \(1 still open\)",
+        posted["text"],
+    ), posted["text"]
     chart = sim.files[posted["files"][0]["id"]]
     assert chart["name"].startswith("mttr-") and chart["content"].startswith(b"\x89PNG")
 
