@@ -15,8 +15,8 @@ import time
 from datetime import timedelta
 
 from bench.harness import discard_database, fresh_database, summary
-from bot.app import build_services
 from bot.config import Settings, WarroomConfig
+from bot.services.bundle import build_services
 from bot.services.timeline import INSERT_TIMELINE_EVENT
 from bot.store.db import Database
 

@@ -28,7 +28,6 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from bot import api, observability, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
-from bot.documents.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.integrations.github import GitHubTracker
 from bot.integrations.jira import JiraTracker
 from bot.integrations.linear import LinearTracker
@@ -37,23 +36,18 @@ from bot.integrations.tracker_jobs import TrackerJobs
 from bot.integrations.trackers import Tracker, tracker_failure
 from bot.jobs import JobKind, check_handlers
 from bot.observability import Metrics, Observe
-from bot.runbook_files import RunbookLibrary
 from bot.services.access import Access
 from bot.services.alerts import AlertService
-from bot.services.bundle import Services
+from bot.services.bundle import Services, build_services, check_runbooks
 from bot.services.followups import Followups
 from bot.services.incidents import IncidentService
 from bot.services.paging import Paging
-from bot.services.people import People
 from bot.services.postmortems import PostmortemService
-from bot.services.projection import Projection
 from bot.services.queries import IncidentQueries
-from bot.services.reminders import Reminders
 from bot.services.reports import ReportService
 from bot.services.reviews import Reviews
 from bot.services.runbooks import RunbookService
 from bot.services.schedules import ScheduledReports
-from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
 from bot.slack import listeners
 from bot.slack.directory import SlackDirectory
@@ -298,58 +292,6 @@ def _bolt(settings: Settings) -> AsyncApp:
         request_verification_enabled=False,
         ignoring_self_events_enabled=False,  # needs auth.test per request; we subscribe to no message events
     )
-
-
-def build_services(
-    settings: Settings,
-    config: WarroomConfig,
-    db: Database,
-    *,
-    notify: Callable[[], None] = lambda: None,
-    access: Access | None = None,
-) -> Services:
-    library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
-    people = People(db)
-    timeline = Timeline(db, notify=notify, people=people)
-    queries = IncidentQueries(db, config, people)
-    reminders = Reminders(timeline, config)
-    runbooks = RunbookService(timeline, reminders, library, config)
-    incidents = IncidentService(timeline, queries, reminders, runbooks, config, access=access)
-    try:
-        renderer = PostmortemRenderer(config.zone, config.postmortem_template)
-    except PostmortemTemplateError as exc:
-        raise ConfigError(f"postmortem_template: {exc}") from None
-    reports = ReportService(db, config.zone, notify=notify)
-    reviews = Reviews(timeline, config)
-    return Services(
-        timeline=timeline,
-        queries=queries,
-        reminders=reminders,
-        runbooks=runbooks,
-        paging=Paging(timeline, config, settings.pagerduty_routing_key),
-        projection=Projection(timeline),
-        incidents=incidents,
-        alerts=AlertService(db, config, incidents, notify=notify),
-        postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir, reports, reviews),
-        reports=reports,
-        reviews=reviews,
-        schedules=ScheduledReports(db, config, notify=notify),
-        followups=Followups(timeline, config),
-        tokens=TokenService(db),
-    )
-
-
-def check_runbooks(library: RunbookLibrary, config: WarroomConfig) -> None:
-    """Broken runbook files are logged and left out (`warroom runbooks validate` names every
-    problem); an alert route naming a runbook that is not there stops start-up."""
-    loaded = library.load()
-    for problem in loaded.problems:
-        log.error("runbook left out: %s", problem)
-    for i, route in enumerate(config.alerts.routes):
-        if route.runbook and route.runbook not in loaded.runbooks:
-            raise ConfigError(
-                f"alerts.routes.{i}.runbook: no runbook named {route.runbook!r} in {library.directory}"
-            )
 
 
 def build_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:

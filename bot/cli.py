@@ -152,7 +152,7 @@ def db_prune(
 def _services() -> tuple[Services, Database]:
     """The use cases as `serve` builds them (bot/app.py), without Slack: what the operator's
     commands run on. Their work for Slack waits in the job queue for a running `serve`."""
-    from bot.app import build_services
+    from bot.services.bundle import build_services
     from bot.store.db import Database
 
     settings = Settings()

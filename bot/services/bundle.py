@@ -1,11 +1,18 @@
-"""All of warroom's use cases together, as the composition root (bot/app.py) builds them:
-what the adapters (Slack listeners and projector, the API, the PagerDuty jobs, the command
-line) are handed."""
+"""All of warroom's use cases together (`Services`), and `build_services`, which wires them to
+one database: what the composition root (bot/app.py), the command line and the benchmarks
+build, and what the adapters (Slack listeners and jobs, the API, the webhooks, the PagerDuty
+and tracker jobs) are handed."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.config import ConfigError, Settings, WarroomConfig
+from bot.documents.postmortem import PostmortemRenderer, PostmortemTemplateError
+from bot.runbook_files import RunbookLibrary
+from bot.services.access import Access
 from bot.services.alerts import AlertService
 from bot.services.followups import Followups
 from bot.services.incidents import IncidentService
@@ -21,6 +28,9 @@ from bot.services.runbooks import RunbookService
 from bot.services.schedules import ScheduledReports
 from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,3 +56,55 @@ class Services:
     @property
     def people(self) -> People:
         return self.timeline.people
+
+
+def build_services(
+    settings: Settings,
+    config: WarroomConfig,
+    db: Database,
+    *,
+    notify: Callable[[], None] = lambda: None,
+    access: Access | None = None,
+) -> Services:
+    library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
+    people = People(db)
+    timeline = Timeline(db, notify=notify, people=people)
+    queries = IncidentQueries(db, config, people)
+    reminders = Reminders(timeline, config)
+    runbooks = RunbookService(timeline, reminders, library, config)
+    incidents = IncidentService(timeline, queries, reminders, runbooks, config, access=access)
+    try:
+        renderer = PostmortemRenderer(config.zone, config.postmortem_template)
+    except PostmortemTemplateError as exc:
+        raise ConfigError(f"postmortem_template: {exc}") from None
+    reports = ReportService(db, config.zone, notify=notify)
+    reviews = Reviews(timeline, config)
+    return Services(
+        timeline=timeline,
+        queries=queries,
+        reminders=reminders,
+        runbooks=runbooks,
+        paging=Paging(timeline, config, settings.pagerduty_routing_key),
+        projection=Projection(timeline),
+        incidents=incidents,
+        alerts=AlertService(db, config, incidents, notify=notify),
+        postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir, reports, reviews),
+        reports=reports,
+        reviews=reviews,
+        schedules=ScheduledReports(db, config, notify=notify),
+        followups=Followups(timeline, config),
+        tokens=TokenService(db),
+    )
+
+
+def check_runbooks(library: RunbookLibrary, config: WarroomConfig) -> None:
+    """Broken runbook files are logged and left out (`warroom runbooks validate` names every
+    problem); an alert route naming a runbook that is not there stops start-up."""
+    loaded = library.load()
+    for problem in loaded.problems:
+        log.error("runbook left out: %s", problem)
+    for i, route in enumerate(config.alerts.routes):
+        if route.runbook and route.runbook not in loaded.runbooks:
+            raise ConfigError(
+                f"alerts.routes.{i}.runbook: no runbook named {route.runbook!r} in {library.directory}"
+            )
