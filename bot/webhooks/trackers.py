@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -17,6 +18,9 @@ from fastapi.responses import JSONResponse
 from bot.ingest import MAX_BODY
 from bot.integrations.linear import OPEN_TYPES
 from bot.web.guard import Refused, read_body
+
+# The package is initialised before this module (install() imports it): no import cycle.
+from bot.webhooks import WebhookServices, refusal, services
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -26,26 +30,46 @@ def signature_valid(body: bytes, header: str | None, secret: str, *, prefix: str
     return bool(header) and hmac.compare_digest(expected.encode(), (header or "").encode())
 
 
+async def signed_event(
+    request: Request, s: WebhookServices, tracker: str, secret: str, header: str, *, prefix: str = "sha256="
+) -> dict[str, Any]:
+    """The delivery's JSON object, once its signature (`header`, an HMAC-SHA256 of the body
+    with the tracker's webhook secret) holds; Refused otherwise."""
+    s.check_rate(request)
+    if not secret:
+        raise Refused(403, f"{tracker} webhooks are disabled: set {tracker.upper()}_WEBHOOK_SECRET")
+    body = await read_body(request, MAX_BODY, seconds=s.settings.request_timeout)
+    if not signature_valid(body, request.headers.get(header), secret, prefix=prefix):
+        raise Refused(401, f"{header} is missing or does not match")
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise Refused(400, "body: not valid JSON") from None
+    if not isinstance(event, dict):
+        raise Refused(400, "body: expected a JSON object")
+    return event
+
+
+async def apply(
+    s: WebhookServices, key: str, is_open: bool, actor: str, tracker: str, delivery: str | None
+) -> JSONResponse:
+    """The ticket's new state, applied to its follow-up once per delivery id."""
+    changed = await s.followups.ticket_changed(
+        key, is_open, actor[:32], delivery=f"{tracker}:{delivery[:100]}" if delivery else None
+    )
+    return JSONResponse({"changed": changed})
+
+
 @router.post("/github", summary="GitHub `issues` webhook (X-Hub-Signature-256)")
 async def from_github(request: Request) -> JSONResponse:
-    from bot.webhooks import refusal, services
-
     s = services(request)
-    secret = s.settings.github_webhook_secret
     try:
-        s.check_rate(request)
-        if not secret:
-            raise Refused(403, "GitHub webhooks are disabled: set GITHUB_WEBHOOK_SECRET")
-        body = await read_body(request, MAX_BODY, seconds=s.settings.request_timeout)
-        if not signature_valid(body, request.headers.get("x-hub-signature-256"), secret):
-            raise Refused(401, "X-Hub-Signature-256 is missing or does not match")
-        try:
-            event = json.loads(body)
-        except ValueError:
-            raise Refused(400, "body: not valid JSON") from None
+        event = await signed_event(
+            request, s, "GitHub", s.settings.github_webhook_secret, "x-hub-signature-256"
+        )
     except Refused as exc:
         return refusal(exc)
-    if request.headers.get("x-github-event") != "issues" or not isinstance(event, dict):
+    if request.headers.get("x-github-event") != "issues":
         return JSONResponse({"ignored": "not an issues event"})
     action = event.get("action")
     repo = str((event.get("repository") or {}).get("full_name") or "")
@@ -58,79 +82,42 @@ async def from_github(request: Request) -> JSONResponse:
         or "number" not in issue
     ):
         return JSONResponse({"ignored": f"{action} in {repo or 'no repository'}"})
-    delivery = request.headers.get("x-github-delivery")
     who = str((event.get("sender") or {}).get("login") or "someone")
-    changed = await s.followups.ticket_changed(
-        f"{repo}#{issue['number']}",
-        action == "reopened",
-        f"github:{who}"[:32],
-        delivery=f"github:{delivery[:100]}" if delivery else None,
+    key = f"{repo}#{issue['number']}"
+    return await apply(
+        s, key, action == "reopened", f"github:{who}", "github", request.headers.get("x-github-delivery")
     )
-    return JSONResponse({"changed": changed})
 
 
 @router.post("/jira", summary="Jira Cloud `jira:issue_updated` webhook (X-Hub-Signature)")
 async def from_jira(request: Request) -> JSONResponse:
-    from bot.webhooks import refusal, services
-
     s = services(request)
-    secret = s.settings.jira_webhook_secret
     try:
-        s.check_rate(request)
-        if not secret:
-            raise Refused(403, "Jira webhooks are disabled: set JIRA_WEBHOOK_SECRET")
-        body = await read_body(request, MAX_BODY, seconds=s.settings.request_timeout)
-        if not signature_valid(body, request.headers.get("x-hub-signature"), secret):
-            raise Refused(401, "X-Hub-Signature is missing or does not match")
-        try:
-            event = json.loads(body)
-        except ValueError:
-            raise Refused(400, "body: not valid JSON") from None
+        event = await signed_event(request, s, "Jira", s.settings.jira_webhook_secret, "x-hub-signature")
     except Refused as exc:
         return refusal(exc)
-    issue = event.get("issue") if isinstance(event, dict) else None
+    issue = event.get("issue")
     if event.get("webhookEvent") != "jira:issue_updated" or not isinstance(issue, dict) or "key" not in issue:
         return JSONResponse({"ignored": "not an issue update"})
     status = ((issue.get("fields") or {}).get("status") or {}).get("statusCategory") or {}
-    delivery = request.headers.get("x-atlassian-webhook-identifier")
     who = str((event.get("user") or {}).get("displayName") or "someone")
-    changed = await s.followups.ticket_changed(
-        str(issue["key"]),
-        status.get("key") != "done",
-        f"jira:{who}"[:32],
-        delivery=f"jira:{delivery[:100]}" if delivery else None,
-    )
-    return JSONResponse({"changed": changed})
+    delivery = request.headers.get("x-atlassian-webhook-identifier")
+    return await apply(s, str(issue["key"]), status.get("key") != "done", f"jira:{who}", "jira", delivery)
 
 
 @router.post("/linear", summary="Linear `Issue` webhook (Linear-Signature)")
 async def from_linear(request: Request) -> JSONResponse:
-    from bot.webhooks import refusal, services
-
     s = services(request)
-    secret = s.settings.linear_webhook_secret
     try:
-        s.check_rate(request)
-        if not secret:
-            raise Refused(403, "Linear webhooks are disabled: set LINEAR_WEBHOOK_SECRET")
-        body = await read_body(request, MAX_BODY, seconds=s.settings.request_timeout)
-        if not signature_valid(body, request.headers.get("linear-signature"), secret, prefix=""):
-            raise Refused(401, "Linear-Signature is missing or does not match")
-        try:
-            event = json.loads(body)
-        except ValueError:
-            raise Refused(400, "body: not valid JSON") from None
+        event = await signed_event(
+            request, s, "Linear", s.settings.linear_webhook_secret, "linear-signature", prefix=""
+        )
     except Refused as exc:
         return refusal(exc)
-    data = event.get("data") if isinstance(event, dict) else None
+    data = event.get("data")
     if event.get("type") != "Issue" or not isinstance(data, dict) or "identifier" not in data:
         return JSONResponse({"ignored": "not an issue event"})
-    kind = (data.get("state") or {}).get("type")
-    delivery = request.headers.get("linear-delivery")
-    changed = await s.followups.ticket_changed(
-        str(data["identifier"]),
-        kind in OPEN_TYPES,
-        "linear",
-        delivery=f"linear:{delivery[:100]}" if delivery else None,
+    is_open = (data.get("state") or {}).get("type") in OPEN_TYPES
+    return await apply(
+        s, str(data["identifier"]), is_open, "linear", "linear", request.headers.get("linear-delivery")
     )
-    return JSONResponse({"changed": changed})
