@@ -22,12 +22,15 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sim.serving import FakeServer
+
 DOCS = "https://docs.github.com/rest"
 Issue = dict[str, Any]
 
 
-class GitHubFake:
+class GitHubFake(FakeServer):
     def __init__(self, *, token: str = "ghp_test_token", webhook_secret: str = "gh-webhook-secret") -> None:
+        super().__init__()
         self.token = token
         self.webhook_secret = webhook_secret
         self.repos: dict[str, list[Issue]] = {}  # "owner/repo" -> issues, oldest first
@@ -38,27 +41,14 @@ class GitHubFake:
         self.delay = 0.0  # seconds between making an issue and answering (a crash test's window)
         self.lose_answers = 0  # make this many issues but answer 502, as if the answer was lost
         self._numbers = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> GitHubFake:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/repos/{owner}/{repo}/issues", self._issues)
         app.router.add_route("*", "/repos/{owner}/{repo}/issues/{number}", self._issue)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # ------------------------------------------------------------ test helpers
 

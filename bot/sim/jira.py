@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sim.serving import FakeServer
+
 TO_DO = {"id": "10000", "name": "To Do", "statusCategory": {"key": "new"}}
 DONE = {"id": "10002", "name": "Done", "statusCategory": {"key": "done"}}
 TRANSITIONS = [
@@ -25,7 +27,7 @@ TRANSITIONS = [
 ]
 
 
-class JiraFake:
+class JiraFake(FakeServer):
     def __init__(
         self,
         *,
@@ -33,6 +35,7 @@ class JiraFake:
         token: str = "jira-test-token",
         webhook_secret: str = "jira-secret",
     ) -> None:
+        super().__init__()
         self.email = email
         self.token = token
         self.webhook_secret = webhook_secret
@@ -44,30 +47,17 @@ class JiraFake:
         self.delay = 0.0  # seconds between making an issue and answering (a crash test's window)
         self._ids = itertools.count(10001)
         self._numbers = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> JiraFake:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/rest/api/3/issue", self._create)
         app.router.add_get("/rest/api/3/issue/{key}", self._get)
         app.router.add_get("/rest/api/3/issue/{key}/transitions", self._transitions)
         app.router.add_post("/rest/api/3/issue/{key}/transitions", self._transition)
         app.router.add_post("/rest/api/3/search/jql", self._search)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # ------------------------------------------------------------ test helpers
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sim.serving import FakeServer
+
 STATES = [
     {"id": "st-backlog", "type": "backlog"},
     {"id": "st-todo", "type": "unstarted"},
@@ -25,8 +27,9 @@ STATES = [
 ]
 
 
-class LinearFake:
+class LinearFake(FakeServer):
     def __init__(self, *, api_key: str = "lin_api_test", webhook_secret: str = "linear-secret") -> None:
+        super().__init__()
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.team = {"id": "team-ops", "key": "OPS", "states": {"nodes": STATES}}
@@ -36,26 +39,13 @@ class LinearFake:
         self.lose_answers = 0
         self.delay = 0.0
         self._numbers = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/graphql"
 
-    async def start(self) -> LinearFake:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/graphql", self._graphql)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def set_state(self, identifier: str, kind: str) -> dict[str, Any]:
         issue = self.issues[identifier]
