@@ -4,19 +4,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from bot.app import Warroom
+from bot.app import Warroom, build
+from bot.config import WarroomConfig
+from bot.sim.driver import SlackDriver
 from bot.sim.server import BOT_TOKEN, Channel, SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import Incident, Job, TimelineEvent
-from tests.conftest import ALERT_TOKEN, PAGERDUTY_SECRET, SIGNING_SECRET
+from tests.conftest import ALERT_TOKEN, PAGERDUTY_SECRET, SIGNING_SECRET, make_settings
 
 TEST_CONFIG = Path(__file__).parent.parent / "fixtures" / "warroom.yaml"
 
@@ -94,3 +98,25 @@ __all__ = [
     "settle",
     "timeline_kinds",
 ]
+
+
+@contextlib.asynccontextmanager
+async def warroom_with(
+    db: Database, sim: SlackSimulator, config: WarroomConfig, postmortem_dir: Path, **settings: str
+) -> AsyncIterator[Warroom]:
+    """The test warroom, with some settings of its own (a tracker's token and URL)."""
+    chosen = make_settings(db.url, sim, "", str(postmortem_dir)).model_copy(update=settings)
+    app = build(chosen, config, run_worker=False, migrate=False)
+    await app.open_connections()
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+async def followup(
+    slack: SlackDriver, user: str, channel: str, text: str = "Alert on queue depth p1"
+) -> None:
+    """`/incident followup TEXT` in an incident channel, answered silently (it is echoed)."""
+    response = await slack.command(user, f"followup {text}", channel)
+    assert response.status_code == 200 and not response.content

@@ -24,9 +24,9 @@ from bot.sim.github import GitHubFake
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import FollowUp, Job, TimelineEvent
-from tests.conftest import People, make_settings
+from tests.conftest import People
 from tests.e2e.conftest import Declared
-from tests.e2e.helpers import rows, settle
+from tests.e2e.helpers import followup, rows, settle, warroom_with
 
 REPO = "acme/ops"
 
@@ -49,24 +49,16 @@ def config() -> WarroomConfig:
 async def warroom(
     db: Database, sim: SlackSimulator, config: WarroomConfig, postmortem_dir: Path, github: GitHubFake
 ) -> AsyncIterator[Warroom]:
-    settings = make_settings(db.url, sim, "", str(postmortem_dir)).model_copy(
-        update={
-            "github_token": github.token,
-            "github_api_url": github.api_url,
-            "github_webhook_secret": github.webhook_secret,
-        }
-    )
-    app = build(settings, config, run_worker=False, migrate=False)
-    await app.open_connections()
-    yield app
-    await app.close()
-
-
-async def followup(
-    slack: SlackDriver, people: People, declared: Declared, text: str = "Alert on queue depth p1"
-) -> None:
-    response = await slack.command(people.alice, f"followup {text}", declared.channel.id)
-    assert response.status_code == 200 and not response.content
+    async with warroom_with(
+        db,
+        sim,
+        config,
+        postmortem_dir,
+        github_token=github.token,
+        github_api_url=github.api_url,
+        github_webhook_secret=github.webhook_secret,
+    ) as app:
+        yield app
 
 
 async def test_a_follow_up_opens_exactly_one_ticket_linked_back_to_the_incident(
@@ -77,7 +69,7 @@ async def test_a_follow_up_opens_exactly_one_ticket_linked_back_to_the_incident(
     declared: Declared,
     github: GitHubFake,
 ) -> None:
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)
     await settle(warroom, horizon=timedelta(seconds=5))
     [issue] = github.issues(REPO)
@@ -111,7 +103,7 @@ async def test_a_lost_answer_is_retried_without_a_second_ticket(
     github: GitHubFake,
 ) -> None:
     github.lose_answers = 1  # GitHub made the issue; warroom never heard back
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)
     [job] = await rows(warroom, Job, Job.kind == "tracker.create")
     assert job.done_at is None and "502" in (job.last_error or "")
@@ -129,7 +121,7 @@ async def test_closing_the_issue_closes_the_follow_up_once_and_forged_webhooks_c
     declared: Declared,
     github: GitHubFake,
 ) -> None:
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)
     issue = github.set_state(REPO, 1, "closed")
 
@@ -170,9 +162,9 @@ async def test_done_in_slack_closes_the_issue_and_the_reconcile_catches_silent_c
     declared: Declared,
     github: GitHubFake,
 ) -> None:
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)  # its ticket first, so that the tickets are numbered as the follow-ups
-    await followup(slack, people, declared, "Canary deploys")
+    await followup(slack, people.alice, declared.channel.id, "Canary deploys")
     await settle(warroom)
     first, second = await rows(warroom, FollowUp)
     await warroom.followups.close(first.id or 0, FollowUpState.WONT_DO, people.bob)
@@ -198,7 +190,7 @@ async def test_a_rate_limited_or_down_tracker_delays_the_ticket_and_loses_nothin
     github: GitHubFake,
 ) -> None:
     github.secondary_limited, github.limited, github.failing = 1, 1, 1
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     assert len(await rows(warroom, FollowUp)) == 1  # stored at once
     for _ in range(4):
         await settle(warroom, horizon=timedelta(seconds=10))
@@ -214,7 +206,7 @@ async def test_bad_credentials_fail_for_good_with_a_note_not_a_retry_loop(
     github: GitHubFake,
 ) -> None:
     github.token = "rotated"  # warroom's token no longer works
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)
     await settle(warroom, horizon=timedelta(minutes=10))
     [job] = await rows(warroom, Job, Job.kind == "tracker.create")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import Warroom, build
+from bot.app import Warroom
 from bot.clock import simulated
 from bot.config import WarroomConfig
 from bot.domain.followups import FollowUpState
@@ -23,9 +23,9 @@ from bot.sim.jira import JiraFake
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import FollowUp, Job, TimelineEvent
-from tests.conftest import People, make_settings
+from tests.conftest import People
 from tests.e2e.conftest import Declared
-from tests.e2e.helpers import rows, settle
+from tests.e2e.helpers import followup, rows, settle, warroom_with
 
 
 @pytest.fixture
@@ -46,32 +46,24 @@ def config() -> WarroomConfig:
 async def warroom(
     db: Database, sim: SlackSimulator, config: WarroomConfig, postmortem_dir: Path, jira: JiraFake
 ) -> AsyncIterator[Warroom]:
-    settings = make_settings(db.url, sim, "", str(postmortem_dir)).model_copy(
-        update={
-            "jira_url": jira.url,
-            "jira_email": jira.email,
-            "jira_api_token": jira.token,
-            "jira_webhook_secret": jira.webhook_secret,
-        }
-    )
-    app = build(settings, config, run_worker=False, migrate=False)
-    await app.open_connections()
-    yield app
-    await app.close()
-
-
-async def followup(
-    slack: SlackDriver, people: People, declared: Declared, text: str = "Alert on queue depth p1"
-) -> None:
-    response = await slack.command(people.alice, f"followup {text}", declared.channel.id)
-    assert response.status_code == 200 and not response.content
+    async with warroom_with(
+        db,
+        sim,
+        config,
+        postmortem_dir,
+        jira_url=jira.url,
+        jira_email=jira.email,
+        jira_api_token=jira.token,
+        jira_webhook_secret=jira.webhook_secret,
+    ) as app:
+        yield app
 
 
 async def test_a_follow_up_opens_one_jira_issue_even_when_the_answer_is_lost(
     warroom: Warroom, slack: SlackDriver, people: People, declared: Declared, jira: JiraFake
 ) -> None:
     jira.lose_answers = 1
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)
     await settle(warroom, horizon=timedelta(seconds=5))
     [issue] = jira.issues.values()
@@ -93,9 +85,9 @@ async def test_done_in_jira_closes_the_follow_up_once_and_done_in_slack_transiti
     declared: Declared,
     jira: JiraFake,
 ) -> None:
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)  # its ticket first, so that the tickets are numbered as the follow-ups
-    await followup(slack, people, declared, "Canary deploys")
+    await followup(slack, people.alice, declared.channel.id, "Canary deploys")
     await settle(warroom)
     issue = jira.set_status("OPS-1", done=True)
 
@@ -126,7 +118,7 @@ async def test_the_reconcile_catches_a_silent_change_and_rate_limits_only_delay(
     warroom: Warroom, slack: SlackDriver, people: People, declared: Declared, jira: JiraFake
 ) -> None:
     jira.limited = 2
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     for _ in range(3):
         await settle(warroom, horizon=timedelta(seconds=5))
     [item] = await rows(warroom, FollowUp)
@@ -143,7 +135,7 @@ async def test_bad_credentials_fail_for_good_with_a_note(
     warroom: Warroom, slack: SlackDriver, people: People, declared: Declared, jira: JiraFake
 ) -> None:
     jira.token = "revoked"
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)
     [job] = await rows(warroom, Job, Job.kind == "tracker.create")
     assert job.failed_at is not None and job.attempts == 1

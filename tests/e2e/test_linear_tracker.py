@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import Warroom, build
+from bot.app import Warroom
 from bot.clock import simulated
 from bot.config import WarroomConfig
 from bot.domain.followups import FollowUpState
@@ -20,9 +20,9 @@ from bot.sim.linear import LinearFake
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
 from bot.store.tables import FollowUp, Job, TimelineEvent
-from tests.conftest import People, make_settings
+from tests.conftest import People
 from tests.e2e.conftest import Declared
-from tests.e2e.helpers import rows, settle
+from tests.e2e.helpers import followup, rows, settle, warroom_with
 
 
 @pytest.fixture
@@ -43,31 +43,23 @@ def config() -> WarroomConfig:
 async def warroom(
     db: Database, sim: SlackSimulator, config: WarroomConfig, postmortem_dir: Path, linear: LinearFake
 ) -> AsyncIterator[Warroom]:
-    settings = make_settings(db.url, sim, "", str(postmortem_dir)).model_copy(
-        update={
-            "linear_api_key": linear.api_key,
-            "linear_api_url": linear.api_url,
-            "linear_webhook_secret": linear.webhook_secret,
-        }
-    )
-    app = build(settings, config, run_worker=False, migrate=False)
-    await app.open_connections()
-    yield app
-    await app.close()
-
-
-async def followup(
-    slack: SlackDriver, people: People, declared: Declared, text: str = "Alert on queue depth p1"
-) -> None:
-    response = await slack.command(people.alice, f"followup {text}", declared.channel.id)
-    assert response.status_code == 200 and not response.content
+    async with warroom_with(
+        db,
+        sim,
+        config,
+        postmortem_dir,
+        linear_api_key=linear.api_key,
+        linear_api_url=linear.api_url,
+        linear_webhook_secret=linear.webhook_secret,
+    ) as app:
+        yield app
 
 
 async def test_one_issue_per_follow_up_even_when_the_answer_is_lost(
     warroom: Warroom, slack: SlackDriver, people: People, declared: Declared, linear: LinearFake
 ) -> None:
     linear.lose_answers = 1
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)
     await settle(warroom, horizon=timedelta(seconds=5))
     [issue] = linear.issues.values()
@@ -85,9 +77,9 @@ async def test_the_webhook_and_slack_keep_the_issue_and_the_follow_up_in_step(
     declared: Declared,
     linear: LinearFake,
 ) -> None:
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)  # its ticket first, so that the tickets are numbered as the follow-ups
-    await followup(slack, people, declared, "Canary deploys")
+    await followup(slack, people.alice, declared.channel.id, "Canary deploys")
     await settle(warroom)
     issue = linear.set_state("OPS-1", "completed")
     body, headers = linear.webhook(issue, secret="forged")
@@ -110,7 +102,7 @@ async def test_the_reconcile_catches_a_silent_change_and_a_rate_limit_only_delay
     warroom: Warroom, slack: SlackDriver, people: People, declared: Declared, linear: LinearFake
 ) -> None:
     linear.limited = 1
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     for _ in range(3):
         await settle(warroom, horizon=timedelta(seconds=5))
     [item] = await rows(warroom, FollowUp)
@@ -127,7 +119,7 @@ async def test_bad_credentials_fail_for_good_with_a_note(
     warroom: Warroom, slack: SlackDriver, people: People, declared: Declared, linear: LinearFake
 ) -> None:
     linear.api_key = "revoked"
-    await followup(slack, people, declared)
+    await followup(slack, people.alice, declared.channel.id)
     await settle(warroom)
     [job] = await rows(warroom, Job, Job.kind == "tracker.create")
     assert job.failed_at is not None and job.attempts == 1
