@@ -157,7 +157,10 @@ class ReportService:
             return sa.func.coalesce(INCIDENT.service, "(no service)")
         # A month or week of the configured zone: the zone's calendar is not the database's,
         # so the boundaries are computed here and the database only compares instants.
-        return _bucket_of(INCIDENT.started_at, calendar_buckets(start, end, by, self.zone))
+        buckets = calendar_buckets(start, end, by, self.zone)
+        if self.postgres:
+            return _bucket_in_postgres(INCIDENT.started_at, buckets)
+        return _bucket_of(INCIDENT.started_at, buckets)
 
     def _seconds(self, metric: str) -> Any:
         begin, finish = (INCIDENT[name] for name in METRICS[metric])
@@ -277,6 +280,18 @@ def _group(incidents: int, open_: int, values: dict[str, list[float]]) -> Group:
         open_,
         {m: replace(stats(numbers), missing=incidents - len(numbers)) for m, numbers in values.items()},
     )
+
+
+def _bucket_in_postgres(at: Any, buckets: list[tuple[str, datetime]]) -> Any:
+    """The label of the bucket holding `at`: width_bucket's binary search over the bucket
+    starts, both lists sent as one array parameter each. (The same SQL for any number of
+    buckets: ten years of weeks as CASE expressions took ~100 ms to build and compile, on
+    the event loop.)"""
+    labels = sa.bindparam(None, [label for label, _ in buckets], type_=postgresql.ARRAY(sa.Text))
+    starts = sa.bindparam(
+        None, [begins for _, begins in buckets], type_=postgresql.ARRAY(sa.DateTime(timezone=True))
+    )
+    return sa.Grouping(labels)[sa.func.width_bucket(at, starts)]
 
 
 def _bucket_of(at: Any, buckets: list[tuple[str, datetime]]) -> Any:
