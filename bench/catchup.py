@@ -69,7 +69,7 @@ async def main(kind: str, events: int, runs: int) -> None:
             read, command = [], []
             for _ in range(runs):
                 began = time.perf_counter()
-                await catchup(warroom.db, 1)
+                await catchup(warroom.db, 1, warroom.changes)
                 read.append((time.perf_counter() - began) * 1000)
                 began = time.perf_counter()
                 response = await slack.command(alice, "catchup", channel)

@@ -39,6 +39,8 @@ from bot.observability import Metrics, Observe
 from bot.services.access import Access
 from bot.services.alerts import AlertService
 from bot.services.bundle import Services, build_services, check_runbooks
+from bot.services.changes import ChangeService
+from bot.services.dora import DoraService
 from bot.services.followups import Followups
 from bot.services.incidents import IncidentService
 from bot.services.paging import Paging
@@ -50,6 +52,7 @@ from bot.services.runbooks import RunbookService
 from bot.services.schedules import ScheduledReports
 from bot.services.tokens import TokenService
 from bot.slack import listeners
+from bot.slack.changes import SlackChanges
 from bot.slack.directory import SlackDirectory
 from bot.slack.documents import SlackDocuments
 from bot.slack.projector import SlackProjector
@@ -115,6 +118,8 @@ class Warroom:
     reviews: Reviews
     schedules: ScheduledReports
     followups: Followups
+    changes: ChangeService
+    dora: DoraService
     worker: Worker
     slack: BudgetedWebClient
     bolt: AsyncApp
@@ -173,9 +178,10 @@ def build(
     check_runbooks(s.runbooks.library, config)
     pagerduty = PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport)
     projector = SlackProjector(slack, s, config)
-    slack_jobs: list[SlackProjector | SlackDocuments | SlackDirectory] = [
+    slack_jobs: list[SlackProjector | SlackDocuments | SlackChanges | SlackDirectory] = [
         projector,
         SlackDocuments(projector, s, config),
+        SlackChanges(projector, s, config),
         SlackDirectory(slack, s.people),
     ]
     trackers = TrackerJobs(_tracker(settings, config), s, config)
@@ -199,6 +205,8 @@ def build(
         s.reviews,
         s.schedules,
         s.followups,
+        s.changes,
+        s.dora,
         worker,
         slack,
         bolt,
@@ -222,7 +230,7 @@ def _slack_client(settings: Settings) -> BudgetedWebClient:
 
 def _wire_jobs(
     worker: Worker,
-    slack_jobs: list[SlackProjector | SlackDocuments | SlackDirectory],
+    slack_jobs: list[SlackProjector | SlackDocuments | SlackChanges | SlackDirectory],
     pagerduty: PagerDutyJobs,
     trackers: TrackerJobs,
     s: Services,
@@ -351,7 +359,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
         health_router(warroom.db, warroom.slack, warroom.queries, warroom.metrics, warroom.settings)
     )
     services = (warroom.service, warroom.queries, warroom.followups, warroom.reports, warroom.tokens)
-    api.install(app, api.ApiServices(*services, warroom.config.api))
+    api.install(app, api.ApiServices(*services, warroom.config.api, warroom.changes, warroom.dora))
     webhooks.install(
         app,
         webhooks.WebhookServices(
@@ -363,6 +371,7 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
             warroom.config.limits.webhook_deliveries,
             warroom.followups,
             warroom.config,
+            warroom.changes,
         ),
     )
     return app

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot import cli_jobs, cli_tokens
+from bot import cli_changes, cli_jobs, cli_tokens
 from bot.config import ConfigError, Settings, load_config, parse_duration
 from bot.documents.mrkdwn import plain
 from bot.domain.incident import MILESTONES, DomainError
@@ -36,6 +36,9 @@ app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(report_app, name="report")
 app.add_typer(cli_jobs.app, name="jobs")
 app.add_typer(cli_tokens.app, name="token")
+app.add_typer(cli_changes.change_app, name="change")
+app.add_typer(cli_changes.freeze_app, name="freeze")
+report_app.command("dora")(cli_changes.report_dora)
 
 
 def _fail(message: str) -> None:

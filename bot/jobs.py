@@ -38,6 +38,7 @@ class JobKind(StrEnum):
     SLACK_CATCHUP = "slack.catchup"
     SLACK_PUBLISH_POSTMORTEM = "slack.publish_postmortem"
     SLACK_FOLLOWUP_DIGEST = "slack.followup_digest"
+    SLACK_POST_CHANGES = "slack.post_changes"
     # PagerDuty (bot/integrations/pagerduty.py)
     PAGERDUTY_ONCALL = "pagerduty.oncall"
     PAGERDUTY_TRIGGER = "pagerduty.trigger"
@@ -59,7 +60,8 @@ class JobKind(StrEnum):
 
 
 class IncidentJob(TypedDict):
-    """open_channel, sync_summary, sync_alerts, alerts_cleared, oncall, resolve, generate."""
+    """open_channel, sync_summary, sync_alerts, alerts_cleared, post_changes, oncall, resolve,
+    generate."""
 
     incident: int
 
@@ -181,6 +183,7 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.SLACK_CATCHUP: CatchupJob,
     JobKind.SLACK_PUBLISH_POSTMORTEM: UploadJob,
     JobKind.SLACK_FOLLOWUP_DIGEST: ScheduledReportJob,
+    JobKind.SLACK_POST_CHANGES: IncidentJob,
     JobKind.TRACKER_CREATE: TrackerJob,
     JobKind.TRACKER_SYNC: TrackerJob,
     JobKind.TRACKER_RECONCILE: ReconcileJob,

@@ -101,8 +101,16 @@ class ConditionSpec(BaseModel):
     severities: list[str] = Field(default_factory=list)
     services: list[str] = Field(default_factory=list)
     labels: dict[str, Matcher] = Field(default_factory=dict)
+    changed_within: str | int | None = None  # its service changed at most this long before it started
 
     _lists = field_validator("severities", "services", mode="before")(_as_list)
+
+    @field_validator("changed_within")
+    @classmethod
+    def _within(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
     @field_validator("labels")
     @classmethod
@@ -120,6 +128,7 @@ class ConditionSpec(BaseModel):
                 for name, spec in self.labels.items()
                 if (m := label_matcher(name, spec)) is not None
             ),
+            changed_within=parse_duration(self.changed_within) if self.changed_within is not None else None,
         )
 
 

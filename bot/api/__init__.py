@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot.api import reads, writes
+from bot.api import changes, reads, writes
 from bot.api.auth import ApiServices, principal
 from bot.api.models import incident_out
 from bot.domain.incident import DomainError
@@ -29,6 +29,7 @@ def install(app: FastAPI, services: ApiServices) -> None:
     api = APIRouter(prefix="/api", tags=["incidents"], dependencies=[Depends(principal)])
     api.include_router(reads.router)
     api.include_router(writes.router)
+    api.include_router(changes.router)
     app.include_router(api)
     app.add_exception_handler(DomainError, _refused)
     app.add_exception_handler(RequestValidationError, _invalid)

@@ -11,6 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.config import ApiConfig
 from bot.domain.throttle import Throttle
+from bot.services.changes import ChangeService
+from bot.services.dora import DoraService
 from bot.services.followups import Followups
 from bot.services.incidents import IncidentService
 from bot.services.queries import IncidentQueries
@@ -30,6 +32,8 @@ class ApiServices:
     reports: ReportService
     tokens: TokenService
     config: ApiConfig
+    changes: ChangeService
+    dora: DoraService
     throttle: Throttle = field(init=False)
 
     def __post_init__(self) -> None:

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from bot.config.base import ConfigError, parse_duration
+from bot.config.changes import ChangesConfig
 from bot.config.documents import FollowupsConfig, PostmortemConfig, ReportsConfig
 from bot.config.routes import AlertsConfig
 from bot.domain.people import is_user_id
@@ -178,6 +179,7 @@ class WarroomConfig(BaseModel):
     postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     followups: FollowupsConfig = Field(default_factory=FollowupsConfig)
+    changes: ChangesConfig = Field(default_factory=ChangesConfig)
 
     @field_validator("timezone")
     @classmethod
@@ -233,6 +235,9 @@ class WarroomConfig(BaseModel):
         ]:
             if rule.severity is not None and rule.severity not in names:
                 raise ValueError(f"{where}.severity: {rule.severity!r} is not one of {', '.join(names)}")
+        for severity in self.changes.freeze_on:
+            if severity not in names:
+                raise ValueError(f"changes.freeze_on: {severity!r} is not one of {', '.join(names)}")
         return self
 
     @property

@@ -16,7 +16,7 @@ import functools
 import html
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from markupsafe import Markup
 
 from bot.documents import mrkdwn
 from bot.documents.timeline_chart import chart_data, timeline_png
+from bot.domain.changes import Change
 from bot.domain.metrics import METRICS, durations, format_duration
 from bot.domain.people import Names
 
@@ -122,6 +123,10 @@ class PostmortemData:
     names: Names = field(default_factory=Names)  # Slack id -> `Alice Smith (@alice)`
     chart: bytes | None = None  # the timeline picture (PNG), drawn by `chart()`
     comparison: str | None = None  # "Resolved in 42 min; SEV2 median over the last 90 days: ..."
+    changes_before: list[Change] = field(default_factory=list)  # its service's, newest first
+    changes_during: list[Change] = field(default_factory=list)
+    cause: Change | None = None
+    lookback: timedelta = timedelta(hours=2)
 
 
 class PostmortemRenderer:
@@ -221,6 +226,10 @@ class PostmortemRenderer:
             "runbooks": data.runbooks,
             "timeline": self._stamped(data.timeline),  # the built-in templates read `lines`
             "followups": data.followups,
+            "changes_before": data.changes_before,
+            "changes_during": sorted(data.changes_during, key=lambda c: c.at),
+            "cause": data.cause,
+            "lookback": data.lookback.total_seconds(),
             "names": data.names,
             "style": STYLE,
         }

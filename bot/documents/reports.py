@@ -23,7 +23,7 @@ FORMATS = ("md", "html", "csv", "json")
 ORDER = ["time_to_resolve", "time_to_mitigate", "time_to_acknowledge", "time_to_detect"]
 STATS = ("mean", "p50", "p90", "max")
 TEMPLATES = Path(__file__).parent / "templates"
-_html = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True)
+html_templates = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True)
 
 
 def title(metric: str) -> str:
@@ -185,7 +185,7 @@ def to_json_text(report: MttrReport) -> str:
 
 
 def to_html(report: MttrReport, since: timedelta | None, chart: bytes | None) -> str:
-    return _html.get_template("report.html.j2").render(
+    return html_templates.get_template("report.html.j2").render(
         style=STYLE,
         period=period(report, since),
         zone=str(report.zone),

@@ -21,11 +21,27 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.domain.alerts import LabelMatch
 from bot.domain.incident import DomainError
+from bot.domain.metrics import format_duration
 
 # What step templates may use: {{ incident.<field> }} and {{ labels.<name> }} (the labels of
 # the incident's first alert; an alert label the incident lacks renders as a placeholder).
 INCIDENT_FIELDS = frozenset({"number", "title", "severity", "service", "status", "channel"})
-TEMPLATE_ROOTS = frozenset({"incident", "labels"})
+# {{ changes }} (the suspects, newest first) and {{ last_change.<field> }} (the newest of them).
+CHANGE_FIELDS = frozenset(
+    {
+        "id",
+        "service",
+        "environment",
+        "kind",
+        "status",
+        "summary",
+        "version",
+        "previous_version",
+        "author",
+        "url",
+    }
+)
+TEMPLATE_ROOTS = frozenset({"incident", "labels", "changes", "last_change"})
 
 
 class StepState(StrEnum):
@@ -41,6 +57,7 @@ class Facts:
     severity: str
     service: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    since_change: timedelta | None = None  # from its service's last change to the incident's start
 
 
 @dataclass(frozen=True)
@@ -50,15 +67,20 @@ class Condition:
     severities: frozenset[str] = frozenset()
     services: frozenset[str] = frozenset()
     labels: tuple[tuple[str, LabelMatch], ...] = ()
+    changed_within: timedelta | None = None  # its service changed at most this long before it started
 
     @property
     def empty(self) -> bool:
-        return not (self.severities or self.services or self.labels)
+        return not (self.severities or self.services or self.labels or self.changed_within)
 
     def holds(self, facts: Facts) -> bool:
         if self.severities and facts.severity not in self.severities:
             return False
         if self.services and facts.service not in self.services:
+            return False
+        if self.changed_within is not None and (
+            facts.since_change is None or facts.since_change > self.changed_within
+        ):
             return False
         return all(match(facts.labels.get(name)) for name, match in self.labels)
 
@@ -69,6 +91,8 @@ class Condition:
         if self.services:
             parts.append("service " + "/".join(sorted(self.services)))
         parts.extend(f"label {name}" for name, _ in self.labels)
+        if self.changed_within is not None:
+            parts.append(f"changed within {format_duration(self.changed_within.total_seconds())}")
         return ", ".join(parts) or "always"
 
 
@@ -130,8 +154,16 @@ def template_problems(text: str) -> list[str]:
     problems = []
     for name in tree.find_all(nodes.Name):
         if name.ctx == "load" and name.name not in TEMPLATE_ROOTS:
-            problems.append(f"unknown template variable `{name.name}` (use incident.* or labels.*)")
+            problems.append(
+                f"unknown template variable `{name.name}` (use incident.*, labels.*, changes or last_change.*)"
+            )
     for attr in tree.find_all(nodes.Getattr):
+        reads_change = isinstance(attr.node, nodes.Name) and attr.node.name == "last_change"
+        if reads_change and attr.attr not in CHANGE_FIELDS:
+            problems.append(
+                f"unknown template variable `last_change.{attr.attr}` "
+                f"(last_change has {', '.join(sorted(CHANGE_FIELDS))})"
+            )
         reads_incident = isinstance(attr.node, nodes.Name) and attr.node.name == "incident"
         if reads_incident and attr.attr not in INCIDENT_FIELDS:
             problems.append(

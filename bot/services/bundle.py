@@ -14,6 +14,8 @@ from bot.documents.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.runbook_files import RunbookLibrary
 from bot.services.access import Access
 from bot.services.alerts import AlertService
+from bot.services.changes import ChangeService
+from bot.services.dora import DoraService
 from bot.services.followups import Followups
 from bot.services.incidents import IncidentService
 from bot.services.paging import Paging
@@ -52,6 +54,8 @@ class Services:
     schedules: ScheduledReports
     followups: Followups
     tokens: TokenService
+    changes: ChangeService
+    dora: DoraService
 
     @property
     def people(self) -> People:
@@ -79,6 +83,7 @@ def build_services(
         raise ConfigError(f"postmortem_template: {exc}") from None
     reports = ReportService(db, config.zone, notify=notify)
     reviews = Reviews(timeline, config)
+    changes = ChangeService(timeline, config)
     return Services(
         timeline=timeline,
         queries=queries,
@@ -88,12 +93,14 @@ def build_services(
         projection=Projection(timeline),
         incidents=incidents,
         alerts=AlertService(db, config, incidents, notify=notify),
-        postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir, reports, reviews),
+        postmortems=PostmortemService(timeline, renderer, settings.postmortem_dir, reports, reviews, changes),
         reports=reports,
         reviews=reviews,
         schedules=ScheduledReports(db, config, notify=notify),
         followups=Followups(timeline, config),
         tokens=TokenService(db),
+        changes=changes,
+        dora=DoraService(changes, config.zone),
     )
 
 

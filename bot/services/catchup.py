@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from bot.domain.followups import FollowUpState
-from bot.domain.runbooks import Facts, StepState
+from bot.domain.runbooks import StepState
 from bot.runbook_files import from_definition
-from bot.services.timeline import NotFound, current_roles, first_alert_labels
+from bot.services.changes import ChangeService, IncidentChanges, step_facts
+from bot.services.timeline import NotFound, current_roles
 from bot.store.db import Database
 from bot.store.tables import FollowUp, Incident, RunbookRun, RunbookStep, TimelineEvent
 
@@ -35,9 +36,10 @@ class Catchup:
     updates: list[TimelineEvent]  # the last status updates, newest first
     steps: list[OpenStep]  # steps that apply and are not done or skipped
     followups: list[FollowUp]  # not done yet
+    changes: IncidentChanges  # before it started, and while open
 
 
-async def catchup(db: Database, number: int) -> Catchup:
+async def catchup(db: Database, number: int, changes: ChangeService) -> Catchup:
     async with db.sessions() as session:
         incident = await session.get(Incident, number)
         if incident is None:
@@ -51,7 +53,8 @@ async def catchup(db: Database, number: int) -> Catchup:
                 .limit(UPDATES_SHOWN)
             )
         )
-        facts = Facts(incident.severity, incident.service, await first_alert_labels(session, number))
+        facts, _ = await step_facts(session, incident, changes.settings)
+        related = await changes.incident_changes(session, incident)
         steps: list[OpenStep] = []
         runs = await session.scalars(
             sa.select(RunbookRun)
@@ -77,4 +80,4 @@ async def catchup(db: Database, number: int) -> Catchup:
                 .order_by(col(FollowUp.id))
             )
         )
-    return Catchup(incident, roles, updates, steps, followups)
+    return Catchup(incident, roles, updates, steps, followups, related)

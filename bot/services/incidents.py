@@ -109,7 +109,7 @@ class IncidentService:
         opens its channel, in the caller's transaction. `runbooks` defaults to the ones whose
         match rules hold."""
         if runbooks is None:
-            runbooks = self.runbooks.runbooks_for(incident)
+            runbooks = await self.runbooks.runbooks_for(session, incident)
         incident.update_due_at = self.reminders.next_update_due(incident.severity, incident.declared_at)
         number = await session.scalar(INSERT_INCIDENT, incident.model_dump(exclude={"number"}))
         assert number is not None
@@ -130,6 +130,10 @@ class IncidentService:
         await jobs.enqueue(
             session, JobKind.SLACK_OPEN_CHANNEL, {"incident": number}, queue=incident_queue(number)
         )
+        if incident.service:  # what changed to it before it broke: one message, after the summary
+            await jobs.enqueue(
+                session, JobKind.SLACK_POST_CHANGES, {"incident": number}, queue=incident_queue(number)
+            )
         await self.runbooks.start_runbooks(session, number, runbooks, reporter, now)
         await self.reminders.schedule_update_reminder(session, incident)
         mapped = self.config.pagerduty.services.get(incident.service or "")
@@ -151,7 +155,7 @@ class IncidentService:
         """Declare in the caller's transaction (an alert, a triage click): the runbook the
         alert's route names and those whose match rules hold for its labels start with it."""
         incident = self.new_incident(commander=commander, **fields)
-        runbooks = self.runbooks.runbooks_for(incident, labels, runbook)
+        runbooks = await self.runbooks.runbooks_for(session, incident, labels, runbook)
         return await self.insert_declared(session, incident, commander, runbooks)
 
     async def declare_drill(self, name: str, actor: str) -> Incident:

@@ -33,9 +33,10 @@ from bot.domain.reviews import ReviewState
 from bot.domain.runbooks import Facts, StepState
 from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import from_definition
+from bot.services.changes import ChangeService, step_facts
 from bot.services.reports import ReportService
 from bot.services.reviews import Reviews
-from bot.services.timeline import NotFound, Timeline, first_alert_labels
+from bot.services.timeline import NotFound, Timeline
 from bot.store import jobs
 from bot.store.tables import (
     AlertRecord,
@@ -57,8 +58,10 @@ class PostmortemService:
         directory: str | Path,
         reports: ReportService,
         reviews: Reviews,
+        changes: ChangeService,
     ) -> None:
         self.timeline = timeline
+        self.changes = changes
         self.reports = reports
         self.reviews = reviews
         self.db = timeline.db
@@ -194,8 +197,9 @@ class PostmortemService:
                 .order_by(col(AlertRecord.starts_at))
             )
         ]
-        facts = Facts(incident.severity, incident.service, await first_alert_labels(session, number))
+        facts, _ = await step_facts(session, incident, self.changes.settings)
         runbooks = await _runbook_sections(session, number, facts)
+        related = await self.changes.incident_changes(session, incident)
         events = await session.execute(
             sa.select(
                 col(TimelineEvent.at),
@@ -219,7 +223,21 @@ class PostmortemService:
             *(mentioned(e.text) for e in timeline), *(mentioned(f.text) for f in followups)
         )
         names = await self.timeline.people.names([*people, *mentions], session)
-        return PostmortemData(incident, 0, now, roles, alerts, runbooks, timeline, followups, names)
+        return PostmortemData(
+            incident,
+            0,
+            now,
+            roles,
+            alerts,
+            runbooks,
+            timeline,
+            followups,
+            names,
+            changes_before=related.suspects,
+            changes_during=related.during,
+            cause=related.cause,
+            lookback=self.changes.settings.lookback,
+        )
 
 
 async def _runbook_sections(session: AsyncSession, number: int, facts: Facts) -> list[RunbookSection]:

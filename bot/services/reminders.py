@@ -15,10 +15,11 @@ from sqlmodel import col
 
 from bot.config import WarroomConfig
 from bot.domain.incident import ACTIVE, COMMANDER, Status
-from bot.domain.runbooks import Facts, Step, StepState
+from bot.domain.runbooks import Step, StepState
 from bot.jobs import JobKind, reminder_queue
 from bot.runbook_files import from_definition
-from bot.services.timeline import CURRENT_COMMANDER, Timeline, current_roles, first_alert_labels, number_of
+from bot.services.changes import step_facts
+from bot.services.timeline import CURRENT_COMMANDER, Timeline, current_roles, number_of
 from bot.store import jobs
 from bot.store.tables import Incident, RunbookRun, RunbookStep
 
@@ -118,8 +119,8 @@ class Reminders:
                 return  # done, skipped, reminded already, or gone in a newer version
             if Status(incident.status) not in ACTIVE:
                 return
-            labels = await first_alert_labels(session, run.incident_number)
-            if not step.when.holds(Facts(incident.severity, incident.service, labels)):
+            facts, _ = await step_facts(session, incident, self.config.changes)
+            if not step.when.holds(facts):
                 return
             now = self.timeline.clock()
             row.reminded_at = now

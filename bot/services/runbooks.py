@@ -16,12 +16,14 @@ from sqlmodel import col
 
 from bot.config import WarroomConfig
 from bot.domain import runbooks as rules
+from bot.domain.changes import Change, since_last, template_values
 from bot.domain.incident import DomainError, require_open
 from bot.domain.runbooks import Facts, Progress, Runbook, Step, StepRecord, StepRef, StepState
 from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import RunbookFile, RunbookLibrary, from_definition
+from bot.services.changes import latest, step_facts
 from bot.services.reminders import Reminders
-from bot.services.timeline import Timeline, current_roles, first_alert_labels
+from bot.services.timeline import Timeline, current_roles
 from bot.store import jobs
 from bot.store.tables import Incident, RunbookRun, RunbookStep
 
@@ -61,14 +63,22 @@ class RunbookService:
 
     # ------------------------------------------------------------ start
 
-    def runbooks_for(
-        self, incident: Incident, labels: dict[str, str] | None = None, named: str | None = None
+    async def runbooks_for(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        labels: dict[str, str] | None = None,
+        named: str | None = None,
     ) -> list[tuple[RunbookFile, str]]:
         """The runbooks a new incident starts with, and why: the one its alert route names,
         then every runbook whose match rules hold."""
         files = self.library.load().runbooks  # one look at the directory per declare
         chosen = [(files[named], "route")] if named in files else []
-        facts = Facts(incident.severity, incident.service, labels or {})
+        since = None
+        if incident.service and any(f.runbook.match.changed_within for f in files.values()):
+            found = await latest(session, incident.service, incident.started_at, self.config.changes)
+            since = since_last(found, incident.started_at)
+        facts = Facts(incident.severity, incident.service, labels or {}, since_change=since)
         for runbook in rules.matching([f.runbook for f in files.values()], facts):
             if runbook.name != named:
                 chosen.append((files[runbook.name], "match"))
@@ -219,16 +229,15 @@ class RunbookService:
             runbook = from_definition(run.definition, run.version)
             rows = await session.scalars(sa.select(RunbookStep).where(col(RunbookStep.run_id) == run_id))
             records = {row.step_id: _record(row) for row in rows}
-            labels = await first_alert_labels(session, run.incident_number)
+            facts, suspects = await step_facts(session, incident, self.config.changes)
             roles = (await current_roles(session, [run.incident_number]))[run.incident_number]
-        facts = Facts(incident.severity, incident.service, labels)
         return Checklist(
             incident,
             run,
             runbook,
             rules.progress(runbook, records, facts),
             roles,
-            _variables(incident, labels),
+            _variables(incident, dict(facts.labels), suspects),
         )
 
     async def record_checklist(self, run_id: int, ts: str) -> None:
@@ -333,8 +342,8 @@ class RunbookService:
         return (await session.execute(stmt)).scalar_one_or_none()
 
     async def _facts(self, session: AsyncSession, incident: Incident) -> Facts:
-        assert incident.number is not None
-        return Facts(incident.severity, incident.service, await first_alert_labels(session, incident.number))
+        facts, _ = await step_facts(session, incident, self.config.changes)
+        return facts
 
 
 def _record(row: RunbookStep | None) -> StepRecord:
@@ -350,7 +359,7 @@ def _record(row: RunbookStep | None) -> StepRecord:
     )
 
 
-def _variables(incident: Incident, labels: dict[str, str]) -> dict[str, Any]:
+def _variables(incident: Incident, labels: dict[str, str], suspects: list[Change]) -> dict[str, Any]:
     """Template variables; a value the incident lacks is left out, so it shows as <name>."""
     values = {
         "number": incident.number,
@@ -360,4 +369,8 @@ def _variables(incident: Incident, labels: dict[str, str]) -> dict[str, Any]:
         "status": incident.status,
         "channel": f"#{incident.channel_name}" if incident.channel_name else None,
     }
-    return {"incident": {k: v for k, v in values.items() if v is not None}, "labels": labels}
+    return {
+        "incident": {k: v for k, v in values.items() if v is not None},
+        "labels": labels,
+        **template_values(suspects),
+    }

@@ -18,6 +18,8 @@ import itertools
 import json
 import time
 import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -70,18 +72,70 @@ class GitHubFake(FakeServer):
         self, repo: str, issue: Issue, action: str, *, secret: str | None = None
     ) -> tuple[bytes, dict[str, str]]:
         """The `issues` delivery GitHub would send: its body and headers (signed)."""
-        body = json.dumps(
-            {
-                "action": action,
-                "issue": issue,
-                "repository": {"full_name": repo},
-                "sender": {"login": "octocat"},
-            }
-        ).encode()
+        event = {
+            "action": action,
+            "issue": issue,
+            "repository": {"full_name": repo},
+            "sender": {"login": "octocat"},
+        }
+        return self._delivery("issues", event, secret)
+
+    def deployment_status(
+        self,
+        repo: str,
+        deployment: int,
+        state: str,
+        *,
+        ref: str = "v2.14.0",
+        environment: str = "production",
+        at: datetime | None = None,
+        secret: str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """The `deployment_status` delivery GitHub sends when a deployment of `repo` changes
+        state (queued, in_progress, success, failure, error, inactive)."""
+        now = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        owner, name = repo.split("/")
+        creator = {"login": "octocat", "id": 1, "type": "User"}
+        event = {
+            "action": "created",
+            "deployment_status": {
+                "id": deployment * 10 + len(state),
+                "state": state,
+                "creator": creator,
+                "description": f"Deployment {state}",
+                "environment": environment,
+                "target_url": f"https://github.com/{repo}/actions/runs/{deployment}",
+                "log_url": f"https://github.com/{repo}/actions/runs/{deployment}",
+                "created_at": now,
+                "updated_at": now,
+                "deployment_url": f"https://api.github.com/repos/{repo}/deployments/{deployment}",
+                "repository_url": f"https://api.github.com/repos/{repo}",
+            },
+            "deployment": {
+                "id": deployment,
+                "sha": hashlib.sha1(f"{repo}{deployment}".encode()).hexdigest(),
+                "ref": ref,
+                "task": "deploy",
+                "payload": {},
+                "environment": environment,
+                "description": None,
+                "creator": creator,
+                "created_at": now,
+                "updated_at": now,
+            },
+            "repository": {"full_name": repo, "name": name, "owner": {"login": owner}},
+            "sender": creator,
+        }
+        return self._delivery("deployment_status", event, secret)
+
+    def _delivery(
+        self, kind: str, event: Mapping[str, object], secret: str | None
+    ) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(event).encode()
         signature = hmac.new((secret or self.webhook_secret).encode(), body, hashlib.sha256).hexdigest()
         headers = {
             "Content-Type": "application/json",
-            "X-GitHub-Event": "issues",
+            "X-GitHub-Event": kind,
             "X-GitHub-Delivery": str(uuid.uuid4()),
             "X-Hub-Signature-256": f"sha256={signature}",
             "User-Agent": "GitHub-Hookshot/fake",

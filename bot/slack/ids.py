@@ -22,6 +22,7 @@ class Action(StrEnum):
     FOLLOWUP_DONE = "followup_done"  # the value is the follow-up's id
     FOLLOWUP_WONT_DO = "followup_wont_do"
     FOLLOWUP_REOPEN = "followup_reopen"
+    SUSPECT_CHANGE = "change_suspect"  # the value is the change's id
 
     def of_step(self, step_id: str) -> str:
         return f"{self.value}:{step_id}"
@@ -62,6 +63,7 @@ class BlockId(StrEnum):
     SUMMARY_ACTIONS = "summary_actions"
     ALERTS_CLEARED = "alerts_cleared"
     TRIAGE = "triage"
+    CHANGES = "changes"
 
 
 def step_block(step_id: str) -> str:
@@ -83,6 +85,7 @@ class Marker(StrEnum):
     CHECKLIST = "warroom_checklist"
     TRIAGE = "warroom_triage"
     FOLLOWUP_DIGEST = "warroom_followup_digest"
+    CHANGES = "warroom_changes"
 
 
 PRIVATE_CHOICE = "private"  # the value of the declare form's Private checkbox

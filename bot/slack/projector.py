@@ -47,6 +47,7 @@ class SlackProjector:
         self.reports = services.reports
         self.reviews = services.reviews
         self.followups = services.followups
+        self.changes = services.changes
         self.config = config
         self.writer = SlackWriter(client)
 
@@ -84,7 +85,8 @@ class SlackProjector:
         roles = all_roles[number]
         steps: list[Awaitable[Any]] = []
         if incident.channel_id is None:
-            await self._create_channel(incident)
+            # What changed is read while Slack creates the channel: no round trip added.
+            _, changes = await asyncio.gather(self._create_channel(incident), self._changes_line(incident))
             # Recording the channel runs beside the next round trip instead of before it:
             # either way a crash right after the create would leave that channel unrecorded.
             steps.append(
@@ -92,17 +94,20 @@ class SlackProjector:
                     number, channel_id=channel_of(incident), channel_name=incident.channel_name or ""
                 )
             )
+        else:
+            changes = await self._changes_line(incident)
         await all_of(
             *steps,
             self.writer.invite(channel_of(incident), [incident.reporter_id, *roles.values()]),
-            self._post_and_pin_summary(incident, roles),
+            self._post_and_pin_summary(incident, roles, changes),
             self._set_topic(incident, roles),
-            self._announce(incident, roles),
+            self._announce(incident, roles, changes),
         )
 
     async def sync_summary(self, payload: dict[str, Any]) -> None:
         incident = await self.queries.get(payload["incident"])
         roles = (await self.queries.roles([_n(incident)]))[_n(incident)]
+        changes = await self._changes_line(incident)
         calls: list[Awaitable[Any]] = [self._set_topic(incident, roles)]
         if incident.summary_ts:
             calls.append(
@@ -110,7 +115,7 @@ class SlackProjector:
                     channel=channel_of(incident),
                     ts=incident.summary_ts,
                     text=blocks.summary_text(incident),
-                    blocks=blocks.summary_blocks(incident, roles, self.config),
+                    blocks=blocks.summary_blocks(incident, roles, self.config, changes),
                 )
             )
         if incident.announcement_ts:
@@ -120,7 +125,7 @@ class SlackProjector:
                     channel=incident.announcement_channel_id or self.config.announcement_channel,
                     ts=incident.announcement_ts,
                     text=blocks.summary_text(incident),
-                    blocks=blocks.announcement_blocks(incident, roles, outcome),
+                    blocks=blocks.announcement_blocks(incident, roles, outcome, changes),
                 )
             )
         await all_of(*calls)
@@ -160,7 +165,7 @@ class SlackProjector:
 
     async def catchup(self, payload: dict[str, Any]) -> None:
         """The digest, built when the job runs (so it is current), shown only to who joined."""
-        digest = await catchup(self.queries.db, payload["incident"])
+        digest = await catchup(self.queries.db, payload["incident"], self.changes)
         channel = channel_of(digest.incident)
         command = self.config.slash_command
         try:
@@ -244,7 +249,9 @@ class SlackProjector:
             self.config.alerts.triage_channel,
             meta,
             text=escape(f"Alert needs a look: {alert.title}"),
-            blocks=blocks.triage_blocks(alert, value),
+            blocks=blocks.triage_blocks(
+                alert, value, await self.changes.lead_words(alert.service, alert.starts_at)
+            ),
         )
 
     # ------------------------------------------------------------ steps
@@ -279,7 +286,15 @@ class SlackProjector:
             return
         raise RuntimeError(f"no free channel name for incident #{incident.number} after 20 tries")
 
-    async def _post_and_pin_summary(self, incident: Incident, roles: dict[str, str]) -> None:
+    async def _changes_line(self, incident: Incident) -> str | None:
+        if not incident.service and not incident.cause_change:
+            return None
+        found = await self.changes.for_incident(incident)
+        return blocks.cause_line(incident, found, self.config.changes.lookback)
+
+    async def _post_and_pin_summary(
+        self, incident: Incident, roles: dict[str, str], changes: str | None
+    ) -> None:
         if incident.summary_ts is not None:
             await self.writer.pin(channel_of(incident), incident.summary_ts)
             return
@@ -287,7 +302,7 @@ class SlackProjector:
             channel_of(incident),
             marker(Marker.SUMMARY, incident=incident.number),
             text=blocks.summary_text(incident),
-            blocks=blocks.summary_blocks(incident, roles, self.config),
+            blocks=blocks.summary_blocks(incident, roles, self.config, changes),
         )
         # Remembering the ts and pinning are independent: do both at once.
         await all_of(
@@ -302,14 +317,14 @@ class SlackProjector:
         await self.client.conversations_setTopic(channel=incident.channel_id, topic=topic)
         await self.projection.record_projection(_n(incident), slack_topic=topic)
 
-    async def _announce(self, incident: Incident, roles: dict[str, str]) -> None:
+    async def _announce(self, incident: Incident, roles: dict[str, str], changes: str | None) -> None:
         if incident.announcement_ts or incident.private:  # a private incident is not announced
             return
         channel, ts = await self.writer.post_once(
             self.config.announcement_channel,
             marker(Marker.ANNOUNCEMENT, incident=incident.number),
             text=escape(f"{incident.severity} incident #{incident.number}: {incident.title}"),
-            blocks=blocks.announcement_blocks(incident, roles),
+            blocks=blocks.announcement_blocks(incident, roles, changes=changes),
             unfurl_links=False,
         )
         await self.projection.record_projection(

@@ -68,6 +68,7 @@ class Incident(SQLModel, table=True):
     postmortem_owner: str | None = Field(default=None, max_length=32, index=True)
     postmortem_due_at: datetime | None = _time()
     postmortem_published_at: datetime | None = _time()
+    cause_change: str | None = Field(default=None, max_length=200)  # the change linked as its cause
 
     started_at: datetime = _time(nullable=False)
     detected_at: datetime = _time(nullable=False)
@@ -233,6 +234,35 @@ class Postmortem(SQLModel, table=True):
     created_by: str = Field(max_length=32)
     created_at: datetime = _time(nullable=False)
     slack_file_id: str | None = Field(default=None, max_length=32)
+
+
+class ChangeEvent(SQLModel, table=True):
+    """What a sender said of a change (a deploy started, then succeeded): append-only, one
+    row per change and status, so a redelivery changes nothing (bot/domain/changes.py folds
+    them into changes)."""
+
+    __tablename__ = "change_event"
+    __table_args__ = (
+        sa.UniqueConstraint("change_id", "status", name="uq_change_event_change_status"),
+        sa.Index("ix_change_event_service_started", "service", "started_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: str = Field(max_length=200, index=True)
+    status: str = Field(max_length=16)
+    service: str = Field(max_length=100)
+    environment: str = Field(max_length=60)
+    kind: str = Field(max_length=16)
+    summary: str = Field(max_length=300)
+    version: str | None = Field(default=None, max_length=100)
+    previous_version: str | None = Field(default=None, max_length=100)
+    author: str | None = Field(default=None, max_length=200)
+    url: str | None = Field(default=None, max_length=500)
+    source: str = Field(max_length=16)  # webhook | github | cli
+    freeze: str | None = Field(default=None, max_length=500)  # the freeze it arrived during
+    started_at: datetime = _time(nullable=False)
+    finished_at: datetime | None = _time()
+    recorded_at: datetime = _time(nullable=False)
 
 
 class PersonRecord(SQLModel, table=True):

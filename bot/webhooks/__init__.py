@@ -25,6 +25,7 @@ from bot.domain.throttle import Throttle
 from bot.ingest import MAX_BODY, PayloadError, alertmanager, generic, grafana, pagerduty
 from bot.observability import Metrics
 from bot.services.alerts import AlertService, IngestResult
+from bot.services.changes import ChangeService
 from bot.services.followups import Followups
 from bot.web.guard import Refused, read_body
 from bot.webhooks.schemas import ALERTMANAGER_BODY, GENERIC_BODY, PAGERDUTY_BODY, body_of
@@ -87,6 +88,7 @@ class WebhookServices:
     deliveries_per_minute: int
     followups: Followups
     config: WarroomConfig
+    changes: ChangeService
     throttle: Throttle = field(init=False)
 
     def __post_init__(self) -> None:
@@ -108,11 +110,12 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 def install(app: FastAPI, webhooks: WebhookServices) -> None:
-    from bot.webhooks import trackers
+    from bot.webhooks import changes, trackers
 
     app.state.webhooks = webhooks
     app.include_router(router)
     app.include_router(trackers.router)
+    app.include_router(changes.router)
 
 
 def invalid(exc: PayloadError) -> JSONResponse:

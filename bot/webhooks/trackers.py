@@ -21,6 +21,7 @@ from bot.web.guard import Refused, read_body
 
 # The package is initialised before this module (install() imports it): no import cycle.
 from bot.webhooks import WebhookServices, refusal, services
+from bot.webhooks.changes import deployment_status
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -60,7 +61,7 @@ async def apply(
     return JSONResponse({"changed": changed})
 
 
-@router.post("/github", summary="GitHub `issues` webhook (X-Hub-Signature-256)")
+@router.post("/github", summary="GitHub `issues` and `deployment_status` webhook (X-Hub-Signature-256)")
 async def from_github(request: Request) -> JSONResponse:
     s = services(request)
     try:
@@ -69,8 +70,11 @@ async def from_github(request: Request) -> JSONResponse:
         )
     except Refused as exc:
         return refusal(exc)
-    if request.headers.get("x-github-event") != "issues":
-        return JSONResponse({"ignored": "not an issues event"})
+    kind = request.headers.get("x-github-event")
+    if kind == "deployment_status":
+        return await deployment_status(s, event)
+    if kind != "issues":
+        return JSONResponse({"ignored": "not an issues or deployment_status event"})
     action = event.get("action")
     repo = str((event.get("repository") or {}).get("full_name") or "")
     issue = event.get("issue") or {}

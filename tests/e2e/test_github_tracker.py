@@ -152,7 +152,7 @@ async def test_closing_the_issue_closes_the_follow_up_once_and_forged_webhooks_c
         content=ping,
         headers={**headers, "X-GitHub-Event": "ping", "X-Hub-Signature-256": signed},
     )
-    assert answer.json() == {"ignored": "not an issues event"}
+    assert answer.json() == {"ignored": "not an issues or deployment_status event"}
 
 
 async def test_done_in_slack_closes_the_issue_and_the_reconcile_catches_silent_changes(

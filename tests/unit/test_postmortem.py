@@ -25,6 +25,7 @@ from bot.documents.postmortem import (
     RunbookSection,
     StepLine,
 )
+from bot.domain.changes import Change
 from bot.domain.metrics import format_duration
 from bot.domain.people import Names, Person
 
@@ -55,6 +56,36 @@ class IncidentRow:
     mitigated_at: datetime | None = T0 + 41 * MINUTE
     resolved_at: datetime | None = T0 + 95 * MINUTE
     closed_at: datetime | None = T0 + 180 * MINUTE
+    cause_change: str | None = "deploy-4711"
+
+
+DEPLOY_4711 = Change(
+    "deploy-4711",
+    "checkout",
+    "production",
+    "deploy",
+    "succeeded",
+    "checkout v2.4.0",
+    at(-9),
+    at(-6),
+    version="v2.4.0",
+    previous_version="v2.3.9",
+    author="alice@example.com",
+    url="https://deploy.example.com/4711",
+)
+ROLLBACK = Change(
+    "deploy-4712",
+    "checkout",
+    "production",
+    "deploy",
+    "succeeded",
+    "checkout v2.3.9",
+    at(37),
+    at(40),
+    version="v2.3.9",
+    author="carol@example.com",
+    freeze="SEV2 incident #42 is open on checkout",
+)
 
 
 def realistic(incident: IncidentRow | None = None) -> PostmortemData:
@@ -117,6 +148,22 @@ def realistic(incident: IncidentRow | None = None) -> PostmortemData:
             FollowUpLine("Canary deploys for checkout", None, at(101), "P2", "done"),
             FollowUpLine("Rewrite the payment client", "U0CAROL", at(102), "P3", "wont_do"),
         ],
+        changes_before=[
+            DEPLOY_4711,
+            Change(
+                "flag-9",
+                "checkout",
+                "production",
+                "flag",
+                "succeeded",
+                "new-cart on",
+                at(-50),
+                at(-50),
+                author="dana",
+            ),
+        ],
+        changes_during=[ROLLBACK],
+        cause=DEPLOY_4711,
         chart=b"\x89PNG\r\n\x1a\n(the timeline picture; its drawing is tested on its own)",
         comparison="Resolved in 1 h 35 min; SEV2 median over the last 90 days: 48 min, p90 2 h 10 min (7 incidents)",
         names=Names(

@@ -171,7 +171,7 @@ def test_templates_escape_values_and_show_gaps() -> None:
     )
     assert template_problems("{{ incident.service }} {{ labels.anything }}") == []
     assert template_problems("{{ secrets }}") == [
-        "unknown template variable `secrets` (use incident.* or labels.*)"
+        "unknown template variable `secrets` (use incident.*, labels.*, changes or last_change.*)"
     ]
 
 

@@ -8,6 +8,7 @@ alerts and checklist.
 
 from bot.slack.blocks.alerts import alerts_blocks, alerts_cleared_blocks, alerts_text, triage_blocks
 from bot.slack.blocks.catchup import catchup_blocks, catchup_text
+from bot.slack.blocks.changes import cause_line, change_line, changes_blocks, changes_listing, changes_text
 from bot.slack.blocks.checklist import (
     EXPANDED_STEPS,
     checklist_blocks,
@@ -64,6 +65,11 @@ __all__ = [
     "button",
     "catchup_blocks",
     "catchup_text",
+    "cause_line",
+    "change_line",
+    "changes_blocks",
+    "changes_listing",
+    "changes_text",
     "checklist_blocks",
     "checklist_text",
     "command_blocks",

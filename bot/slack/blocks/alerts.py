@@ -47,13 +47,16 @@ def alerts_cleared_blocks(incident: Incident, commander: str | None, total: int)
     ]
 
 
-def triage_blocks(alert: AlertRecord, value: str) -> list[Block]:
+def triage_blocks(alert: AlertRecord, value: str, after: str | None = None) -> list[Block]:
+    """`after`: `12 minutes after deploy checkout v2.14.0` when a change shortly preceded it."""
     url = next((u for u in alert.links if u.startswith(("https://", "http://"))), None)
     details = [f"*{escape(alert.title[:200])}*", f"Source: {escape(alert.source)}"]
     if alert.service:
         details.append(f"Service: {escape(alert.service)}")
     if alert.severity:
         details.append(f"Severity: {escape(alert.severity)}")
+    if after:
+        details.append(f":package: Started {escape(after)}")
     if url:
         details.append(slack_link(url, f"Open in {alert.source}"))
     return [

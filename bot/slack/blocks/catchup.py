@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.domain.metrics import format_duration
+from bot.slack.blocks.changes import change_line
 from bot.slack.blocks.kit import EVENT_EMOJI, STATUS_EMOJI, Block, context, mrkdwn, who
 from bot.slack.text import escape, escape_keeping_mentions
 
@@ -14,11 +15,12 @@ if TYPE_CHECKING:
 
 STEPS_SHOWN = 8
 FOLLOWUPS_SHOWN = 8
+CHANGES_SHOWN = 5
 
 
 def catchup_text(c: Catchup, now: datetime) -> str:
     """mrkdwn: status, severity, roles, time since start, the last status updates, open
-    runbook steps, open follow-ups."""
+    runbook steps, open follow-ups, recent changes to its service."""
     incident = c.incident
     since = format_duration((now - incident.started_at).total_seconds())
     status = f"{STATUS_EMOJI.get(incident.status, '')} {incident.status}"
@@ -41,6 +43,17 @@ def catchup_text(c: Catchup, now: datetime) -> str:
     for item in c.followups[:FOLLOWUPS_SHOWN]:
         owner = f" (owner {who(item.owner)})" if item.owner else ""
         lines.append(f"• {escape(item.text)}{owner}")
+    changed = [*c.changes.during[:CHANGES_SHOWN], *c.changes.suspects[:CHANGES_SHOWN]]
+    if incident.service:
+        lines.append(
+            f"*Recent changes* to {escape(incident.service)}"
+            if changed
+            else "*Recent changes*: none recorded"
+        )
+    for change in changed[:CHANGES_SHOWN]:
+        lines.append(
+            f"• {change_line(change, incident.started_at, cause=change.id == incident.cause_change)}"
+        )
     return "\n".join(lines)[:2900]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.config import WarroomConfig
+from bot.domain.changes import frozen_by
 from bot.domain.incident import Status
 from bot.domain.reviews import ReviewState
 from bot.slack.blocks.kit import EVENT_EMOJI, STATUS_EMOJI, Block, button, context, mrkdwn, who
@@ -17,8 +18,11 @@ def heading(incident: Incident) -> str:
     return f"{drill}#{incident.number} {incident.title}"
 
 
-def summary_blocks(incident: Incident, roles: dict[str, str], config: WarroomConfig) -> list[Block]:
-    """The pinned summary in the incident channel, kept current with chat.update."""
+def summary_blocks(
+    incident: Incident, roles: dict[str, str], config: WarroomConfig, changes: str | None = None
+) -> list[Block]:
+    """The pinned summary in the incident channel, kept current with chat.update. `changes`:
+    its cause, or the change it started shortly after (blocks/changes.py)."""
     status = incident.status
     fields = [
         f"*Severity*\n{incident.severity}",
@@ -32,6 +36,11 @@ def summary_blocks(incident: Incident, roles: dict[str, str], config: WarroomCon
     ]
     if incident.description:
         blocks.append(mrkdwn(escape(incident.description)))
+    if changes:
+        blocks.append(mrkdwn(changes))
+    open_ = Status(status) not in (Status.RESOLVED, Status.CLOSED) and not incident.drill
+    if frozen := frozen_by(incident.severity, incident.service, open_, config.changes.freeze_on):
+        blocks.append(mrkdwn(f":no_entry: {escape(frozen)} (`GET /api/freeze`)"))
     if incident.resolve_summary:
         blocks.append(mrkdwn(f"*Resolution*\n{escape(incident.resolve_summary)}"))
     if incident.postmortem_version:
@@ -78,8 +87,11 @@ def review_words(incident: Incident) -> str:
     return " · " + " · ".join(parts)
 
 
-def announcement_blocks(incident: Incident, roles: dict[str, str], outcome: str | None = None) -> list[Block]:
-    """`outcome`: once resolved, how long it took beside its severity's recent figures."""
+def announcement_blocks(
+    incident: Incident, roles: dict[str, str], outcome: str | None = None, changes: str | None = None
+) -> list[Block]:
+    """`outcome`: once resolved, how long it took beside its severity's recent figures;
+    `changes`: its cause, or the change it started shortly after."""
     where = f"<#{incident.channel_id}>" if incident.channel_id else "(channel being created)"
     announcement = [
         mrkdwn(
@@ -88,6 +100,8 @@ def announcement_blocks(incident: Incident, roles: dict[str, str], outcome: str 
             f"Commander: {who(roles.get('commander'))} · Join {where}"
         )
     ]
+    if changes:
+        announcement.append(context(changes))
     if outcome:
         announcement.append(context(f":stopwatch: {escape(outcome)}"))
     return announcement

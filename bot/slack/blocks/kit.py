@@ -27,6 +27,8 @@ EVENT_EMOJI = {
     "declared": ":fire:",
     "runbook": ":clipboard:",
     "reminder": ":alarm_clock:",
+    "change": ":package:",
+    "cause": ":dart:",
 }
 
 TEXT_MAX = 3000  # characters in one text object

@@ -107,6 +107,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command} followup [TITLE @owner p1 due:14d]`: record an action item (no text: the form); `{command} followups` lists them with Done buttons",
             f"• `{command} postmortem`: write the post-mortem draft now (it is written on close too)",
             f"• `{command} postmortem review|publish|owner @user`: put it in review, publish it, change its owner",
+            f"• `{command} changes`: what changed to the service before and during it; `{command} cause CHANGE_ID` links the cause",
             "React with :pushpin: to put a message on the timeline.",
         ]
     )

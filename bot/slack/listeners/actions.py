@@ -1,4 +1,5 @@
-"""Buttons on the pinned incident summary, on triage posts and on the follow-up list."""
+"""Buttons on the pinned incident summary, on triage posts, on the follow-up list and on the
+changes message."""
 
 from __future__ import annotations
 
@@ -119,7 +120,33 @@ async def followup_button(
     )
 
 
+async def suspect_change(
+    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, context: dict[str, Any]
+) -> None:
+    """Suspect on the changes message: links that change as the incident's cause, for the
+    incident of this channel only; the message is shown again with the cause marked."""
+    await ack()
+    s, user = services(context), body["user"]["id"]
+    try:
+        incident = await s.queries.by_channel(click_channel(body) or "")
+        if incident is None or incident.number is None:
+            raise DomainError("A change is linked from its incident's channel.")
+        change_id = str(action.get("value") or "")[:200]
+        incident, _ = await s.changes.link_cause(incident.number, change_id, user)
+        found = await s.changes.for_incident(incident)
+    except Exception as exc:
+        await tell(respond, reply_to(exc))
+        return
+    lookback = config(context).changes.lookback
+    await respond(
+        text=blocks.changes_text(incident, found),
+        blocks=blocks.changes_blocks(incident, found, lookback),
+        replace_original=True,
+    )
+
+
 def register(app: AsyncApp) -> None:
+    app.action(Action.SUSPECT_CHANGE)(suspect_change)
     app.action(Action.TAKE_COMMANDER)(take_commander)
     app.action(Action.OPEN_STATUS)(open_form)
     app.action(Action.OPEN_RESOLVE)(open_form)

@@ -35,6 +35,7 @@ class Commands:
         self.reports = services.reports
         self.reviews = services.reviews
         self.followups = services.followups
+        self.changes = services.changes
         self.config = config
         self.anywhere: dict[str, Callable[[str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]] = {
             "declare": self.declare,
@@ -59,6 +60,8 @@ class Commands:
             "followup": self.followup,
             "followups": self.followups_list,
             "postmortem": self.postmortem,
+            "changes": self.changes_list,
+            "cause": self.cause,
         }
 
     async def handle(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
@@ -193,7 +196,7 @@ class Commands:
     async def catchup(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
     ) -> Reply:
-        return blocks.catchup_text(await catchup(self.queries.db, _n(incident)), utcnow())
+        return blocks.catchup_text(await catchup(self.queries.db, _n(incident), self.changes), utcnow())
 
     async def resolve(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
@@ -242,6 +245,24 @@ class Commands:
         items = await self.followups.of_incident(_n(incident))
         shown = blocks.followups_blocks(incident, items, self.config.slash_command, utcnow())
         return {"text": blocks.followups_text(incident, items, self.config.slash_command), "blocks": shown}
+
+    async def changes_list(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        found = await self.changes.for_incident(incident)
+        shown = blocks.changes_listing(incident, found, self.config.changes.lookback)
+        return {"text": blocks.changes_text(incident, found), "blocks": shown}
+
+    async def cause(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        """`cause CHANGE_ID`: that change caused this incident (`changes` lists the ids)."""
+        if not rest.strip():
+            raise DomainError(
+                f"Which change? `{self.config.slash_command} cause CHANGE_ID`; `changes` lists them."
+            )
+        _, change = await self.changes.link_cause(_n(incident), rest.strip(), command["user_id"])
+        return f":dart: Linked {escape(change.label())} as the cause."
 
     async def postmortem(
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
