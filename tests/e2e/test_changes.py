@@ -22,7 +22,7 @@ from bot.sim.github import GitHubFake
 from bot.sim.server import SlackSimulator
 from bot.slack.ids import Action, Marker
 from bot.store.db import Database
-from bot.store.tables import ChangeEvent
+from bot.store.tables import ChangeEvent, RunbookRun
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.helpers import (
@@ -184,6 +184,8 @@ async def test_the_deploy_before_an_alert_is_the_suspect_and_checkout_is_frozen_
     stored = await rows(warroom, ChangeEvent, ChangeEvent.change_id == "deploy-8813")
     assert stored[0].previous_version == "v2.14.0" and stored[0].freeze  # the rollback's target, and the flag
 
+    caught_up = (await slack.command(people.carol, "catchup", channel.id)).json()["text"]
+    assert "*Recent changes* to checkout" in caught_up and "deploy checkout v2.13.2" in caught_up
     listed = await slack.command(people.carol, "changes", channel.id)
     assert "Cause" in listed.text and "While it was open" in listed.text and "deploy-8813" in listed.text
 
@@ -322,3 +324,47 @@ async def test_the_command_line_records_changes_and_gates_pipelines(
     code, out, _ = await run_warroom(env, "report", "dora", "--since", "7d", "--format", "json")
     assert code == 0 and json.loads(out)["overall"]["deployments"] == 1
     assert (await count(warroom, Incident)) == 1
+
+
+ROLLBACK_RUNBOOK = """
+name: bad-deploy
+description: The service broke right after a deploy
+match:
+  changed_within: 2h
+steps:
+  - id: look
+    title: Look at what changed
+    details: "Changed before it broke: {{ changes }}"
+  - id: rollback
+    title: Roll back
+    command: "deployctl rollback {{ incident.service }} --to {{ last_change.previous_version }}"
+"""
+
+
+async def test_a_runbook_matches_a_recent_change_and_its_command_names_the_rollback_target(
+    db: Database, sim: SlackSimulator, postmortem_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "bad-deploy.yaml").write_text(ROLLBACK_RUNBOOK)
+    config = WarroomConfig.model_validate({"alerts": {"default": {"action": "declare", "severity": "SEV2"}}})
+    async with warroom_with(db, sim, config, postmortem_dir, runbooks_dir=str(tmp_path)) as app:
+        transport = httpx.ASGITransport(app=app.http)
+        async with httpx.AsyncClient(transport=transport, base_url="http://warroom.test") as http:
+            now = datetime.now(UTC)
+            for change_id, version, ago in [("d-1", "v2.13.2", 300), ("d-2", "v2.14.0", 20)]:
+                sent = deploy(change_id, version, now - timedelta(minutes=ago))
+                assert (await http.post("/webhooks/changes", content=sent, headers=BEARER)).json()["recorded"]
+            number = await alert_for_checkout(http, now - timedelta(minutes=2))
+            await settle(app)
+            channel = await incident_channel(app, sim, number)
+            checklist = next(m for m in channel.messages if str(m.get("text", "")).startswith("Runbook "))
+            shown = texts(checklist)
+            assert "Changed before it broke: deploy checkout v2.14.0" in shown
+            assert "deployctl rollback checkout --to v2.13.2" in shown
+
+            # Nothing changed to search lately: the runbook's changed_within keeps it out.
+            quiet = payloads.alertmanager_alert(service="search", fingerprint="0f0f0f0f0f0f0f0f")
+            body = payloads.alertmanager([quiet], group_key='{}:{alertname="HighErrorRate",service="search"}')
+            await http.post("/webhooks/alertmanager", content=body, headers=BEARER)
+            await settle(app)
+            runs = [(r.incident_number, r.name) for r in await rows(app, RunbookRun)]
+            assert runs == [(number, "bad-deploy")]

@@ -4,6 +4,8 @@ and nothing exists twice."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,9 @@ from bot.sim.jira import JiraFake
 from bot.sim.linear import LinearFake
 from bot.sim.server import Channel, SlackSimulator
 from bot.store.db import Database
-from bot.store.tables import FollowUp, Incident
-from tests.conftest import People
+from bot.store.tables import ChangeEvent, FollowUp, Incident
+from tests import payloads
+from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.helpers import TEST_CONFIG, environment
 from tests.reliability.conftest import Server, census, serving, settled, until
 
@@ -191,3 +194,53 @@ async def test_a_kill_between_the_trackers_answer_and_the_commit_makes_one_ticke
         assert (await census(db, sim)).jobs_failed == 0
     finally:
         await fake.stop()
+
+
+@pytest.mark.processes
+async def test_a_kill_after_a_change_was_echoed_does_not_post_it_again(
+    db: Database, sim: SlackSimulator, people: People
+) -> None:
+    """A deploy before an alert (its suspects message), then a rollback while the incident is
+    open, whose line on the timeline Slack posts just before the kill: after the restart each
+    message is there once, and the change once."""
+    env = environment(db, sim)
+    now = datetime.now(UTC)
+    bearer = {"Authorization": f"Bearer {ALERT_TOKEN}"}
+
+    def deploy(change_id: str, version: str, finished: datetime) -> bytes:
+        body = {"id": change_id, "service": "checkout", "summary": f"checkout {version}", "version": version}
+        return json.dumps(
+            {**body, "finished_at": finished.isoformat(), "started_at": finished.isoformat()}
+        ).encode()
+
+    def posted(text: str) -> list[dict]:
+        channel = next(c for c in sim.channels.values() if c.name.startswith("inc-1-"))
+        return [m for m in channel.messages if text in json.dumps(m.get("blocks", [])) + m["text"]]
+
+    async with serving(env, sim) as first:
+        await first.http.post(
+            "/webhooks/changes", content=deploy("d-1", "v2.14.0", now - timedelta(minutes=9)), headers=bearer
+        )
+        alert = payloads.alertmanager(
+            [payloads.alertmanager_alert(starts_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"))]
+        )
+        assert (
+            await first.http.post("/webhooks/alertmanager", content=alert, headers=bearer)
+        ).status_code == 200
+        await until(lambda: projected(sim) and bool(posted("Suspect")), "the suspects are listed")
+        sim.inject("chat.postMessage", status=200, delay=60, times=None)
+        rollback = deploy("d-2", "v2.13.2", datetime.now(UTC))
+        assert (await first.http.post("/webhooks/changes", content=rollback, headers=bearer)).json()[
+            "incidents"
+        ] == [1]
+        await until(lambda: bool(posted("deploy checkout v2.13.2 finished")), "Slack has posted the change")
+        await first.kill()
+    sim.clear_faults()
+    async with serving(env, sim):
+        await settled(db)
+    assert len(posted("deploy checkout v2.13.2 finished")) == 1
+    assert len(posted("Suspect")) == 1
+    async with db.sessions() as session:
+        events = list(await session.scalars(sa.select(ChangeEvent)))
+    assert sorted(e.change_id for e in events) == ["d-1", "d-2"]
+    assert (await census(db, sim)).jobs_failed == 0

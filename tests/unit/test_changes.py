@@ -216,3 +216,20 @@ def test_a_github_deployment_status_is_a_deploy_of_the_repository() -> None:
     assert pending is not None and pending.status == "started" and pending.finished_at is None
     with pytest.raises(PayloadError):
         from_github({"deployment_status": {"state": "success"}}, now=START)
+
+
+def test_runbook_conditions_and_templates_know_about_changes() -> None:
+    from bot.domain.runbooks import Condition, Facts, template_problems
+    from bot.runbook_files import ConditionSpec
+
+    within = ConditionSpec.model_validate({"changed_within": "2h"}).compile()
+    assert within == Condition(changed_within=timedelta(hours=2)) and not within.empty
+    assert within.holds(Facts("SEV2", "checkout", since_change=timedelta(minutes=30)))
+    assert not within.holds(Facts("SEV2", "checkout", since_change=timedelta(hours=3)))
+    assert not within.holds(Facts("SEV2", "checkout"))  # it never changed
+    assert within.describe() == "changed within 2 h 00 min"
+    with pytest.raises(ValueError, match="not a duration"):
+        ConditionSpec.model_validate({"changed_within": "soon"})
+    assert template_problems("{{ last_change.previous_version }} {{ changes }}") == []
+    [problem] = template_problems("{{ last_change.sha }}")
+    assert problem.startswith("unknown template variable `last_change.sha` (last_change has author, environment")
