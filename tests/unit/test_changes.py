@@ -232,4 +232,6 @@ def test_runbook_conditions_and_templates_know_about_changes() -> None:
         ConditionSpec.model_validate({"changed_within": "soon"})
     assert template_problems("{{ last_change.previous_version }} {{ changes }}") == []
     [problem] = template_problems("{{ last_change.sha }}")
-    assert problem.startswith("unknown template variable `last_change.sha` (last_change has author, environment")
+    assert problem.startswith(
+        "unknown template variable `last_change.sha` (last_change has author, environment"
+    )
