@@ -39,11 +39,11 @@ class ChangeStatus(StrEnum):
 CHANGE_KINDS = tuple(k.value for k in ChangeKind)
 CHANGE_STATUSES = tuple(s.value for s in ChangeStatus)
 # Which event of a change says how it ended: a later stage wins over an earlier one.
-_STAGE = {
-    ChangeStatus.STARTED: 0,
-    ChangeStatus.SUCCEEDED: 1,
-    ChangeStatus.FAILED: 1,
-    ChangeStatus.ROLLED_BACK: 2,
+_STAGE: dict[str, int] = {
+    ChangeStatus.STARTED.value: 0,
+    ChangeStatus.SUCCEEDED.value: 1,
+    ChangeStatus.FAILED.value: 1,
+    ChangeStatus.ROLLED_BACK.value: 2,
 }
 
 
@@ -125,18 +125,19 @@ def fold(events: Iterable[Change]) -> list[Change]:
         if seen is None:
             found[event.id] = event
             continue
-        later = _STAGE[ChangeStatus(event.status)] >= _STAGE[ChangeStatus(seen.status)]
-        newer, older = (event, seen) if later else (seen, event)
-        found[event.id] = replace(
-            newer,
-            started_at=min(seen.started_at, event.started_at),
-            finished_at=newer.finished_at or older.finished_at,
-            version=newer.version or older.version,
-            previous_version=newer.previous_version or older.previous_version,
-            author=newer.author or older.author,
-            url=newer.url or older.url,
-            freeze=seen.freeze or event.freeze,
-        )
+        newer, older = (event, seen) if _STAGE[event.status] >= _STAGE[seen.status] else (seen, event)
+        merged = {
+            "started_at": min(seen.started_at, event.started_at),
+            "finished_at": newer.finished_at or older.finished_at,
+            "version": newer.version or older.version,
+            "previous_version": newer.previous_version or older.previous_version,
+            "author": newer.author or older.author,
+            "url": newer.url or older.url,
+            "freeze": seen.freeze or event.freeze,
+        }
+        # Most events repeat what the earlier one said: keep the newer as it is (no copy).
+        same = all(getattr(newer, name) == value for name, value in merged.items())
+        found[event.id] = newer if same else replace(newer, **merged)  # type: ignore[arg-type]
     return sorted(found.values(), key=lambda c: (c.at, c.id), reverse=True)
 
 
@@ -195,6 +196,17 @@ def previous_version(change: Change, history: Iterable[Change]) -> str | None:
         and c.at <= change.started_at
     ]
     return max(earlier, key=lambda c: c.at).version if earlier else None
+
+
+def with_previous(shown: Sequence[Change], history: Sequence[Change]) -> list[Change]:
+    """`shown`, each deploy that does not say what it replaced given the version the same
+    service ran before it (from `history`): what a rollback command goes back to."""
+    return [
+        c
+        if c.previous_version or not c.is_deploy
+        else replace(c, previous_version=previous_version(c, history))
+        for c in shown
+    ]
 
 
 # ---------------------------------------------------------------- the deploy gate

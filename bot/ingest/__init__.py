@@ -28,16 +28,21 @@ class PayloadError(ValueError):
 
 def load_json(body: bytes) -> dict[str, Any]:
     """A JSON object with every string made storable (no NUL, no lone surrogate)."""
+    data = load_value(body)
+    if not isinstance(data, dict):
+        raise PayloadError("(body)", "expected a JSON object")
+    return data
+
+
+def load_value(body: bytes) -> Any:
+    """Any JSON value, its strings made storable."""
     if json_too_deep(body):
         raise PayloadError("(body)", f"JSON nested deeper than {JSON_MAX_DEPTH} levels")
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PayloadError("(body)", f"not valid JSON ({str(exc)[:100]})") from None
-    if not isinstance(data, dict):
-        raise PayloadError("(body)", "expected a JSON object")
-    cleaned: dict[str, Any] = _clean(data)
-    return cleaned
+    return _clean(data)
 
 
 def _clean(value: Any) -> Any:

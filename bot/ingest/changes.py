@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.changes import CHANGE_KINDS, CHANGE_STATUSES, Change, ChangeKind, ChangeStatus
-from bot.ingest import PayloadError, bounded_key, clamp, field, load_json, timestamp
+from bot.ingest import PayloadError, bounded_key, clamp, field, load_json, load_value, timestamp
 
 MAX_ID, MAX_SERVICE, MAX_ENVIRONMENT, MAX_SUMMARY, MAX_VERSION, MAX_AUTHOR, MAX_URL = (
     200,
@@ -46,8 +46,30 @@ GITHUB_STATES = {
 }
 
 
+MAX_BATCH = 500  # changes in one delivery
+
+
 def parse(body: bytes, *, now: datetime, source: str = "webhook") -> Change:
     return from_dict(load_json(body), now=now, source=source)
+
+
+def parse_batch(body: bytes, *, now: datetime) -> list[Change] | Change:
+    """One change (a JSON object), or a batch of them (an array of up to 500 objects); a
+    bad element is named by its index (`[3].service`) and the whole delivery refused."""
+    items = load_value(body)
+    if isinstance(items, dict):
+        return from_dict(items, now=now)
+    if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
+        raise PayloadError("(body)", f"a batch holds 1 to {MAX_BATCH} changes")
+    changes = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise PayloadError(f"[{i}]", "expected a JSON object")
+        try:
+            changes.append(from_dict(item, now=now))
+        except PayloadError as exc:
+            raise PayloadError(f"[{i}].{exc.field}", exc.message) from None
+    return changes
 
 
 def from_dict(data: dict[str, Any], *, now: datetime, source: str = "webhook") -> Change:

@@ -8,11 +8,14 @@ service was frozen. The reads answer "what changed before this incident?" (the s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,10 +30,26 @@ from bot.store.tables import ChangeEvent, Incident
 
 EVENTS, INCIDENTS = ChangeEvent.__table__, Incident.__table__  # type: ignore[attr-defined]
 EVENT, INCIDENT = EVENTS.c, INCIDENTS.c
-INSERT_EVENT = sa.insert(EVENTS)
 OPEN_INCIDENTS = sa.select(
     INCIDENT.number, INCIDENT.severity, INCIDENT.service, INCIDENT.title, INCIDENT.private, INCIDENT.drill
 ).where(INCIDENT.status.in_([s.value for s in ACTIVE]))
+# The columns of a Change, in the order of its fields: rows become changes by position.
+CHANGE_COLUMNS = [
+    EVENT.change_id,
+    EVENT.service,
+    EVENT.environment,
+    EVENT.kind,
+    EVENT.status,
+    EVENT.summary,
+    EVENT.started_at,
+    EVENT.finished_at,
+    EVENT.version,
+    EVENT.previous_version,
+    EVENT.author,
+    EVENT.url,
+    EVENT.source,
+    EVENT.freeze,
+]
 MAX_LISTED = 10  # suspects shown in the channel, each with a button
 
 
@@ -64,37 +83,64 @@ class ChangeService:
 
     async def record(self, change: Change) -> Recorded:
         """Store a change event once; put it on the timeline of its service's open incidents."""
+        [recorded] = await self.record_many([change])
+        return recorded
+
+    async def record_many(self, changes: Sequence[Change]) -> list[Recorded]:
+        """Several change events in one transaction (a batch delivery), each stored once:
+        an event recorded before (the same change id and status) changes nothing."""
         try:
             async with self.db.transaction() as session:
-                if await self._seen(session, change):
-                    return Recorded(change, False, [], Freeze(False))
-                recorded = await self._record(session, change)
-        except IntegrityError:  # the same event, at the same moment, in another request
-            return Recorded(change, False, [], Freeze(False))
-        if recorded.incidents:
+                recorded = await self._record(session, changes)
+        except IntegrityError:  # the same events, at the same moment, in another request
+            return [Recorded(c, False, [], Freeze(False)) for c in changes]
+        if any(r.incidents for r in recorded):
             self.timeline.notify()
         return recorded
 
-    async def _record(self, session: AsyncSession, change: Change) -> Recorded:
+    async def _record(self, session: AsyncSession, changes: Sequence[Change]) -> list[Recorded]:
         now = self.clock()
-        counted = self.settings.counts(change.environment)
-        if change.is_deploy and change.previous_version is None:
-            history = await self._events(session, change.service, until=change.started_at, limit=50)
-            change = replace(change, previous_version=rules.previous_version(change, rules.fold(history)))
         open_ = await self._open(session)
-        gate = self._gate(change.service, open_, now) if counted else Freeze(False)
-        change = replace(change, freeze=gate.reason[:500] if gate.reason else None)
-        await session.execute(INSERT_EVENT, _row(change, now))
-        numbers = [i.number for i in open_ if i.service == change.service] if counted else []
-        for number in numbers:
-            text = f"{change.label()} {rules.ChangeStatus(change.status).words}"
-            text += f" ({change.author})" if change.author else ""
-            if gate.frozen:
-                text = f":warning: During a freeze: {text}. {gate.reason}"
-            key = f"change:{number}:{change.id}:{change.status}"[:200]
-            await self.timeline.append(session, number, "change", None, text, now, key=key, source=change.url)
-            await self.timeline.echo(session, number, key)
-        return Recorded(change, True, numbers, gate)
+        gates: dict[str, Freeze] = {}
+        prepared: list[tuple[Change, Freeze]] = []
+        for change in changes:
+            counted = self.settings.counts(change.environment)
+            gate = Freeze(False)
+            if counted:
+                gate = gates.get(change.service) or gates.setdefault(
+                    change.service, self._gate(change.service, open_, now)
+                )
+            prepared.append((replace(change, freeze=gate.reason[:500] if gate.reason else None), gate))
+        stored = await self._insert_new(session, [_row(c, now) for c, _ in prepared])
+        recorded = []
+        for change, gate in prepared:
+            if (change.id, change.status) not in stored:
+                recorded.append(Recorded(change, False, [], gate))
+                continue
+            stored.discard((change.id, change.status))  # the same event twice in one batch: once
+            counted = self.settings.counts(change.environment)
+            numbers = [i.number for i in open_ if i.service == change.service] if counted else []
+            for number in numbers:
+                await self._on_timeline(session, number, change, gate, now)
+            recorded.append(Recorded(change, True, numbers, gate))
+        return recorded
+
+    async def _insert_new(self, session: AsyncSession, rows: list[dict[str, object]]) -> set[tuple[str, str]]:
+        """Insert the events not stored yet; the (change id, status) of those inserted."""
+        insert = sqlite_insert(EVENTS) if self.db.is_sqlite else postgresql_insert(EVENTS)
+        statement = insert.on_conflict_do_nothing().returning(EVENT.change_id, EVENT.status)
+        return {(row.change_id, row.status) for row in await session.execute(statement, rows)}
+
+    async def _on_timeline(
+        self, session: AsyncSession, number: int, change: Change, gate: Freeze, now: datetime
+    ) -> None:
+        text = f"{change.label()} {rules.ChangeStatus(change.status).words}"
+        text += f" ({change.author})" if change.author else ""
+        if gate.frozen:
+            text = f":warning: During a freeze: {text}. {gate.reason}"
+        key = f"change:{number}:{change.id}:{change.status}"[:200]
+        await self.timeline.append(session, number, "change", None, text, now, key=key, source=change.url)
+        await self.timeline.echo(session, number, key)
 
     async def link_cause(self, number: int, change_id: str, actor: str) -> tuple[Incident, Change]:
         """Link a change as the incident's cause (on the timeline; the summary shows it)."""
@@ -133,13 +179,15 @@ class ChangeService:
             return IncidentChanges([], [], cause[0] if cause else None, None)
         lookback = self.settings.lookback
         end = incident.resolved_at or self.clock()
-        events = await self._events(
-            session, incident.service, since=incident.started_at - lookback, until=end
-        )
+        # The service's newest events up to the end: the suspects, what changed while it was
+        # open, and the deploys before them (each deploy's previous version).
+        events = await self._events(session, incident.service, until=end)
         changes = [c for c in rules.fold(events) if self.settings.counts(c.environment)]
         return IncidentChanges(
-            suspects=rules.before(changes, incident.started_at, lookback),
-            during=rules.during(changes, incident.started_at, incident.resolved_at),
+            suspects=rules.with_previous(rules.before(changes, incident.started_at, lookback), changes),
+            during=rules.with_previous(
+                rules.during(changes, incident.started_at, incident.resolved_at), changes
+            ),
             cause=cause[0] if cause else None,
             lead=rules.lead(changes, incident.started_at, lookback),
         )
@@ -150,13 +198,22 @@ class ChangeService:
             found = await latest(session, service, at, self.settings)
         return rules.lead_words(rules.lead(found, at, self.settings.lookback))
 
-    async def history(self, start: datetime, end: datetime) -> list[Change]:
-        """Every change that started in the period (DORA figures), newest first."""
+    async def deploys(self, start: datetime, end: datetime) -> list[Change]:
+        """Every deploy to a counted environment that started in the period (DORA figures),
+        newest first. Folding ten thousands of events is CPU work: a thread's, not the event
+        loop's."""
+        query = sa.select(*CHANGE_COLUMNS).where(
+            EVENT.started_at >= start, EVENT.started_at <= end, EVENT.kind == rules.ChangeKind.DEPLOY.value
+        )
+        if self.settings.environments:
+            query = query.where(EVENT.environment.in_(self.settings.environments))
         async with self.db.sessions() as session:
-            rows = await session.execute(
-                sa.select(EVENTS).where(EVENT.started_at >= start, EVENT.started_at <= end).order_by(EVENT.id)
-            )
+            rows = (await session.execute(query.order_by(EVENT.id))).all()
+
+        def folded() -> list[Change]:
             return [c for c in rules.fold(_change(r) for r in rows) if self.settings.counts(c.environment)]
+
+        return await asyncio.to_thread(folded)
 
     # ----------------------------------------------------------------- helpers
 
@@ -173,14 +230,10 @@ class ChangeService:
             if not drill
         ]
 
-    async def _seen(self, session: AsyncSession, change: Change) -> bool:
-        found = await session.scalar(
-            sa.select(EVENT.id).where(EVENT.change_id == change.id, EVENT.status == change.status)
-        )
-        return found is not None
-
     async def _by_id(self, session: AsyncSession, change_id: str | None) -> list[Change]:
-        rows = await session.execute(sa.select(EVENTS).where(EVENT.change_id == change_id).order_by(EVENT.id))
+        rows = await session.execute(
+            sa.select(*CHANGE_COLUMNS).where(EVENT.change_id == change_id).order_by(EVENT.id)
+        )
         return [_change(r) for r in rows]
 
     async def _events(
@@ -200,7 +253,7 @@ async def _events(
 ) -> list[Change]:
     """The service's events that started by `until` (and, given `since`, after it or still
     unfinished then), oldest first."""
-    query = sa.select(EVENTS).where(EVENT.service == service, EVENT.started_at <= until)
+    query = sa.select(*CHANGE_COLUMNS).where(EVENT.service == service, EVENT.started_at <= until)
     if since is not None:
         query = query.where(sa.or_(EVENT.started_at >= since, EVENT.finished_at >= since))
     rows = await session.execute(query.order_by(EVENT.started_at.desc(), EVENT.id.desc()).limit(limit))
@@ -214,11 +267,12 @@ async def latest(
     environments, newest first: what runbook conditions and templates see of an incident."""
     if not service:
         return []
-    return [
+    found = [
         c
         for c in rules.fold(await _events(session, service, until=at, limit=50))
         if settings.counts(c.environment)
     ]
+    return rules.with_previous(found, found)
 
 
 async def step_facts(
@@ -254,19 +308,4 @@ def _row(change: Change, now: datetime) -> dict[str, object]:
 
 
 def _change(row: sa.Row[tuple[object, ...]]) -> Change:
-    return Change(
-        id=row.change_id,
-        service=row.service,
-        environment=row.environment,
-        kind=row.kind,
-        status=row.status,
-        summary=row.summary,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        version=row.version,
-        previous_version=row.previous_version,
-        author=row.author,
-        url=row.url,
-        source=row.source,
-        freeze=row.freeze,
-    )
+    return Change(*row)  # type: ignore[arg-type,call-arg]

@@ -3,6 +3,7 @@ incidents that name one as their cause, read once, computed in the domain."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
@@ -31,7 +32,7 @@ class DoraService:
     ) -> DoraReport:
         end = now or utcnow()
         start = end - min(since, MAX_PERIOD)
-        changes = await self.changes.history(start, end)
+        changes = await self.changes.deploys(start, end)
         async with self.db.sessions() as session:
             caused = sa.select(
                 INCIDENT.number,
@@ -51,4 +52,4 @@ class DoraService:
                 .distinct()
             )
             blamed = [c for c in causes if c]
-        return dora(changes, incidents, blamed, start, end, self.zone, by)
+        return await asyncio.to_thread(dora, changes, incidents, blamed, start, end, self.zone, by)

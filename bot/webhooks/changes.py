@@ -57,23 +57,35 @@ def answer(recorded: Recorded) -> dict[str, Any]:
 
 
 @router.post(
-    "/changes", summary="A deploy, config push, flag or migration (warroom's JSON)", openapi_extra=CHANGE_BODY
+    "/changes",
+    summary="A deploy, config push, flag or migration (warroom's JSON), or an array of up to 500",
+    openapi_extra=CHANGE_BODY,
 )
 async def from_changes(request: Request) -> JSONResponse:
     s = services(request)
     try:
         s.check_rate(request)
         check_token(request.headers.get("authorization"), s.settings.alert_webhook_token)
-        change = parse.parse(
-            await read_body(request, MAX_BODY, seconds=s.settings.request_timeout), now=s.clock()
-        )
+        body = await read_body(request, MAX_BODY, seconds=s.settings.request_timeout)
+        parsed = parse.parse_batch(body, now=s.clock())
     except Refused as exc:
         return refusal(exc)
     except PayloadError as exc:
         return invalid(exc)
     with s.waiting.holding():
-        recorded = await s.changes.record(change)
-    return JSONResponse(answer(recorded))
+        if not isinstance(parsed, list):
+            return JSONResponse(answer(await s.changes.record(parsed)))
+        recorded = await s.changes.record_many(parsed)
+    return JSONResponse(
+        {
+            "received": len(recorded),
+            "recorded": sum(r.new for r in recorded),
+            "duplicates": sum(not r.new for r in recorded),
+            "incidents": sorted({n for r in recorded for n in r.incidents}),
+            "frozen": any(r.freeze.frozen for r in recorded),
+            "changes": [answer(r) for r in recorded],
+        }
+    )
 
 
 async def deployment_status(s: WebhookServices, event: dict[str, Any]) -> JSONResponse:

@@ -182,7 +182,9 @@ async def test_the_deploy_before_an_alert_is_the_suspect_and_checkout_is_frozen_
     )
     assert any("During a freeze: deploy checkout v2.13.2" in texts(m) for m in channel.messages)
     stored = await rows(warroom, ChangeEvent, ChangeEvent.change_id == "deploy-8813")
-    assert stored[0].previous_version == "v2.14.0" and stored[0].freeze  # the rollback's target, and the flag
+    assert stored[0].freeze == f"SEV2 incident #{number} is open on checkout: {incident.title}"
+    [during] = (await warroom.changes.for_incident(await warroom.queries.get(number))).during
+    assert during.previous_version == "v2.14.0"  # what it rolled back from
 
     caught_up = (await slack.command(people.carol, "catchup", channel.id)).json()["text"]
     assert "*Recent changes* to checkout" in caught_up and "deploy checkout v2.13.2" in caught_up
@@ -211,7 +213,9 @@ async def test_bad_change_payloads_get_400_naming_the_field_and_store_nothing(
         ({**bad, "service": ""}, "service"),
         ({**bad, "kind": "yolo"}, "kind"),
         ({**bad, "finished_at": "2026-13-45"}, "finished_at"),
-        ([bad], "(body)"),
+        ([bad, {**bad, "id": ""}], "[1].id"),
+        ([], "(body)"),
+        ("deploy", "(body)"),
     ]:
         answer = await http.post("/webhooks/changes", content=json.dumps(body), headers=BEARER)
         assert answer.status_code == 400 and answer.json()["field"] == field, body
@@ -220,7 +224,11 @@ async def test_bad_change_payloads_get_400_naming_the_field_and_store_nothing(
     first = await http.post("/webhooks/changes", content=deploy("x", "v1", now), headers=BEARER)
     again = await http.post("/webhooks/changes", content=deploy("x", "v1", now), headers=BEARER)
     assert first.json()["recorded"] and again.json()["duplicate"]
-    assert await count(warroom, ChangeEvent) == 1
+    batch = [bad, {**bad, "id": "y"}, {**bad, "id": "y"}]  # one known, one new (sent twice)
+    answer = (await http.post("/webhooks/changes", content=json.dumps(batch), headers=BEARER)).json()
+    assert (answer["received"], answer["recorded"], answer["duplicates"]) == (3, 1, 2)
+    assert [c["recorded"] for c in answer["changes"]] == [False, True, False]
+    assert await count(warroom, ChangeEvent) == 2
 
 
 async def test_github_deployment_status_is_a_signed_change_and_a_redelivery_changes_nothing(
