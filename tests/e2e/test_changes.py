@@ -376,3 +376,34 @@ async def test_a_runbook_matches_a_recent_change_and_its_command_names_the_rollb
             await settle(app)
             runs = [(r.incident_number, r.name) for r in await rows(app, RunbookRun)]
             assert runs == [(number, "bad-deploy")]
+
+
+async def test_the_dora_report_over_the_api_counts_a_deploy_blamed_for_an_incident(
+    warroom: Warroom, http: httpx.AsyncClient, slack: SlackDriver, sim: SlackSimulator, people: People
+) -> None:
+    now = datetime.now(UTC)
+    for change_id, minutes in [("d-1", 60), ("d-2", 15)]:
+        sent = deploy(change_id, f"v{change_id}", now - timedelta(minutes=minutes))
+        await http.post("/webhooks/changes", content=sent, headers=BEARER)
+    number = await alert_for_checkout(http, now - timedelta(minutes=5))
+    await settle(warroom)
+    channel = await incident_channel(warroom, sim, number)
+    assert (
+        (await slack.command(people.alice, "cause d-2", channel.id))
+        .json()["text"]
+        .startswith(":dart: Linked")
+    )
+    unknown = await slack.command(people.alice, "cause nope", channel.id)
+    assert "There is no change `nope`" in unknown.json()["text"]
+    await slack.command(people.alice, "resolve Rolled back", channel.id)
+    body = (await http.get("/api/reports/dora", params={"since": "7d", "by": "service"})).json()
+    checkout = body["groups"]["checkout"]
+    assert (checkout["deployments"], checkout["caused_incident"], checkout["change_failure_rate"]) == (
+        2,
+        1,
+        0.5,
+    )
+    assert checkout["recovery_seconds"]["count"] == 1 and body["overall"]["deployments"] == 2
+    assert (await http.get("/api/reports/dora", params={"since": "forever"})).status_code == 422
+    assert (await http.get("/api/reports/dora", params={"by": "team"})).status_code == 422
+    assert (await http.get("/api/freeze")).status_code == 422
