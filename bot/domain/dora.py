@@ -123,17 +123,24 @@ def dora(
         recovery=stats(everything),
         per_day=len(deployments) / days,
     )
-    weeks = calendar_buckets(start, end, "week", zone)
-    labels = [label for label, _ in weeks]
-    weekly, weekly_failed = [0] * len(weeks), [0] * len(weeks)
-    begins = [at for _, at in weeks]
-    for change in deployments:
-        i = max(bisect_right(begins, change.started_at) - 1, 0)
-        weekly[i] += 1
-        weekly_failed[i] += change.id in blamed
+    labels, weekly, weekly_failed = _weekly(deployments, blamed, start, end, zone)
     return DoraReport(
         start, end, zone, by, dict(sorted(counts.items())), overall, labels, weekly, weekly_failed
     )
+
+
+def _weekly(
+    deployments: list[Change], blamed: set[str], start: datetime, end: datetime, zone: tzinfo
+) -> tuple[list[str], list[int], list[int]]:
+    """The chart's weeks, with the deployments of each and how many of them were blamed."""
+    weeks = calendar_buckets(start, end, "week", zone)
+    begins = [at for _, at in weeks]
+    weekly, failed = [0] * len(weeks), [0] * len(weeks)
+    for change in deployments:
+        i = max(bisect_right(begins, change.started_at) - 1, 0)
+        weekly[i] += 1
+        failed[i] += change.id in blamed
+    return [label for label, _ in weeks], weekly, failed
 
 
 def per_week(group: DoraGroup) -> float:

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import WarroomConfig
@@ -89,11 +88,9 @@ class ChangeService:
     async def record_many(self, changes: Sequence[Change]) -> list[Recorded]:
         """Several change events in one transaction (a batch delivery), each stored once:
         an event recorded before (the same change id and status) changes nothing."""
-        try:
-            async with self.db.transaction() as session:
-                recorded = await self._record(session, changes)
-        except IntegrityError:  # the same events, at the same moment, in another request
-            return [Recorded(c, False, [], Freeze(False)) for c in changes]
+        # The same events at the same moment in another request: the insert skips them there.
+        async with self.db.transaction() as session:
+            recorded = await self._record(session, changes)
         if any(r.incidents for r in recorded):
             self.timeline.notify()
         return recorded
@@ -105,11 +102,9 @@ class ChangeService:
         prepared: list[tuple[Change, Freeze]] = []
         for change in changes:
             counted = self.settings.counts(change.environment)
-            gate = Freeze(False)
-            if counted:
-                gate = gates.get(change.service) or gates.setdefault(
-                    change.service, self._gate(change.service, open_, now)
-                )
+            if counted and change.service not in gates:
+                gates[change.service] = self._gate(change.service, open_, now)
+            gate = gates[change.service] if counted else Freeze(False)
             prepared.append((replace(change, freeze=gate.reason[:500] if gate.reason else None), gate))
         stored = await self._insert_new(session, [_row(c, now) for c, _ in prepared])
         recorded = []

@@ -200,23 +200,8 @@ class PostmortemService:
         facts, _ = await step_facts(session, incident, self.changes.settings)
         runbooks = await _runbook_sections(session, number, facts)
         related = await self.changes.incident_changes(session, incident)
-        events = await session.execute(
-            sa.select(
-                col(TimelineEvent.at),
-                col(TimelineEvent.actor),
-                col(TimelineEvent.kind),
-                col(TimelineEvent.text),
-            )
-            .where(col(TimelineEvent.incident_number) == number)
-            .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
-        )
-        timeline = [Entry(at, actor, kind, text) for at, actor, kind, text in events]
-        followups = [
-            FollowUpLine(f.text, f.owner, f.created_at, f.priority, f.state, f.due_at, f.ticket_key)
-            for f in await session.scalars(
-                sa.select(FollowUp).where(col(FollowUp.incident_number) == number).order_by(col(FollowUp.id))
-            )
-        ]
+        timeline = await _timeline(session, number)
+        followups = await _followups(session, number)
         people = [incident.reporter_id, *(r.user for r in roles), *(e.who for e in timeline)]
         people += [f.owner for f in followups] + [s.who for run in runbooks for s in run.steps]
         mentions = set().union(
@@ -238,6 +223,29 @@ class PostmortemService:
             cause=related.cause,
             lookback=self.changes.settings.lookback,
         )
+
+
+async def _timeline(session: AsyncSession, number: int) -> list[Entry]:
+    events = await session.execute(
+        sa.select(
+            col(TimelineEvent.at),
+            col(TimelineEvent.actor),
+            col(TimelineEvent.kind),
+            col(TimelineEvent.text),
+        )
+        .where(col(TimelineEvent.incident_number) == number)
+        .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
+    )
+    return [Entry(at, actor, kind, text) for at, actor, kind, text in events]
+
+
+async def _followups(session: AsyncSession, number: int) -> list[FollowUpLine]:
+    return [
+        FollowUpLine(f.text, f.owner, f.created_at, f.priority, f.state, f.due_at, f.ticket_key)
+        for f in await session.scalars(
+            sa.select(FollowUp).where(col(FollowUp.incident_number) == number).order_by(col(FollowUp.id))
+        )
+    ]
 
 
 async def _runbook_sections(session: AsyncSession, number: int, facts: Facts) -> list[RunbookSection]:

@@ -6,6 +6,7 @@ codes; GitHub's deployment_status, signed and forged, delivered twice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -407,3 +408,15 @@ async def test_the_dora_report_over_the_api_counts_a_deploy_blamed_for_an_incide
     assert (await http.get("/api/reports/dora", params={"since": "forever"})).status_code == 422
     assert (await http.get("/api/reports/dora", params={"by": "team"})).status_code == 422
     assert (await http.get("/api/freeze")).status_code == 422
+
+
+async def test_the_same_change_delivered_twice_at_once_is_recorded_once(
+    warroom: Warroom, http: httpx.AsyncClient
+) -> None:
+    sent = deploy("race-1", "v7", datetime.now(UTC))
+    answers = await asyncio.gather(
+        *(http.post("/webhooks/changes", content=sent, headers=BEARER) for _ in range(5))
+    )
+    assert {a.status_code for a in answers} == {200}
+    assert sorted(a.json()["recorded"] for a in answers) == [False, False, False, False, True]
+    assert await count(warroom, ChangeEvent) == 1
