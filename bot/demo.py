@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -129,6 +130,53 @@ def alert(status: str, starts: datetime, ends: datetime | None = None) -> bytes:
     return json.dumps(group | {"groupLabels": {}, "commonLabels": labels, "alerts": [one]}).encode()
 
 
+@dataclass
+class _Scene:
+    """What every step of the story uses: the app, Slack's side, the clock, the narrator."""
+
+    warroom: Warroom
+    sim: SlackSimulator
+    clock: SimulatedClock
+    say: Callable[[str], None]
+    http: httpx.AsyncClient
+    slack: SlackDriver
+
+    def at(self, minutes: int, what: str) -> None:
+        self.clock.now = self.clock.now.replace(hour=14, minute=0) + timedelta(minutes=minutes)
+        self.say(f"{self.clock.now:%H:%M}  {what}")
+
+    async def command(self, user: str, text: str, channel: str) -> None:
+        response = await self.slack.command(user, text, channel)
+        reply = response.json().get("text") if response.content else None
+        name = self.sim.name_of(user)
+        self.say(f"         @{name} typed: /incident {self.sim.resolve_mentions(text)}")
+        if reply:
+            self.say(f"           (only @{name} sees) {self.sim.resolve_mentions(reply)}")
+        await self.warroom.worker.run_until_idle()
+
+    async def webhook(self, path: str, body: bytes) -> None:
+        headers = {"Authorization": f"Bearer {ALERT_TOKEN}", "Content-Type": "application/json"}
+        response = await self.http.post(f"/webhooks/{path}", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        await self.warroom.worker.run_until_idle()
+
+
+def deploy(change_id: str, version: str, finished: datetime) -> bytes:
+    """What the CI pipeline posts when a deploy of checkout finished."""
+    body = {"id": change_id, "service": "checkout", "summary": f"checkout {version}", "version": version}
+    started = finished - timedelta(minutes=3)
+    author, url = "dana@example.com", f"https://ci.example.com/runs/{change_id}"
+    return json.dumps(
+        body
+        | {
+            "author": author,
+            "url": url,
+            "started_at": started.isoformat(),
+            "finished_at": finished.isoformat(),
+        }
+    ).encode()
+
+
 async def _story(
     warroom: Warroom, sim: SlackSimulator, clock: SimulatedClock, say: Callable[[str], None]
 ) -> None:
@@ -136,70 +184,66 @@ async def _story(
     sim.clock = lambda: clock.now.timestamp()  # Slack's message times follow the story's clock
     transport = httpx.ASGITransport(app=warroom.http)
     async with httpx.AsyncClient(transport=transport, base_url="http://warroom.local") as http:
-        slack = SlackDriver(http, sim, SECRET)
-
-        def at(minutes: int, what: str) -> None:
-            clock.now = clock.now.replace(hour=14, minute=0) + timedelta(minutes=minutes)
-            say(f"{clock.now:%H:%M}  {what}")
-
-        async def command(user: str, text: str, channel: str) -> None:
-            response = await slack.command(user, text, channel)
-            reply = response.json().get("text") if response.content else None
-            say(f"         @{sim.name_of(user)} typed: /incident {sim.resolve_mentions(text)}")
-            if reply:
-                say(f"           (only @{sim.name_of(user)} sees) {sim.resolve_mentions(reply)}")
-            await warroom.worker.run_until_idle()
-
-        async def alertmanager(body: bytes) -> None:
-            headers = {"Authorization": f"Bearer {ALERT_TOKEN}", "Content-Type": "application/json"}
-            response = await http.post("/webhooks/alertmanager", content=body, headers=headers)
-            assert response.status_code == 200, response.text
-            await warroom.worker.run_until_idle()
-
+        scene = _Scene(warroom, sim, clock, say, http, SlackDriver(http, sim, SECRET))
+        say("13:52  CI posts 'deploy checkout v2.4.0 finished' to /webhooks/changes")
+        await scene.webhook("changes", deploy("deploy-4711", "v2.4.0", clock.now - timedelta(minutes=8)))
         began = clock.now - timedelta(minutes=3)
-        at(0, "Alertmanager posts HighErrorRate (firing since 13:57) to /webhooks/alertmanager")
-        await alertmanager(alert("firing", began))
+        scene.at(0, "Alertmanager posts HighErrorRate (firing since 13:57) to /webhooks/alertmanager")
+        await scene.webhook("alertmanager", alert("firing", began))
         incident = await warroom.queries.get(1)
         channel = incident.channel_id
         assert channel is not None
         say(f"         warroom declared #1 {incident.severity}, opened #{sim.channels[channel].name}")
-        say("         and announced it in #incidents; the checkout-errors runbook started with it")
-
-        at(2, "@alice, on call, takes command")
-        await command(alice, f"role commander <@{alice}|alice>", channel)
-        at(5, "roles for the rest of the team")
-        await command(alice, f"role scribe <@{bob}|bob>", channel)
-        await command(alice, f"role comms <@{carol}|carol>", channel)
-        at(8, "@bob posts what he found; @carol pins it with :pushpin:")
+        say("         and announced it in #incidents; the checkout-errors runbook started with it;")
+        say("         it listed the deploy 5 minutes before the alert, with a Suspect button")
+        scene.at(2, "@alice, on call, takes command")
+        await scene.command(alice, f"role commander <@{alice}|alice>", channel)
+        scene.at(5, "roles for the rest of the team")
+        await scene.command(alice, f"role scribe <@{bob}|bob>", channel)
+        await scene.command(alice, f"role comms <@{carol}|carol>", channel)
+        scene.at(8, "@bob posts what he found; @carol pins it with :pushpin:")
         evidence = sim.user_post(bob, channel, "Error rate jumped to 23% at 13:57, right after *deploy 4711*")
-        await slack.react(carol, channel, evidence)
+        await scene.slack.react(carol, channel, evidence)
         await warroom.worker.run_until_idle()
         [run] = await warroom.runbooks.runs(1)
-        checklist = run.checklist_ts or ""
-        at(12, "@alice pressed Done on 'Check the error dashboard'")
-        await slack.click(alice, channel, checklist, Action.STEP_DONE.of_step("look"))
-        await slack.click(carol, channel, checklist, Action.STEP_TAKE.of_step("status-page"))
+        scene.at(12, "@alice pressed Done on 'Check the error dashboard'")
+        await scene.slack.click(alice, channel, run.checklist_ts or "", Action.STEP_DONE.of_step("look"))
+        await scene.slack.click(
+            carol, channel, run.checklist_ts or "", Action.STEP_TAKE.of_step("status-page")
+        )
         say("         @carol pressed I'll take it on 'Update the status page'")
         await warroom.worker.run_until_idle()
-        at(18, "the cause is known")
-        await command(alice, "status identified Deploy 4711 broke the payment client", channel)
-        at(24, "@bob pressed Done on 'Roll back the last deploy' and confirmed it in the form")
-        await slack.click(bob, channel, checklist, Action.STEP_DONE.of_step("rollback"))
-        await slack.submit(bob, next(reversed(sim.views)), {})
-        await warroom.worker.run_until_idle()
-        await command(alice, "note Rollback of `deploy 4711` finished", channel)
-        at(31, "the error rate falls")
-        await command(alice, "status monitoring Rollback done, error rate falling", channel)
-        at(38, "Alertmanager says HighErrorRate resolved")
-        await alertmanager(alert("resolved", began, clock.now))
-        at(45, "@bob presses Resolve on the pinned summary and fills in the form")
-        incident = await warroom.queries.get(1)
-        await slack.click(bob, channel, incident.summary_ts or "", Action.OPEN_RESOLVE)
-        summary: dict[str, Any] = {Field.SUMMARY: "Rolled back deploy 4711; payment client pinned to v2.3"}
-        await slack.submit(bob, next(reversed(sim.views)), summary)
-        await warroom.worker.run_until_idle()
-        at(70, "@alice closes the incident: the post-mortem draft writes itself")
-        await command(alice, "close", channel)
+        await _resolution(scene, channel, run.checklist_ts or "", began, (alice, bob))
+
+
+async def _resolution(
+    scene: _Scene, channel: str, checklist: str, began: datetime, people: tuple[str, str]
+) -> None:
+    """From the cause to the post-mortem."""
+    (alice, bob), warroom, sim = people, scene.warroom, scene.sim
+    scene.at(18, "the cause is known: @bob presses Suspect on the deploy")
+    suspects = next(m for m in sim.channels[channel].messages if "Suspect" in json.dumps(m.get("blocks", [])))
+    await scene.slack.click(bob, channel, suspects["ts"], Action.SUSPECT_CHANGE)
+    await scene.command(alice, "status identified Deploy 4711 broke the payment client", channel)
+    scene.at(24, "@bob pressed Done on 'Roll back the last deploy' and confirmed it in the form")
+    await scene.slack.click(bob, channel, checklist, Action.STEP_DONE.of_step("rollback"))
+    await scene.slack.submit(bob, next(reversed(sim.views)), {})
+    await warroom.worker.run_until_idle()
+    scene.at(27, "CI posts the rollback, 'deploy checkout v2.3.9 finished': it lands on the timeline")
+    await scene.webhook("changes", deploy("deploy-4712", "v2.3.9", scene.clock.now))
+    await scene.command(alice, "note Rollback of `deploy 4711` finished", channel)
+    scene.at(31, "the error rate falls")
+    await scene.command(alice, "status monitoring Rollback done, error rate falling", channel)
+    scene.at(38, "Alertmanager says HighErrorRate resolved")
+    await scene.webhook("alertmanager", alert("resolved", began, scene.clock.now))
+    scene.at(45, "@bob presses Resolve on the pinned summary and fills in the form")
+    incident = await warroom.queries.get(1)
+    await scene.slack.click(bob, channel, incident.summary_ts or "", Action.OPEN_RESOLVE)
+    summary: dict[str, Any] = {Field.SUMMARY: "Rolled back deploy 4711; payment client pinned to v2.3"}
+    await scene.slack.submit(bob, next(reversed(sim.views)), summary)
+    await warroom.worker.run_until_idle()
+    scene.at(70, "@alice closes the incident: the post-mortem draft writes itself")
+    await scene.command(alice, "close", channel)
 
 
 async def _show_outcome(warroom: Warroom, sim: SlackSimulator, say: Any, directory: Path) -> None:

@@ -18,11 +18,13 @@ async def test_the_demo_runs_from_an_alert_to_the_post_mortem_and_the_mttr_repor
     assert time.perf_counter() - began < 10
     text = out.getvalue()
     lines = text.splitlines()
+    assert lines[0] == "13:52  CI posts 'deploy checkout v2.4.0 finished' to /webhooks/changes"
     assert (
-        lines[0] == "14:00  Alertmanager posts HighErrorRate (firing since 13:57) to /webhooks/alertmanager"
+        lines[1] == "14:00  Alertmanager posts HighErrorRate (firing since 13:57) to /webhooks/alertmanager"
     )
     story = [line[:5] for line in lines if re.match(r"\d\d:\d\d  ", line)]
     assert story == [
+        "13:52",
         "14:00",
         "14:02",
         "14:05",
@@ -30,6 +32,7 @@ async def test_the_demo_runs_from_an_alert_to_the_post_mortem_and_the_mttr_repor
         "14:12",
         "14:18",
         "14:24",
+        "14:27",
         "14:31",
         "14:38",
         "14:45",
@@ -55,5 +58,9 @@ async def test_the_demo_runs_from_an_alert_to_the_post_mortem_and_the_mttr_repor
     assert "| Time to acknowledge | 5 min |" in draft and "| Time to mitigate | 34 min |" in draft
     assert "- Step 2, Roll back the last deploy: **done** by Bob Jones (@bob)" in draft
     assert "right after **deploy 4711**" in draft
+    assert "*deploy checkout v2.4.0* · succeeded 5 min before the start" in text  # the suspects message
+    assert "14:18 cause     Linked deploy checkout v2.4.0 as the cause" in text
+    assert "deploy checkout v2.4.0, succeeded, by dana@example.com **(linked as the cause)**" in draft
+    assert "While it was open:" in draft and "deploy checkout v2.3.9" in draft
     assert not re.search(r"\bU0\d+", draft) and "\\*" not in draft
     assert "[file: incident-1-postmortem-v1.md] [file: incident-1-postmortem-v1-timeline.png]" in text

@@ -48,7 +48,7 @@ def changes_blocks(incident: Incident, found: IncidentChanges, lookback: timedel
             )
         ]
     shown = found.suspects[:MAX_LISTED]
-    head = f":mag: *What changed?* {len(found.suspects)} change(s) to *{service}* in the {window} before the start"
+    head = f":mag: *What changed?* {_changes(len(found.suspects))} to *{service}* in the {window} before the start"
     blocks: list[Block] = [mrkdwn(head)]
     for change in shown:
         is_cause = change.id == incident.cause_change
@@ -64,7 +64,11 @@ def changes_blocks(incident: Incident, found: IncidentChanges, lookback: timedel
 
 
 def changes_text(incident: Incident, found: IncidentChanges) -> str:
-    return escape(f"{len(found.suspects)} change(s) to {incident.service} before incident #{incident.number}")
+    return escape(f"{_changes(len(found.suspects))} to {incident.service} before incident #{incident.number}")
+
+
+def _changes(n: int) -> str:
+    return "1 change" if n == 1 else f"{n} changes"
 
 
 def changes_listing(incident: Incident, found: IncidentChanges, lookback: timedelta) -> list[Block]:
