@@ -420,3 +420,28 @@ async def test_the_same_change_delivered_twice_at_once_is_recorded_once(
     assert {a.status_code for a in answers} == {200}
     assert sorted(a.json()["recorded"] for a in answers) == [False, False, False, False, True]
     assert await count(warroom, ChangeEvent) == 1
+
+
+async def test_a_triage_post_says_how_long_after_a_change_the_alert_started(
+    db: Database, sim: SlackSimulator, postmortem_dir: Path
+) -> None:
+    config = WarroomConfig.model_validate({"alerts": {"default": {"action": "triage"}}})
+    async with warroom_with(db, sim, config, postmortem_dir) as app:
+        transport = httpx.ASGITransport(app=app.http)
+        async with httpx.AsyncClient(transport=transport, base_url="http://warroom.test") as http:
+            now = datetime.now(UTC)
+            await http.post(
+                "/webhooks/changes",
+                content=deploy("d-9", "v2.14.0", now - timedelta(minutes=14)),
+                headers=BEARER,
+            )
+            alert = payloads.alertmanager_alert(starts_at=iso(now - timedelta(minutes=2)))
+            answer = await http.post(
+                "/webhooks/alertmanager", content=payloads.alertmanager([alert]), headers=BEARER
+            )
+            assert answer.json()["triaged"] and not answer.json()["declared"]
+            await settle(app)
+            triage = sim.channel_named("incidents")
+            assert triage is not None
+            [post] = [m for m in triage.messages if "An alert needs a look" in texts(m)]
+            assert "Started 12 minutes after deploy checkout v2.14.0" in texts(post)
