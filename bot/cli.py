@@ -347,6 +347,7 @@ def incident_declare(
     commander: str | None = typer.Option(None, help="Slack user id of the commander."),
     reporter: str = typer.Option("cli", help="Who declares it (a Slack user id, or a name)."),
     private: bool = typer.Option(False, "--private", help="A private channel; hidden from non-members."),
+    service: str | None = typer.Option(None, help="The service it hits (its changes are listed)."),
 ) -> None:
     """Declare an incident from the shell; `warroom serve` opens its Slack channel."""
 
@@ -354,7 +355,12 @@ def incident_declare(
         services, db = _services()
         async with _database(db):
             return await services.incidents.declare(
-                title=title, severity=severity, reporter=reporter, commander=commander, private=private
+                title=title,
+                severity=severity,
+                reporter=reporter,
+                commander=commander,
+                private=private,
+                service=service,
             )
 
     incident = _run(work)

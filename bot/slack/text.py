@@ -83,6 +83,24 @@ def parse_declare(text: str, severities: list[str]) -> tuple[str | None, str]:
     return None, text.strip()
 
 
+SERVICE_WORD = re.compile(r"(?i)service:(\S*)")
+
+
+def take_service(text: str) -> tuple[str | None, str]:
+    """`service:checkout Checkout is down` -> ("checkout", "Checkout is down"); the word may
+    come anywhere; none -> (None, text)."""
+    found = SERVICE_WORD.search(text)
+    if found is None:
+        return None, text.strip()
+    name = found.group(1)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+        raise DomainError(
+            f"`service:{escape(name[:40])}`: a service is 1-100 of A-Z, a-z, 0-9, `.`, `_` and `-`."
+        )
+    rest = (text[: found.start()] + text[found.end() :]).split()
+    return name, " ".join(rest)
+
+
 def slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9_]+", "-", ascii_text.lower()).strip("-_")

@@ -445,3 +445,20 @@ async def test_a_triage_post_says_how_long_after_a_change_the_alert_started(
             assert triage is not None
             [post] = [m for m in triage.messages if "An alert needs a look" in texts(m)]
             assert "Started 12 minutes after deploy checkout v2.14.0" in texts(post)
+
+
+async def test_an_incident_declared_with_a_service_lists_its_changes(
+    warroom: Warroom, http: httpx.AsyncClient, slack: SlackDriver, sim: SlackSimulator, people: People
+) -> None:
+    general = sim.channel_named("general")
+    assert general is not None
+    await http.post("/webhooks/changes", content=deploy("d-5", "v3.1", datetime.now(UTC)), headers=BEARER)
+    bad = await slack.command(people.alice, "declare sev2 service:<!channel> Checkout down", general.id)
+    assert "a service is 1-100 of" in bad.json()["text"] and await count(warroom, Incident) == 0
+    answer = await slack.command(people.alice, "declare sev2 service:checkout Checkout is down", general.id)
+    assert "Declared *#1* SEV2: Checkout is down" in answer.json()["text"]
+    await settle(warroom)
+    incident = await warroom.queries.get(1)
+    assert (incident.service, incident.title) == ("checkout", "Checkout is down")
+    channel = await incident_channel(warroom, sim, 1)
+    assert "deploy checkout v3.1" in texts(message_with(sim, channel.id, Marker.CHANGES))

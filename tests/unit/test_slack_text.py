@@ -83,3 +83,13 @@ def test_channel_names_are_at_most_80_characters_even_with_suffixes() -> None:
         assert len(name) <= 80 and re.fullmatch(r"[a-z0-9_-]+", name) and not name.endswith("-")
     assert channel_name("inc", 3, "x", attempt=1) == "inc-3-x-2"
     assert channel_name("inc", 3, "x", drill=True) == "inc-3-drill-x"
+
+
+def test_take_service() -> None:
+    from bot.slack.text import take_service
+
+    assert take_service("service:checkout Checkout is down") == ("checkout", "Checkout is down")
+    assert take_service("Checkout is down service:api-v2") == ("api-v2", "Checkout is down")
+    assert take_service("Checkout is down") == (None, "Checkout is down")
+    with pytest.raises(DomainError, match="a service is 1-100 of"):
+        take_service("service: Checkout")

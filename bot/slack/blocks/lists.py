@@ -88,7 +88,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             "*warroom* runs incidents in Slack.",
             "*Anywhere*",
             f"• `{command}`: open the declare form",
-            f"• `{command} declare [private] [sevN] TITLE`: declare an incident ({severities}); private: a private channel, shown only to its members",
+            f"• `{command} declare [private] [sevN] [service:NAME] TITLE`: declare an incident ({severities}); private: a private channel, shown only to its members; service: what changed to it is listed",
             f"• `{command} list`: open incidents",
             f"• `{command} drill RUNBOOK`: rehearse a runbook in an exercise incident (pages nobody)",
             f"• `{command} report [30d]`: response times of recent incidents, with a chart, posted here",

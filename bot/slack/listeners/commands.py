@@ -17,7 +17,7 @@ from bot.services.bundle import Services
 from bot.services.catchup import catchup
 from bot.slack import blocks
 from bot.slack.listeners.kit import reply_to
-from bot.slack.text import escape, parse_declare, parse_user, split_command
+from bot.slack.text import escape, parse_declare, parse_user, split_command, take_service
 from bot.store.tables import Incident, utcnow
 
 Reply = str | dict[str, Any] | None  # text, or a message (text and blocks), answered only to the asker
@@ -105,10 +105,11 @@ class Commands:
     async def declare(self, rest: str, command: dict[str, Any], client: AsyncWebClient) -> Reply:
         first, _, after = rest.strip().partition(" ")
         private = first.lower() == "private"  # `declare private sev1 TITLE`
-        severity, title = parse_declare(after if private else rest, self.config.severity_names)
+        severity, text = parse_declare(after if private else rest, self.config.severity_names)
+        service, title = take_service(text)  # `declare sev2 service:checkout TITLE`
         user = command["user_id"]
         incident = await self.service.declare(
-            title=title, severity=severity, reporter=user, commander=user, private=private
+            title=title, severity=severity, reporter=user, commander=user, private=private, service=service
         )
         where = "A private channel" if private else "The incident channel"
         return (
