@@ -320,19 +320,17 @@ async def test_the_command_line_records_changes_and_gates_pipelines(
         env, "change", "record", "--service", "checkout", "--summary", "x", "--kind", "yolo"
     )
     assert code == 1 and "--kind: expected one of deploy" in err
-    assert (await run_warroom(env, "freeze", "check", "--service", "checkout"))[0] == 0
 
     number = await alert_for_checkout(http, datetime.now(UTC))
     code, _, err = await run_warroom(env, "freeze", "check", "--service", "checkout")
     assert code == 3 and f"SEV2 incident #{number} is open on checkout" in err
-    assert (await run_warroom(env, "freeze", "check", "--service", "search"))[0] == 0
     await warroom.service.resolve(number, "U0ALICE", "Fixed")
-    assert (await run_warroom(env, "freeze", "check", "--service", "checkout"))[0] == 0
+    code, out, _ = await run_warroom(env, "freeze", "check", "--service", "checkout")
+    assert code == 0 and "go: checkout may deploy" in out
     [change] = await rows(warroom, ChangeEvent)
     assert (change.change_id, change.source) == ("ci-1", "cli")
     code, out, _ = await run_warroom(env, "report", "dora", "--since", "7d", "--format", "json")
     assert code == 0 and json.loads(out)["overall"]["deployments"] == 1
-    assert (await count(warroom, Incident)) == 1
 
 
 ROLLBACK_RUNBOOK = """
