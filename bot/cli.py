@@ -152,6 +152,17 @@ def db_prune(
     typer.echo(f"deleted {deleted['jobs']} finished jobs and {deleted['deliveries']} delivery ids")
 
 
+def _emit(text: str, out: str | None, what: str) -> None:
+    """A document to the file `out`, or to standard output."""
+    from pathlib import Path
+
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        typer.echo(f"{what} written to {out}")
+    else:
+        typer.echo(text, nl=False)
+
+
 def _services() -> tuple[Services, Database]:
     """The use cases as `serve` builds them (bot/app.py), without Slack: what the operator's
     commands run on. Their work for Slack waits in the job queue for a running `serve`."""
@@ -213,7 +224,6 @@ def report_mttr(
     out: str | None = typer.Option(None, help="Write to this file instead of printing."),
 ) -> None:
     """Time to detect, acknowledge, mitigate and resolve: count, mean, p50, p90 and max."""
-    from pathlib import Path
 
     from bot.documents import reports as report_docs
     from bot.domain.metrics import GROUPINGS, check_period
@@ -235,12 +245,7 @@ def report_mttr(
             report = await ReportService(db, config.zone).mttr(period, by, include_private=True)
         return report_docs.render(report, period, fmt)
 
-    text = _run(work)
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
-        typer.echo(f"MTTR report written to {out}")
-    else:
-        typer.echo(text, nl=False)
+    _emit(_run(work), out, "MTTR report")
 
 
 @runbooks_app.command("validate")

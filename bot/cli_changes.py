@@ -93,9 +93,8 @@ def report_dora(
     out: str | None = typer.Option(None, help="Write to this file instead of printing."),
 ) -> None:
     """Deployment frequency, change failure rate, failed deployment recovery time."""
-    from pathlib import Path
 
-    from bot.cli import _database, _fail, _run
+    from bot.cli import _database, _emit, _fail, _run
     from bot.config import Settings
     from bot.documents import dora as dora_docs
     from bot.domain.metrics import check_period
@@ -121,9 +120,4 @@ def report_dora(
             report = await dora.report(period, by, include_private=True)
         return dora_docs.render(report, fmt)
 
-    text = _run(work)
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
-        typer.echo(f"DORA report written to {out}")
-    else:
-        typer.echo(text, nl=False)
+    _emit(_run(work), out, "DORA report")

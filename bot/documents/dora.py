@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.documents.mrkdwn import markdown_escape
 from bot.documents.postmortem import STYLE
-from bot.documents.reports import cell_duration, html_templates
+from bot.documents.reports import cell_duration, html_templates, png
 from bot.domain.dora import DoraGroup, DoraReport, per_week
 
 FORMATS = ("md", "html", "csv", "json")
@@ -172,9 +172,6 @@ def chart_png(report: DoraReport) -> bytes:
         axes.set_title(f"Deployments per week ({report.zone})")
         axes.grid(alpha=0.3, axis="y")
         axes.legend()
-        figure.tight_layout()
-        out = io.BytesIO()
-        figure.savefig(out, format="png", metadata={"Software": None})
-        return out.getvalue()
+        return png(figure)
     finally:
         pyplot.close(figure)

@@ -244,9 +244,14 @@ def chart_png(report: MttrReport) -> bytes:
         axes.grid(alpha=0.3)
         if plotted:
             axes.legend()
-        figure.tight_layout()
-        out = io.BytesIO()
-        figure.savefig(out, format="png", metadata={"Software": None})
-        return out.getvalue()
+        return png(figure)
     finally:
         pyplot.close(figure)
+
+
+def png(figure: Any) -> bytes:
+    """A laid-out matplotlib figure as PNG bytes, without the software's name (reproducible)."""
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png", metadata={"Software": None})
+    return out.getvalue()

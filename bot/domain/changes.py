@@ -13,8 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
-from bot.domain.metrics import format_duration
-
 
 class ChangeKind(StrEnum):
     DEPLOY = "deploy"
@@ -298,8 +296,3 @@ def frozen_by(severity: str, service: str | None, open_: bool, freeze_on: Iterab
     if not open_ or not service or severity not in set(freeze_on):
         return None
     return f"deploys to {service} are frozen while this incident is open"
-
-
-def ago(change: Change, now: datetime) -> str:
-    """`12m ago`: how long since a change took effect, for lists."""
-    return f"{format_duration((now - change.at).total_seconds())} ago"

@@ -176,8 +176,7 @@ class ChangeService:
         end = incident.resolved_at or self.clock()
         # The service's newest events up to the end: the suspects, what changed while it was
         # open, and the deploys before them (each deploy's previous version).
-        events = await self._events(session, incident.service, until=end)
-        changes = [c for c in rules.fold(events) if self.settings.counts(c.environment)]
+        changes = counted(await _events(session, incident.service, until=end), self.settings)
         return IncidentChanges(
             suspects=rules.with_previous(rules.before(changes, incident.started_at, lookback), changes),
             during=rules.with_previous(
@@ -206,7 +205,7 @@ class ChangeService:
             rows = (await session.execute(query.order_by(EVENT.id))).all()
 
         def folded() -> list[Change]:
-            return [c for c in rules.fold(_change(r) for r in rows) if self.settings.counts(c.environment)]
+            return counted([_change(r) for r in rows], self.settings)
 
         return await asyncio.to_thread(folded)
 
@@ -231,17 +230,6 @@ class ChangeService:
         )
         return [_change(r) for r in rows]
 
-    async def _events(
-        self,
-        session: AsyncSession,
-        service: str,
-        *,
-        since: datetime | None = None,
-        until: datetime,
-        limit: int = 500,
-    ) -> list[Change]:
-        return await _events(session, service, since=since, until=until, limit=limit)
-
 
 async def _events(
     session: AsyncSession, service: str, *, since: datetime | None = None, until: datetime, limit: int = 500
@@ -262,12 +250,13 @@ async def latest(
     environments, newest first: what runbook conditions and templates see of an incident."""
     if not service:
         return []
-    found = [
-        c
-        for c in rules.fold(await _events(session, service, until=at, limit=50))
-        if settings.counts(c.environment)
-    ]
+    found = counted(await _events(session, service, until=at, limit=50), settings)
     return rules.with_previous(found, found)
+
+
+def counted(events: list[Change], settings: ChangesConfig) -> list[Change]:
+    """The changes the events tell, newest first, in the environments that count."""
+    return [c for c in rules.fold(events) if settings.counts(c.environment)]
 
 
 async def step_facts(
