@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from bot import api, observability, webhooks
 from bot.config import ConfigError, Settings, WarroomConfig, load_config
+from bot.integrations.action_jobs import ActionJobs, action_failure
 from bot.integrations.github import GitHubTracker
+from bot.integrations.guarded_http import GuardedClient
 from bot.integrations.jira import JiraTracker
 from bot.integrations.linear import LinearTracker
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs, pagerduty_failure
@@ -163,7 +166,7 @@ def build(
     worker = Worker(
         db,
         {},
-        retry_policy=composed(slack_failure, pagerduty_failure, tracker_failure),
+        retry_policy=composed(slack_failure, pagerduty_failure, tracker_failure, action_failure),
         yield_to=waiting_requests.__bool__,
         on_outcome=metrics.job_finished,
         lease=timedelta(seconds=settings.job_lease_seconds),
@@ -185,8 +188,18 @@ def build(
         SlackDirectory(slack, s.people),
     ]
     trackers = TrackerJobs(_tracker(settings, config), s, config)
+    actions = ActionJobs(
+        s,
+        GuardedClient(config.actions.policy, max_answer_bytes=config.actions.max_answer_bytes),
+        os.environ,  # an action's ${NAME} is read when it runs: a rotated secret needs no restart
+        lease_seconds=settings.job_lease_seconds,
+    )
     _wire_jobs(
-        worker, slack_jobs, PagerDutyJobs(pagerduty, slack, s), trackers, s, on_give_up=projector.on_give_up
+        worker,
+        slack_jobs,
+        [PagerDutyJobs(pagerduty, slack, s), trackers, actions],
+        s,
+        on_give_up=projector.on_give_up,
     )
     bolt = _bolt(settings)
     listeners.register(bolt, s, config)
@@ -231,8 +244,7 @@ def _slack_client(settings: Settings) -> BudgetedWebClient:
 def _wire_jobs(
     worker: Worker,
     slack_jobs: list[SlackProjector | SlackDocuments | SlackChanges | SlackDirectory],
-    pagerduty: PagerDutyJobs,
-    trackers: TrackerJobs,
+    outbound: list[PagerDutyJobs | TrackerJobs | ActionJobs],
     s: Services,
     *,
     on_give_up: GiveUpHook,
@@ -250,8 +262,8 @@ def _wire_jobs(
             JobKind.REPORT_SCHEDULED: s.schedules.run,
         }
     )
-    worker.handlers.update(pagerduty.handlers())
-    worker.handlers.update(trackers.handlers())
+    for jobs_of in outbound:
+        worker.handlers.update(jobs_of.handlers())
     check_handlers(worker.handlers)
     worker.on_give_up = on_give_up
 

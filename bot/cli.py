@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -254,7 +255,8 @@ def runbooks_validate(
         None, help="Directory of runbook YAML files; default $RUNBOOKS_DIR."
     ),
 ) -> None:
-    """Check every runbook: schema (with file and line), template variables, step ids, roles."""
+    """Check every runbook: schema (with file and line), template variables, step ids, roles,
+    actions (their hosts against actions.allowed_hosts; secrets not set here are warnings)."""
     from pathlib import Path
 
     from bot.runbook_files import load_directory
@@ -265,9 +267,17 @@ def runbooks_validate(
     except ConfigError as exc:
         _fail(str(exc))
     path = Path(directory or settings.runbooks_dir)
-    loaded = load_directory(path, roles=config.role_names, severities=config.severity_names)
+    loaded = load_directory(
+        path,
+        roles=config.role_names,
+        severities=config.severity_names,
+        policy=config.actions.policy,
+        environ=os.environ,
+    )
     for problem in loaded.problems:
         typer.secho(str(problem), fg=typer.colors.RED, err=True)
+    for warning in loaded.warnings:
+        typer.secho(str(warning), fg=typer.colors.YELLOW, err=True)
     if loaded.problems:
         raise typer.Exit(1)
     if not loaded.files:

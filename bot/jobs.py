@@ -47,6 +47,8 @@ class JobKind(StrEnum):
     TRACKER_CREATE = "tracker.create"
     TRACKER_SYNC = "tracker.sync"
     TRACKER_RECONCILE = "tracker.reconcile"
+    # A runbook step's action (bot/integrations/actions.py)
+    RUNBOOK_ACTION = "runbook.action"
     # Scheduled checks and documents (bot/services)
     REMINDER_STATUS_UPDATE = "reminder.status_update"
     REMINDER_RUNBOOK_STEP = "reminder.runbook_step"
@@ -139,6 +141,11 @@ class TrackerJob(TypedDict):
     followup: int
 
 
+class ActionJob(TypedDict):
+    incident: int
+    action: int  # the action_run row: its request and its Idempotency-Key
+
+
 class ReconcileJob(TypedDict):
     at: str  # ISO time it was scheduled for
     name: str
@@ -187,6 +194,7 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.TRACKER_CREATE: TrackerJob,
     JobKind.TRACKER_SYNC: TrackerJob,
     JobKind.TRACKER_RECONCILE: ReconcileJob,
+    JobKind.RUNBOOK_ACTION: ActionJob,
     JobKind.PAGERDUTY_ONCALL: IncidentJob,
     JobKind.PAGERDUTY_TRIGGER: TriggerJob,
     JobKind.PAGERDUTY_RESOLVE: IncidentJob,
@@ -223,6 +231,11 @@ def postmortem_queue(number: int) -> str:
 def tracker_queue(followup: int) -> str:
     """A follow-up's ticket work, in order (made, then closed)."""
     return f"tracker:{followup}"
+
+
+def action_queue(action: int) -> str:
+    """One run of a step's action: a slow target holds up nothing else of the incident."""
+    return f"action:{action}"
 
 
 def report_queue(channel: str) -> str:

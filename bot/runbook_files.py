@@ -12,80 +12,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.config import Matcher, label_matcher, parse_duration
+from bot.domain.actions import HostPolicy
 from bot.domain.runbooks import Condition, Runbook, Step, template_problems
+from bot.runbook_actions import ActionSpec, action_problems, unset_secrets
+from bot.yaml_lines import DuplicateKey, LinedLoader, line_of
 
 NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
 SUFFIXES = (".yaml", ".yml")
-
-
-# ---------------------------------------------------------------- YAML with line numbers
-
-
-class LinedDict(dict[str, Any]):
-    line = 1
-    key_lines: dict[str, int]
-
-
-class LinedList(list[Any]):
-    line = 1
-    item_lines: list[int]
-
-
-class DuplicateKey(yaml.YAMLError):
-    def __init__(self, key: str, line: int) -> None:
-        super().__init__(f"key `{key}` appears twice in the same mapping")
-        self.line = line
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _mapping(loader: _Loader, node: yaml.MappingNode) -> LinedDict:
-    result = LinedDict()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in result:
-            raise DuplicateKey(str(key), key_node.start_mark.line + 1)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
-    return result
-
-
-def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LinedList:
-    result = LinedList(loader.construct_object(item, deep=True) for item in node.value)
-    result.line = node.start_mark.line + 1
-    result.item_lines = [item.start_mark.line + 1 for item in node.value]
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
-
-
-def line_of(raw: Any, loc: Iterable[str | int]) -> int:
-    """The line of the deepest part of `loc` that exists in the parsed YAML."""
-    line, node = getattr(raw, "line", 1), raw
-    for part in loc:
-        if isinstance(node, LinedDict) and part in node:
-            line, node = node.key_lines[str(part)], node[str(part)]
-        elif isinstance(node, LinedList) and isinstance(part, int) and 0 <= part < len(node):
-            line, node = node.item_lines[part], node[part]
-        else:
-            break
-    return line
 
 
 # ---------------------------------------------------------------- schema
@@ -144,6 +87,14 @@ class StepSpec(BaseModel):
     link: str | None = Field(default=None, max_length=500)
     confirm: bool = False
     remind_after: str | int | None = None
+    action: ActionSpec | None = None
+    run: Literal["manual", "auto"] = "manual"
+
+    @model_validator(mode="after")
+    def _auto_needs_action(self) -> StepSpec:
+        if self.run == "auto" and self.action is None:
+            raise ValueError("run: auto needs an action to run")
+        return self
 
     @field_validator("remind_after")
     @classmethod
@@ -166,6 +117,7 @@ class RunbookSpec(BaseModel):
     name: str = Field(pattern=f"^{NAME}$")
     description: str = Field(min_length=1, max_length=300)
     match: ConditionSpec = Field(default_factory=ConditionSpec)
+    drill: Literal["dry", "live"] = "dry"  # in a drill, actions are dry runs unless `live`
     steps: list[StepSpec] = Field(min_length=1, max_length=200)
 
     def compile(self, version: str) -> Runbook:
@@ -174,6 +126,7 @@ class RunbookSpec(BaseModel):
             description=self.description.strip(),
             match=self.match.compile(),
             version=version,
+            drill_live=self.drill == "live",
             steps=tuple(
                 Step(
                     id=s.id,
@@ -185,6 +138,8 @@ class RunbookSpec(BaseModel):
                     link=s.link,
                     confirm=s.confirm,
                     remind_after=parse_duration(s.remind_after) if s.remind_after is not None else None,
+                    action=s.action.compile() if s.action else None,
+                    auto=s.run == "auto",
                 )
                 for s in self.steps
             ),
@@ -192,7 +147,7 @@ class RunbookSpec(BaseModel):
 
     def definition(self) -> dict[str, Any]:
         """What an incident stores: enough to rebuild this runbook after the file changed."""
-        return self.model_dump(mode="json", exclude_defaults=True)
+        return self.model_dump(mode="json", exclude_defaults=True, by_alias=True)
 
 
 @lru_cache(maxsize=256)
@@ -213,9 +168,10 @@ class Problem:
     path: str
     line: int
     message: str
+    warning: bool = False  # reported, but the runbook is used
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+        return f"{self.path}:{self.line}: " + ("warning: " if self.warning else "") + self.message
 
 
 @dataclass(frozen=True)
@@ -230,11 +186,18 @@ def version_of(content: bytes) -> str:
 
 
 def parse_file(
-    path: str, content: bytes, *, roles: Iterable[str], severities: Iterable[str]
+    path: str,
+    content: bytes,
+    *,
+    roles: Iterable[str],
+    severities: Iterable[str],
+    policy: HostPolicy = HostPolicy(),
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[RunbookFile | None, list[Problem]]:
-    """Read one runbook file; every problem comes with its line."""
+    """Read one runbook file; every problem comes with its line. With `environ`, secrets an
+    action reads that it does not set are warnings (the runbook is still used)."""
     try:
-        raw = yaml.load(content.decode("utf-8"), Loader=_Loader)  # a SafeLoader subclass
+        raw = yaml.load(content.decode("utf-8"), Loader=LinedLoader)  # a SafeLoader subclass
     except UnicodeDecodeError:
         return None, [Problem(path, 1, "not UTF-8 text")]
     except DuplicateKey as exc:
@@ -258,17 +221,25 @@ def parse_file(
             )
         return None, problems
     problems = [
-        Problem(path, line_of(raw, loc), message) for loc, message in _meaning(spec, roles, severities)
+        Problem(path, line_of(raw, loc), message)
+        for loc, message in _meaning(spec, roles, severities, policy)
     ]
     if problems:
         return None, problems
-    return RunbookFile(path, spec, spec.compile(version_of(content))), []
+    warnings = [
+        Problem(path, line_of(raw, ("steps", i, "action", *loc)), f"steps.{i}.{message}", warning=True)
+        for i, step in enumerate(spec.steps)
+        if step.action is not None and environ is not None
+        for loc, message in unset_secrets(step.action, environ)
+    ]
+    return RunbookFile(path, spec, spec.compile(version_of(content))), warnings
 
 
 def _meaning(
-    spec: RunbookSpec, roles: Iterable[str], severities: Iterable[str]
+    spec: RunbookSpec, roles: Iterable[str], severities: Iterable[str], policy: HostPolicy
 ) -> list[tuple[tuple[str | int, ...], str]]:
-    """What the schema cannot see: duplicate ids, unknown roles, severities and variables."""
+    """What the schema cannot see: duplicate ids, unknown roles, severities and variables,
+    actions' hosts."""
     roles, severities = set(roles), set(severities)
     problems: list[tuple[tuple[str | int, ...], str]] = []
 
@@ -303,6 +274,9 @@ def _meaning(
             text = getattr(step, name)
             for problem in template_problems(text) if text else []:
                 problems.append((("steps", i, name), f"steps.{i}.{name}: {problem}"))
+        if step.action is not None:
+            for loc, problem in action_problems(step.action, policy, roles, template_problems):
+                problems.append((("steps", i, "action", *loc), f"steps.{i}.{problem}"))
     return problems
 
 
@@ -314,13 +288,21 @@ def runbook_paths(directory: Path) -> list[Path]:
 class Loaded:
     files: list[RunbookFile] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def runbooks(self) -> dict[str, RunbookFile]:
         return {f.runbook.name: f for f in self.files}
 
 
-def load_directory(directory: Path, *, roles: Iterable[str], severities: Iterable[str]) -> Loaded:
+def load_directory(
+    directory: Path,
+    *,
+    roles: Iterable[str],
+    severities: Iterable[str],
+    policy: HostPolicy = HostPolicy(),
+    environ: Mapping[str, str] | None = None,
+) -> Loaded:
     loaded = Loaded()
     if not directory.is_dir():
         loaded.problems.append(Problem(str(directory), 1, "no such directory"))
@@ -328,8 +310,11 @@ def load_directory(directory: Path, *, roles: Iterable[str], severities: Iterabl
     roles, severities = list(roles), list(severities)
     names: dict[str, str] = {}
     for path in runbook_paths(directory):
-        parsed, problems = parse_file(str(path), path.read_bytes(), roles=roles, severities=severities)
-        loaded.problems.extend(problems)
+        parsed, problems = parse_file(
+            str(path), path.read_bytes(), roles=roles, severities=severities, policy=policy, environ=environ
+        )
+        loaded.problems.extend(p for p in problems if not p.warning)
+        loaded.warnings.extend(p for p in problems if p.warning)
         if parsed is None:
             continue
         if parsed.runbook.name in names:
@@ -350,10 +335,17 @@ class RunbookLibrary:
     """The runbooks on disk, re-read when a file is added, changed or removed."""
 
     def __init__(
-        self, directory: str | Path | None, *, roles: Iterable[str], severities: Iterable[str]
+        self,
+        directory: str | Path | None,
+        *,
+        roles: Iterable[str],
+        severities: Iterable[str],
+        policy: HostPolicy = HostPolicy(),
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.directory = Path(directory) if directory else None
         self.roles, self.severities = list(roles), list(severities)
+        self.policy, self.environ = policy, environ
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
         self._loaded = Loaded()
 
@@ -373,7 +365,13 @@ class RunbookLibrary:
             if self.directory is None or not self.directory.is_dir():
                 self._loaded = Loaded()
             else:
-                self._loaded = load_directory(self.directory, roles=self.roles, severities=self.severities)
+                self._loaded = load_directory(
+                    self.directory,
+                    roles=self.roles,
+                    severities=self.severities,
+                    policy=self.policy,
+                    environ=self.environ,
+                )
         return self._loaded
 
     def all(self) -> list[RunbookFile]:

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config.actions import ActionsConfig
 from bot.config.base import ConfigError, parse_duration
 from bot.config.changes import ChangesConfig
 from bot.config.documents import FollowupsConfig, PostmortemConfig, ReportsConfig
@@ -180,6 +181,7 @@ class WarroomConfig(BaseModel):
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     followups: FollowupsConfig = Field(default_factory=FollowupsConfig)
     changes: ChangesConfig = Field(default_factory=ChangesConfig)
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
 
     @field_validator("timezone")
     @classmethod

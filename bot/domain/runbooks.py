@@ -19,6 +19,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.runtime import Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.domain.actions import Action
 from bot.domain.alerts import LabelMatch
 from bot.domain.incident import DomainError
 from bot.domain.metrics import format_duration
@@ -105,8 +106,14 @@ class Step:
     when: Condition = Condition()
     command: str | None = None
     link: str | None = None
-    confirm: bool = False  # dangerous: Done asks for confirmation in a modal
+    confirm: bool = False  # dangerous: Done (and Run) ask for confirmation in a modal
     remind_after: timedelta | None = None  # measured from when the runbook started
+    action: Action | None = None  # what Run does (bot/domain/actions.py)
+    auto: bool = False  # `run: auto`: runs by itself when it becomes the next step (unless confirm)
+
+    @property
+    def runs_by_itself(self) -> bool:
+        return self.action is not None and self.auto and not self.confirm
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,7 @@ class Runbook:
     match: Condition
     steps: tuple[Step, ...]
     version: str  # content hash of the file it came from
+    drill_live: bool = False  # `drill: live`: in a drill its actions really run (else dry runs)
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -65,13 +65,31 @@ class Access:
         group = self.config.responders
         if group is not None and actor in await self._members(group):
             return
-        who = [f"its commander (<@{commander}>)" if commander else "its commander"]
-        if group:
-            who.append(f"members of {_group(group)}")
+        listed = self._who_may(f"its commander (<@{commander}>)" if commander else "its commander")
+        raise Refused(f"You may not {what} #{number}: only {listed} may.")
+
+    async def check_run(self, actor: str, holders: dict[str, str], number: int) -> None:
+        """Who may run a runbook step's action: once `responders` or `admins` is set, the
+        incident's role holders, the responders and the admins."""
+        if not self.config.restricted or not is_user_id(actor):
+            return
+        if actor in holders.values() or actor in self.config.admins:
+            return
+        group = self.config.responders
+        if group is not None and actor in await self._members(group):
+            return
+        names = ", ".join(f"<@{user}>" for user in dict.fromkeys(holders.values()))
+        listed = self._who_may(f"its role holders ({names})" if names else "its role holders")
+        raise Refused(f"You may not run runbook actions in #{number}: only {listed} may.")
+
+    def _who_may(self, first: str) -> str:
+        """`first`, the responders and the admins, as a sentence says them."""
+        who = [first]
+        if self.config.responders:
+            who.append(f"members of {_group(self.config.responders)}")
         if self.config.admins:
             who.append("an admin")
-        listed = ", ".join(who[:-1]) + f" or {who[-1]}" if len(who) > 1 else who[0]
-        raise Refused(f"You may not {what} #{number}: only {listed} may.")
+        return ", ".join(who[:-1]) + f" or {who[-1]}" if len(who) > 1 else who[0]
 
     async def _members(self, group: str) -> set[str]:
         cached = self._cache.get(group)

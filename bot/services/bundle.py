@@ -6,6 +6,7 @@ and tracker jobs) are handed."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from bot.config import ConfigError, Settings, WarroomConfig
 from bot.documents.postmortem import PostmortemRenderer, PostmortemTemplateError
 from bot.runbook_files import RunbookLibrary
 from bot.services.access import Access
+from bot.services.actions import ActionService
 from bot.services.alerts import AlertService
 from bot.services.changes import ChangeService
 from bot.services.dora import DoraService
@@ -42,6 +44,7 @@ class Services:
 
     timeline: Timeline
     queries: IncidentQueries
+    actions: ActionService
     reminders: Reminders
     runbooks: RunbookService
     paging: Paging
@@ -70,12 +73,20 @@ def build_services(
     notify: Callable[[], None] = lambda: None,
     access: Access | None = None,
 ) -> Services:
-    library = RunbookLibrary(settings.runbooks_dir, roles=config.role_names, severities=config.severity_names)
+    library = RunbookLibrary(
+        settings.runbooks_dir,
+        roles=config.role_names,
+        severities=config.severity_names,
+        policy=config.actions.policy,
+        environ=os.environ,  # for warnings only: an action's ${NAME} is read when it runs
+    )
     people = People(db)
     timeline = Timeline(db, notify=notify, people=people)
     queries = IncidentQueries(db, config, people)
     reminders = Reminders(timeline, config)
-    runbooks = RunbookService(timeline, reminders, library, config)
+    access = access or Access(config.access, _no_members, limits=config.limits)
+    actions = ActionService(timeline, config, access)
+    runbooks = RunbookService(timeline, reminders, library, config, actions)
     incidents = IncidentService(timeline, queries, reminders, runbooks, config, access=access)
     try:
         renderer = PostmortemRenderer(config.zone, config.postmortem_template)
@@ -87,6 +98,7 @@ def build_services(
     return Services(
         timeline=timeline,
         queries=queries,
+        actions=actions,
         reminders=reminders,
         runbooks=runbooks,
         paging=Paging(timeline, config, settings.pagerduty_routing_key),
@@ -110,8 +122,14 @@ def check_runbooks(library: RunbookLibrary, config: WarroomConfig) -> None:
     loaded = library.load()
     for problem in loaded.problems:
         log.error("runbook left out: %s", problem)
+    for warning in loaded.warnings:
+        log.warning("runbook: %s", warning)
     for i, route in enumerate(config.alerts.routes):
         if route.runbook and route.runbook not in loaded.runbooks:
             raise ConfigError(
                 f"alerts.routes.{i}.runbook: no runbook named {route.runbook!r} in {library.directory}"
             )
+
+
+async def _no_members(group: str) -> set[str]:
+    return set()

@@ -275,6 +275,18 @@ class IncidentService:
             await self.timeline.echo(session, number, key)
         self.timeline.notify()
 
+    async def post_update(self, number: int, text: str, actor: str, *, key: str | None = None) -> None:
+        """A status update that keeps the status: on the timeline and in the channel, and the
+        update reminder's clock starts again."""
+        text = rules.clean_note(text)
+        async with self.db.transaction() as session:
+            incident = await self.timeline.lock(session, number)
+            rules.require_open(incident, "post status updates")
+            now = self.clock()
+            await self.timeline.changed(session, incident, "status", actor, f"Update: {text}", now, key=key)
+            await self.reminders.reset_update_reminder(session, incident, now)
+        self.timeline.notify()
+
     async def page_user(self, number: int, user: str, actor: str) -> None:
         """Pull a person in: invite them and mention them in the channel."""
         async with self.db.transaction() as session:

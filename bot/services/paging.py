@@ -37,7 +37,7 @@ class Paging:
         mapped = self.config.pagerduty.services.get(service)
         return (mapped.routing_key if mapped else None) or self.default_routing_key
 
-    async def page_service(self, number: int, service: str, actor: str) -> None:
+    async def page_service(self, number: int, service: str, actor: str, *, key: str | None = None) -> None:
         """Page a service through PagerDuty's Events API v2 (a job), keyed to this incident."""
         service = service.strip().lower()
         if not SERVICE_NAME.fullmatch(service):
@@ -69,7 +69,7 @@ class Paging:
             await session.flush()
             assert page.id is not None
             key = await self.timeline.append(
-                session, number, "page", actor, f"Paged `{service}` in PagerDuty", now
+                session, number, "page", actor, f"Paged `{service}` in PagerDuty", now, key=key
             )
             await self.timeline.echo(session, number, key)
             payload: TriggerJob = {"incident": number, "page": page.id, "routing_key": routing_key}

@@ -16,16 +16,17 @@ from sqlmodel import col
 
 from bot.config import WarroomConfig
 from bot.domain import runbooks as rules
-from bot.domain.changes import Change, since_last, template_values
+from bot.domain.changes import since_last
 from bot.domain.incident import DomainError, require_open
 from bot.domain.runbooks import Facts, Progress, Runbook, Step, StepRecord, StepRef, StepState
 from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import RunbookFile, RunbookLibrary, from_definition
+from bot.services.actions import ActionService, latest_actions, step_variables
 from bot.services.changes import latest, step_facts
 from bot.services.reminders import Reminders
 from bot.services.timeline import Timeline, current_roles
 from bot.store import jobs
-from bot.store.tables import Incident, RunbookRun, RunbookStep
+from bot.store.tables import ActionRun, Incident, RunbookRun, RunbookStep
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Checklist:
     progress: Progress
     roles: dict[str, str]
     variables: dict[str, Any]  # for step templates
+    actions: dict[str, ActionRun]  # the last run of each step's action
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,15 @@ INSERT_RUNBOOK_STEP = sa.insert(RunbookStep.__table__)  # type: ignore[attr-defi
 
 class RunbookService:
     def __init__(
-        self, timeline: Timeline, reminders: Reminders, library: RunbookLibrary, config: WarroomConfig
+        self,
+        timeline: Timeline,
+        reminders: Reminders,
+        library: RunbookLibrary,
+        config: WarroomConfig,
+        actions: ActionService,
     ) -> None:
         self.timeline = timeline
+        self.actions = actions
         self.reminders = reminders
         self.db = timeline.db
         self.library = library
@@ -126,6 +134,9 @@ class RunbookService:
                 queue=incident_queue(number),
             )
             await self.reminders.schedule_step_reminders(session, run.id, runbook.steps, now)
+            incident = await session.get(Incident, number)
+            assert incident is not None
+            await self.actions.auto(session, incident, run)
         return run_ids
 
     def file(self, name: str) -> RunbookFile:
@@ -220,6 +231,10 @@ class RunbookService:
                 "done" if state is StepState.DONE else f"skipped: {reason}"
             )
             await self._outcome(session, run, text, user, now)
+            await session.flush()
+            incident = await session.get(Incident, run.incident_number)
+            assert incident is not None
+            await self.actions.auto(session, incident, run)
         self.notify()
 
     async def checklist(self, run_id: int) -> Checklist:
@@ -231,13 +246,15 @@ class RunbookService:
             records = {row.step_id: _record(row) for row in rows}
             facts, suspects = await step_facts(session, incident, self.config.changes)
             roles = (await current_roles(session, [run.incident_number]))[run.incident_number]
+            actions = await latest_actions(session, run_id)
         return Checklist(
             incident,
             run,
             runbook,
             rules.progress(runbook, records, facts),
             roles,
-            _variables(incident, dict(facts.labels), suspects),
+            step_variables(incident, dict(facts.labels), suspects),
+            actions,
         )
 
     async def record_checklist(self, run_id: int, ts: str) -> None:
@@ -357,20 +374,3 @@ def _record(row: RunbookStep | None) -> StepRecord:
         finished_at=row.finished_at,
         skip_reason=row.skip_reason,
     )
-
-
-def _variables(incident: Incident, labels: dict[str, str], suspects: list[Change]) -> dict[str, Any]:
-    """Template variables; a value the incident lacks is left out, so it shows as <name>."""
-    values = {
-        "number": incident.number,
-        "title": incident.title,
-        "severity": incident.severity,
-        "service": incident.service,
-        "status": incident.status,
-        "channel": f"#{incident.channel_name}" if incident.channel_name else None,
-    }
-    return {
-        "incident": {k: v for k, v in values.items() if v is not None},
-        "labels": labels,
-        **template_values(suspects),
-    }

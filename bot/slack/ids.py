@@ -19,6 +19,7 @@ class Action(StrEnum):
     STEP_DONE = "runbook_done"
     STEP_SKIP = "runbook_skip"
     STEP_TAKE = "runbook_take"
+    STEP_RUN = "runbook_run"  # Run, or Retry after a failed run
     FOLLOWUP_DONE = "followup_done"  # the value is the follow-up's id
     FOLLOWUP_WONT_DO = "followup_wont_do"
     FOLLOWUP_REOPEN = "followup_reopen"
@@ -39,6 +40,7 @@ class Form(StrEnum):
     RESOLVE = "resolve"
     STEP_CONFIRM = "runbook_confirm"
     STEP_SKIP = "runbook_skip"
+    STEP_RUN = "runbook_run_confirm"
     FOLLOWUP = "followup"
 
 

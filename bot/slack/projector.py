@@ -214,6 +214,8 @@ class SlackProjector:
             checklist.roles,
             checklist.variables,
             closed=checklist.incident.status == Status.CLOSED,
+            actions=checklist.actions,
+            dry_run=checklist.incident.drill and not runbook.drill_live,
         )
         text = blocks.checklist_text(runbook, progress)
         if checklist.run.checklist_ts:

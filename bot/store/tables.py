@@ -197,6 +197,32 @@ class RunbookStep(SQLModel, table=True):
     reminded_at: datetime | None = _time()
 
 
+class ActionRun(SQLModel, table=True):
+    """One run of a step's action (bot/services/actions.py): what it sent (secrets as
+    `${NAME}`, never their values), its key, and how it ended. A Retry is a new run."""
+
+    __tablename__ = "action_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="runbook_run.id", index=True)
+    step_id: str = Field(max_length=64)
+    incident_number: int = Field(foreign_key="incident.number", index=True)
+    kind: str = Field(max_length=16)  # ActionKind
+    request: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    line: str = Field(max_length=500)  # "POST https://deploy.example.com/..." or "set the status to ..."
+    idempotency_key: str = Field(max_length=64, unique=True)
+    state: str = Field(max_length=16)  # RunState
+    dry_run: bool = False
+    requested_by: str = Field(max_length=32)
+    requested_at: datetime = _time(nullable=False)
+    finished_at: datetime | None = _time()
+    attempts: int = 0
+    status_code: int | None = None
+    seconds: float | None = None
+    summary: str | None = Field(default=None, max_length=500)  # "200 OK in 0.4 s"; secrets redacted
+    answer: str | None = Field(default=None, max_length=2000)  # its first 500 characters, redacted
+
+
 class FollowUp(SQLModel, table=True):
     """An action item for after the incident (bot/services/followups.py)."""
 

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.sim.github import GitHubFake
 from bot.sim.jira import JiraFake
 from bot.sim.linear import LinearFake
 from bot.sim.server import Channel, SlackSimulator
+from bot.sim.target import TargetServer
 from bot.store.db import Database
-from bot.store.tables import ChangeEvent, FollowUp, Incident
+from bot.store.tables import ActionRun, ChangeEvent, FollowUp, Incident, TimelineEvent
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.helpers import TEST_CONFIG, environment
@@ -244,3 +246,55 @@ async def test_a_kill_after_a_change_was_echoed_does_not_post_it_again(
         events = list(await session.scalars(sa.select(ChangeEvent)))
     assert sorted(e.change_id for e in events) == ["d-1", "d-2"]
     assert (await census(db, sim)).jobs_failed == 0
+
+
+@pytest.mark.processes
+async def test_a_kill_mid_action_retries_with_the_same_key_and_records_one_outcome(
+    db: Database, sim: SlackSimulator, people: People, tmp_path: Path
+) -> None:
+    """Run sends the rollback; the target does it but warroom dies before the answer. After
+    the restart the job asks again with the same Idempotency-Key: the target does it once,
+    and the outcome is on the timeline once."""
+    target = await TargetServer().start()
+    try:
+        runbooks = tmp_path / "runbooks"
+        runbooks.mkdir()
+        (runbooks / "rollback.yaml").write_text(
+            "name: rollback\ndescription: Roll back.\nsteps:\n  - id: rollback\n    title: Roll back\n"
+            f'    action: {{http: {{url: "{target.url}/rollback", headers: {{Authorization: "Bearer ${{DEPLOY_TOKEN}}"}}}}}}\n'
+        )
+        config = tmp_path / "warroom.yaml"
+        config.write_text(
+            TEST_CONFIG.read_text()
+            + '\nactions:\n  allowed_hosts: ["127.0.0.1"]\n  allowed_networks: ["127.0.0.1/32"]\n'
+        )
+        env = environment(
+            db, sim, WARROOM_CONFIG=str(config), RUNBOOKS_DIR=str(runbooks), DEPLOY_TOKEN="crash-token"
+        )
+        async with serving(env, sim) as first:
+            channel = await declared(first, sim, people)
+            await first.slack.command(people.alice, "runbook rollback", channel.id)
+            await until(
+                lambda: any(str(m.get("text", "")).startswith("Runbook ") for m in channel.messages),
+                "the checklist is posted",
+            )
+            [checklist] = [m for m in channel.messages if str(m.get("text", "")).startswith("Runbook ")]
+            target.delay = 60  # it does the work, and warroom dies before it hears back
+            await first.slack.click(people.alice, channel.id, str(checklist["ts"]), "runbook_run:rollback")
+            await until(lambda: len(target.executed) == 1, "the target has rolled back")
+            await first.kill()
+        target.delay = 0
+        async with serving(env, sim):
+            await settled(db)  # the lease runs out; the retry asks again with the same key
+        keys = [r.key for r in target.requests]
+        assert len(keys) == 2 and keys[0] == keys[1] and len(target.executed) == 1
+        async with db.sessions() as session:
+            [action] = list(await session.scalars(sa.select(ActionRun)))
+            outcomes = list(
+                await session.scalars(sa.select(TimelineEvent).where(col(TimelineEvent.kind) == "action"))
+            )
+        assert (action.state, action.idempotency_key, action.attempts) == ("succeeded", keys[0], 2)
+        assert len(outcomes) == 1
+        assert (await census(db, sim)).jobs_failed == 0
+    finally:
+        await target.stop()

@@ -6,6 +6,7 @@ can never ping a channel or forge a link. Callers use `from bot.slack import blo
 alerts and checklist.
 """
 
+from bot.slack.blocks.actions import run_step_modal
 from bot.slack.blocks.alerts import alerts_blocks, alerts_cleared_blocks, alerts_text, triage_blocks
 from bot.slack.blocks.catchup import catchup_blocks, catchup_text
 from bot.slack.blocks.changes import cause_line, change_line, changes_blocks, changes_listing, changes_text
@@ -95,6 +96,7 @@ __all__ = [
     "options",
     "report_summary_text",
     "resolve_modal",
+    "run_step_modal",
     "runbook_choices_text",
     "skip_step_modal",
     "status_modal",

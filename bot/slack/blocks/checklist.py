@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.domain.runbooks import (
@@ -15,6 +16,7 @@ from bot.domain.runbooks import (
     render,
     render_command,
 )
+from bot.slack.blocks.actions import action_note, ran_suffix, run_button
 from bot.slack.blocks.kit import (
     TEXT_MAX,
     Block,
@@ -30,6 +32,7 @@ from bot.slack.blocks.kit import (
 from bot.slack.ids import Action, Field, Form, step_actions_block, step_block
 from bot.slack.text import escape, url_value
 from bot.slack.text import link as slack_link
+from bot.store.tables import ActionRun
 
 EXPANDED_STEPS = 5  # pending steps shown in full on a checklist; the rest are listed
 
@@ -41,9 +44,9 @@ def _owner(step: Step, roles: dict[str, str]) -> str:
     return f"Owner: {step.owner} {who(holder)}" if holder else f"Owner: {step.owner} (nobody holds the role)"
 
 
-def _finished_line(position: int, step: Step, record: StepRecord) -> str:
+def _finished_line(position: int, step: Step, record: StepRecord, latest: ActionRun | None) -> str:
     if record.state is StepState.DONE:
-        return f":white_check_mark: {position}. {step.title} ({who(record.finished_by)})"
+        return f":white_check_mark: {position}. {step.title} ({who(record.finished_by)})" + ran_suffix(latest)
     reason = escape(record.skip_reason or "")[:200]
     return f":fast_forward: {position}. ~{step.title}~ skipped by {who(record.finished_by)}: {reason}"
 
@@ -69,10 +72,14 @@ def checklist_blocks(
     variables: dict[str, Any],
     *,
     closed: bool = False,
+    actions: Mapping[str, ActionRun] | None = None,
+    dry_run: bool = False,
 ) -> list[Block]:
     """A running runbook as one message, updated in place: finished steps collapsed, the
     next few pending steps in full with their buttons, the rest listed by title. However
-    long the runbook, it stays within Block Kit's limits (50 blocks, 3,000 characters)."""
+    long the runbook, it stays within Block Kit's limits (50 blocks, 3,000 characters).
+    `actions`: the last run of each step's action; `dry_run`: a drill's actions send nothing."""
+    actions = actions or {}
 
     def text(template: str) -> str:
         return render(template, variables, escape)
@@ -85,7 +92,7 @@ def checklist_blocks(
         context(fit(f"{runbook.description} · version `{runbook.version}`")),
     ]
     if progress.finished:
-        lines = [_finished_line(p, s, r) for p, s, r in progress.finished]
+        lines = [_finished_line(p, s, r, actions.get(s.id)) for p, s, r in progress.finished]
         blocks.append(context(listing(lines, "finished steps")))
     if not progress.pending:
         blocks.append(mrkdwn(":tada: Every step is finished."))
@@ -104,14 +111,21 @@ def checklist_blocks(
         blocks.append({**mrkdwn(fit(body)), "block_id": step_block(step.id)})
         if step.command:
             blocks.extend(command_blocks(step.command, variables))
+        latest = actions.get(step.id)
+        if step.action is not None:
+            blocks.append(action_note(step, latest, variables, dry_run=dry_run))
         if not closed:
             value = StepRef(run_id, step.id, runbook.version).encode()
+            run = run_button(step, value, latest, dry_run=dry_run) if step.action is not None else None
             blocks.append(
                 {
                     "type": "actions",
                     "block_id": step_actions_block(step.id),
                     "elements": [
-                        button("Done", Action.STEP_DONE.of_step(step.id), value, style="primary"),
+                        *([run] if run else []),
+                        button(
+                            "Done", Action.STEP_DONE.of_step(step.id), value, style=None if run else "primary"
+                        ),
                         button("Skip", Action.STEP_SKIP.of_step(step.id), value),
                         button("I'll take it", Action.STEP_TAKE.of_step(step.id), value),
                     ],

@@ -29,6 +29,7 @@ EVENT_EMOJI = {
     "reminder": ":alarm_clock:",
     "change": ":package:",
     "cause": ":dart:",
+    "action": ":zap:",
 }
 
 TEXT_MAX = 3000  # characters in one text object

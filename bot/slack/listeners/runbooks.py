@@ -1,7 +1,8 @@
-"""The runbook checklist: Done, Skip and "I'll take it" buttons, and their modals.
+"""The runbook checklist: Run, Done, Skip and "I'll take it" buttons, and their modals.
 
-Done on a dangerous step (`confirm: true`) and Skip (a reason is required) open a modal
-first; the submission makes the change.
+Run and Done on a dangerous step (`confirm: true`) and Skip (a reason is required) open a
+modal first; the submission makes the change. Run's modal shows what will be sent, and its
+submission sends exactly that, or nothing if it changed meanwhile.
 """
 
 from __future__ import annotations
@@ -109,7 +110,47 @@ async def skipped(ack: Any, body: dict[str, Any], view: dict[str, Any], context:
     await ack()
 
 
+async def run(
+    ack: Any,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    respond: Any,
+    context: dict[str, Any],
+) -> None:
+    """Run (or Retry) a step's action, or first the form that confirms it."""
+    await ack()
+    actions = services(context).actions
+    try:
+        ref = await clicked_step(context, body, action)
+        planned = await actions.plan(ref, body["user"]["id"])
+        if not planned.step.confirm:
+            await actions.run(ref, body["user"]["id"])
+            return
+        view = blocks.run_step_modal(f"{planned.fingerprint}:{ref.encode()}", planned)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+    except Exception as exc:
+        await tell(respond, reply_to(exc))
+
+
+async def run_confirmed(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+) -> None:
+    try:
+        fingerprint, _, encoded = str(view.get("private_metadata")).partition(":")
+        ref = StepRef.decode(encoded)
+        s = services(context)
+        await s.queries.acted_on(await s.runbooks.incident_of(ref), body["user"]["id"], None)
+        await s.actions.run(ref, body["user"]["id"], fingerprint=fingerprint)
+    except Exception as exc:
+        await ack(response_action="update", view=blocks.message_modal("Not run", reply_to(exc)))
+        return
+    await ack()
+
+
 def register(app: AsyncApp) -> None:
+    app.action(Action.STEP_RUN.for_any_step())(run)
+    app.view(Form.STEP_RUN)(run_confirmed)
     app.action(Action.STEP_TAKE.for_any_step())(take)
     app.action(Action.STEP_DONE.for_any_step())(done)
     app.action(Action.STEP_SKIP.for_any_step())(skip)
