@@ -74,6 +74,17 @@ class AlertLine:
 
 
 @dataclass(frozen=True)
+class ActionLine:
+    """One run of a step's action: who ran what when, and what came back."""
+
+    line: str  # "POST https://deploy.example.com/..." (secrets as [secret NAME])
+    who: str
+    at: datetime
+    result: str  # "succeeded: 200 OK in 0.4 s", "failed: 503 ... (after 4 attempts)"
+    answer: str | None = None  # its first 500 characters, secrets redacted
+
+
+@dataclass(frozen=True)
 class StepLine:
     position: int
     title: str
@@ -81,6 +92,7 @@ class StepLine:
     who: str | None = None
     at: datetime | None = None
     reason: str | None = None
+    actions: tuple[ActionLine, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,10 @@ class RetryAction(Exception):
         self.after = after
 
 
+def took(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
 def action_failure(exc: BaseException) -> worker.Retry | None:
     """How the worker retries an action job: when the handler says (it counts the attempts)."""
     return worker.Retry(after=exc.after, limit=None) if isinstance(exc, RetryAction) else None
@@ -94,7 +98,7 @@ class ActionJobs:
             return Outcome(False, "refused: " + redact(str(exc), secrets))
         except Unreachable as exc:
             return await self._again(action, attempt, redact(str(exc), secrets), None)
-        summary = f"{status_text(answer.status)} in {answer.seconds:.1f} s"
+        summary = f"{status_text(answer.status)} in {took(answer.seconds)}"
         if answer.cut:
             summary += f"; the answer was longer than {self.client.limit // 1024} KiB and was cut"
         if answer.redirect:
@@ -154,4 +158,4 @@ class ActionJobs:
                     await self.s.incidents.add_note(number, text, actor, key=key)
         except DomainError as exc:
             return Outcome(False, str(exc))
-        return Outcome(True, f"done in {time.monotonic() - began:.1f} s")
+        return Outcome(True, f"done in {took(time.monotonic() - began)}")

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.documents.postmortem import (
+    ActionLine,
     AlertLine,
     Entry,
     FollowUpLine,
@@ -27,6 +28,7 @@ from bot.documents.postmortem import (
     StepLine,
     chart_file,
 )
+from bot.domain.actions import AUTO, RunState, masked
 from bot.domain.incident import DomainError
 from bot.domain.people import mentioned
 from bot.domain.reviews import ReviewState
@@ -39,6 +41,7 @@ from bot.services.reviews import Reviews
 from bot.services.timeline import NotFound, Timeline
 from bot.store import jobs
 from bot.store.tables import (
+    ActionRun,
     AlertRecord,
     FollowUp,
     Incident,
@@ -260,17 +263,46 @@ async def _runbook_sections(session: AsyncSession, number: int, facts: Facts) ->
             r.step_id: r
             for r in await session.scalars(sa.select(RunbookStep).where(col(RunbookStep.run_id) == run.id))
         }
+        ran: dict[str, list[ActionLine]] = {}
+        for action in await session.scalars(
+            sa.select(ActionRun).where(col(ActionRun.run_id) == run.id).order_by(col(ActionRun.id))
+        ):
+            ran.setdefault(action.step_id, []).append(_action_line(action))
         steps = []
         for position, step in enumerate(runbook.steps, start=1):
             row = rows.get(step.id)
+            actions = tuple(ran.get(step.id, []))
             if row is not None and row.state != StepState.PENDING:
                 steps.append(
                     StepLine(
-                        position, step.title, row.state, row.finished_by, row.finished_at, row.skip_reason
+                        position,
+                        step.title,
+                        row.state,
+                        row.finished_by,
+                        row.finished_at,
+                        row.skip_reason,
+                        actions,
                     )
                 )
             else:
                 outcome = "not reached" if step.when.holds(facts) else "not applicable"
-                steps.append(StepLine(position, step.title, outcome, row.taken_by if row else None))
+                steps.append(
+                    StepLine(position, step.title, outcome, row.taken_by if row else None, actions=actions)
+                )
         sections.append(RunbookSection(run.name, run.version, steps))
     return sections
+
+
+def _action_line(action: ActionRun) -> ActionLine:
+    if action.state == RunState.RUNNING:
+        result = "still running when this was written"
+    else:
+        result = f"{action.state}: {action.summary or ''}".rstrip(": ")
+    answer = (action.answer or "").replace("`", "'").replace("\n", " ") or None
+    return ActionLine(
+        masked(action.line),
+        "warroom (run: auto)" if action.requested_by == AUTO else action.requested_by,
+        action.requested_at,
+        result,
+        answer,
+    )

@@ -16,7 +16,7 @@ from bot.config import WarroomConfig
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
 from bot.sim.target import TargetServer
-from bot.store.tables import ActionRun, FollowUp, Job, RunbookStep
+from bot.store.tables import ActionRun, FollowUp, Job, Postmortem, RunbookStep
 from tests.conftest import People
 from tests.e2e.helpers import incident_channel, rows, settle
 
@@ -338,3 +338,35 @@ async def test_only_role_holders_responders_and_admins_may_run_actions(
     await slack.click(people.carol, channel, ts, "runbook_run:rollback")  # an admin
     await settle(warroom)
     assert len(target.requests) == 1
+
+
+async def test_the_post_mortem_says_who_ran_which_action_and_what_came_back(
+    warroom: Warroom,
+    slack: SlackDriver,
+    sim: SlackSimulator,
+    people: People,
+    target: TargetServer,
+    postmortem_dir: Path,
+) -> None:
+    channel, ts = await declare(warroom, slack, sim, people)
+    target.answers = [(503, {})] * 4
+    await slack.click(people.alice, channel, ts, "runbook_run:rollback")
+    await settle(warroom, horizon=timedelta(seconds=30))  # four attempts, then it failed
+    await slack.click(people.alice, channel, ts, "runbook_run:rollback")  # Retry
+    await settle(warroom)
+    await slack.command(people.alice, "resolve rolled back", channel)
+    await slack.command(people.alice, "close", channel)
+    await settle(warroom)
+    [document] = await rows(warroom, Postmortem)
+    url = f"{target.url}/rollback/checkout"
+    assert (
+        f"  - Ran POST {url} (Alice (@alice), " in document.markdown
+        and "failed: 503 Service Unavailable in " in document.markdown
+        and "(after 4 attempts)" in document.markdown
+    )
+    assert (
+        "succeeded: 200 OK in " in document.markdown
+        and '; answer: “\\{"ok": true, "run": 1\\}”' in document.markdown
+    )
+    assert people.alice not in document.markdown  # names, not Slack ids
+    assert f"<li>Ran <code>POST {url}</code> (Alice (@alice), " in document.html

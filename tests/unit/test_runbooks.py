@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.config import DEFAULT_ROLES, DEFAULT_SEVERITIES
+from bot.config import DEFAULT_ROLES, DEFAULT_SEVERITIES, load_config
 from bot.domain.alerts import LabelMatch
 from bot.domain.incident import DomainError
 from bot.domain.runbooks import (
@@ -32,6 +32,7 @@ from bot.slack.text import escape
 ROLES = [r.name for r in DEFAULT_ROLES]
 SEVERITIES = [s.name for s in DEFAULT_SEVERITIES]
 REPO_RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "warroom.example.yaml"
 
 GOOD = """\
 name: web-errors
@@ -61,9 +62,12 @@ def parse(text: str) -> tuple[object, list[str]]:
 
 
 def test_the_shipped_runbooks_are_valid_and_at_least_five() -> None:
-    loaded = load_directory(REPO_RUNBOOKS, roles=ROLES, severities=SEVERITIES)
+    policy = load_config(str(EXAMPLE_CONFIG)).actions.policy
+    loaded = load_directory(REPO_RUNBOOKS, roles=ROLES, severities=SEVERITIES, policy=policy)
     assert [str(p) for p in loaded.problems] == []
     assert len(loaded.files) >= 5
+    actions = [s.action for f in loaded.files for s in f.runbook.steps if s.action is not None]
+    assert len(actions) >= 5  # rollback and scale-out webhooks, a flag, a status update, ...
 
 
 def test_a_good_file_becomes_a_runbook_with_a_content_hash() -> None:
@@ -115,7 +119,7 @@ def test_broken_files_are_reported_with_file_and_line(change: tuple[str, str], e
 
 
 def test_validate_command_exit_status(tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = CliRunner(env={"WARROOM_CONFIG": str(EXAMPLE_CONFIG)})
     ok = runner.invoke(app, ["runbooks", "validate", str(REPO_RUNBOOKS)])
     assert ok.exit_code == 0 and "high-error-rate" in ok.output
 
