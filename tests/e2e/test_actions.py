@@ -370,3 +370,21 @@ async def test_the_post_mortem_says_who_ran_which_action_and_what_came_back(
     )
     assert people.alice not in document.markdown  # names, not Slack ids
     assert f"<li>Ran <code>POST {url}</code> (Alice (@alice), " in document.html
+
+
+async def test_a_drill_live_runbook_really_sends_in_a_drill(
+    warroom: Warroom,
+    slack: SlackDriver,
+    sim: SlackSimulator,
+    people: People,
+    target: TargetServer,
+    runbooks_dir: str,
+) -> None:
+    path = Path(runbooks_dir) / "bad-deploy.yaml"
+    path.write_text(path.read_text().replace("match:\n", "drill: live\nmatch:\n"))
+    channel, ts = await declare(warroom, slack, sim, people, drill=True)
+    assert "Run (dry run)" not in checklist_blocks(sim, channel)
+    await slack.click(people.alice, channel, ts, "runbook_run:rollback")
+    await settle(warroom)
+    [action] = await rows(warroom, ActionRun)
+    assert not action.dry_run and action.state == "succeeded" and len(target.requests) == 1
