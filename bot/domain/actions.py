@@ -28,6 +28,7 @@ MAX_ATTEMPTS = 4  # one run: the first try and three retries (connection errors,
 MAX_RETRY_WAIT = 120.0  # seconds; a Retry-After longer than this fails the run (Retry is a click away)
 REDACTED = "[redacted]"
 AUTO = "warroom"  # who runs a `run: auto` step
+AUTO_NAME = "warroom (run: auto)"  # ... as documents and messages name it
 
 
 class ActionKind(StrEnum):
@@ -54,10 +55,6 @@ class HttpAction:
     form: tuple[tuple[str, str], ...] | None = None  # a form body (values are templates)
     timeout: float = 30.0
     expect: tuple[int, ...] = ()  # the statuses that mean it worked; empty: any 2xx
-
-    @property
-    def kind(self) -> ActionKind:
-        return ActionKind.HTTP
 
 
 @dataclass(frozen=True)
@@ -175,9 +172,6 @@ class Prepared:
         elif self.form is not None:
             lines += ["", "&".join(f"{k}={masked(v)}" for k, v in self.form)]
         return "\n".join(lines)
-
-    def secret_names(self) -> list[str]:
-        return sorted(set(references(json.dumps(self.to_dict()))))
 
 
 Render = Callable[[str, Callable[[str], str]], str]  # (template, escape for inserted values)
@@ -369,7 +363,7 @@ class Outcome:
 
 def runner(actor: str) -> str:
     """Who ran an action, as mrkdwn."""
-    return "warroom (run: auto)" if actor == AUTO else f"<@{actor}>"
+    return AUTO_NAME if actor == AUTO else f"<@{actor}>"
 
 
 def builtin_line(action: BuiltinAction, text: str) -> str:

@@ -128,6 +128,10 @@ class Runbook:
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
+    def dry_runs(self, drill: bool) -> bool:
+        """Whether its actions send nothing in this incident: a drill, unless `drill: live`."""
+        return drill and not self.drill_live
+
 
 def matching(runbooks: Iterable[Runbook], facts: Facts) -> list[Runbook]:
     """Runbooks whose match rules hold for the incident. A runbook without match rules is

@@ -180,7 +180,7 @@ def _headers(url: str, given: list[tuple[str, str]], body: bytes | None) -> list
         host = f"[{host}]"
     if parts.port:
         host += f":{parts.port}"
-    headers = [(b"Host", host.encode("idna")), (b"User-Agent", b"warroom")]
+    headers = [(b"Host", host.encode("ascii" if host.isascii() else "idna")), (b"User-Agent", b"warroom")]
     drop = {"content-type"} if body is None else set()
     headers += [(k.encode(), v.encode()) for k, v in given if k.lower() not in drop]
     if body is not None:

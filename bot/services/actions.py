@@ -72,12 +72,17 @@ class ActionService:
             _, runbook, step, incident = await self._step(session, ref)
             request, line = await self._render(session, incident, step)
         return Planned(
-            runbook, step, line, _shown(request, line), _fingerprint(request), self._dry(incident, runbook)
+            runbook,
+            step,
+            line,
+            _shown(request, line),
+            _fingerprint(request),
+            runbook.dry_runs(incident.drill),
         )
 
-    async def run(self, ref: StepRef, user: str, *, fingerprint: str | None = None) -> str:
+    async def run(self, ref: StepRef, user: str, *, fingerprint: str | None = None) -> None:
         """Run a step's action for `user` (a click, or the submitted confirmation form with the
-        fingerprint of what it showed). Returns what to tell them."""
+        fingerprint of what it showed). The checklist shows it running."""
         await self._may_run(ref, user)
         async with self.db.transaction() as session:
             run, runbook, step, incident = await self._step(session, ref, lock=True)
@@ -91,11 +96,8 @@ class ActionService:
                     "sent. Click Run again to see it as it is now."
                 )
             await self._runnable(session, run, step)
-            action = await self._start(session, incident, run, runbook, step, user, self.timeline.clock())
+            await self._start(session, incident, run, runbook, step, user, self.timeline.clock())
         self.timeline.notify()
-        if action.dry_run:
-            return f"Drill: *{step.title}* was a dry run; nothing was sent."
-        return f"Running *{step.title}*: {action.line}"
 
     async def auto(self, session: AsyncSession, incident: Incident, run: RunbookRun) -> None:
         """In the caller's transaction: if the runbook's next step runs by itself (`run: auto`,
@@ -161,15 +163,6 @@ class ActionService:
             )
         return found is not None
 
-    async def of_incident(self, number: int) -> list[ActionRun]:
-        async with self.db.sessions() as session:
-            stmt = (
-                sa.select(ActionRun)
-                .where(col(ActionRun.incident_number) == number)
-                .order_by(col(ActionRun.requested_at), col(ActionRun.id))
-            )
-            return list(await session.scalars(stmt))
-
     # ------------------------------------------------------------ internals
 
     async def _may_run(self, ref: StepRef, user: str) -> None:
@@ -178,9 +171,6 @@ class ActionService:
             number = (await self._run_row(session, ref.run)).incident_number
             holders = (await current_roles(session, [number]))[number]
         await self.access.check_run(user, holders, number)
-
-    def _dry(self, incident: Incident, runbook: Runbook) -> bool:
-        return incident.drill and not runbook.drill_live
 
     async def _run_row(self, session: AsyncSession, run_id: int) -> RunbookRun:
         run = await session.get(RunbookRun, run_id)
@@ -269,7 +259,7 @@ class ActionService:
             line=line[:500],
             idempotency_key=uuid.uuid4().hex,
             state=RunState.RUNNING.value,
-            dry_run=self._dry(incident, runbook),
+            dry_run=runbook.dry_runs(incident.drill),
             requested_by=actor,
             requested_at=now,
         )

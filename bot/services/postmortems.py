@@ -28,7 +28,7 @@ from bot.documents.postmortem import (
     StepLine,
     chart_file,
 )
-from bot.domain.actions import AUTO, RunState, masked
+from bot.domain.actions import AUTO, AUTO_NAME, RunState, masked
 from bot.domain.incident import DomainError
 from bot.domain.people import mentioned
 from bot.domain.reviews import ReviewState
@@ -301,7 +301,7 @@ def _action_line(action: ActionRun) -> ActionLine:
     answer = (action.answer or "").replace("`", "'").replace("\n", " ") or None
     return ActionLine(
         masked(action.line),
-        "warroom (run: auto)" if action.requested_by == AUTO else action.requested_by,
+        AUTO_NAME if action.requested_by == AUTO else action.requested_by,
         action.requested_at,
         result,
         answer,

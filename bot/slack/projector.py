@@ -215,7 +215,7 @@ class SlackProjector:
             checklist.variables,
             closed=checklist.incident.status == Status.CLOSED,
             actions=checklist.actions,
-            dry_run=checklist.incident.drill and not runbook.drill_live,
+            dry_run=runbook.dry_runs(checklist.incident.drill),
         )
         text = blocks.checklist_text(runbook, progress)
         if checklist.run.checklist_ts:

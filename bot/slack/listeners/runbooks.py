@@ -27,8 +27,10 @@ async def clicked_step(context: dict[str, Any], body: dict[str, Any], action: di
     return ref
 
 
-async def submitted_step(context: dict[str, Any], body: dict[str, Any], view: dict[str, Any]) -> StepRef:
-    ref = StepRef.decode(str(view.get("private_metadata")))
+async def submitted_step(context: dict[str, Any], body: dict[str, Any], encoded: str) -> StepRef:
+    """The step a form was opened for (`encoded`: the StepRef it carries), if the submitter
+    may act on it."""
+    ref = StepRef.decode(encoded)
     s = services(context)
     await s.queries.acted_on(await s.runbooks.incident_of(ref), body["user"]["id"], None)
     return ref
@@ -91,7 +93,7 @@ async def skip(
 
 async def confirmed(ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]) -> None:
     try:
-        ref = await submitted_step(context, body, view)
+        ref = await submitted_step(context, body, str(view.get("private_metadata")))
         await services(context).runbooks.finish(ref, body["user"]["id"], StepState.DONE)
     except Exception as exc:
         await ack(response_action="update", view=blocks.message_modal("Not done", reply_to(exc)))
@@ -101,7 +103,7 @@ async def confirmed(ack: Any, body: dict[str, Any], view: dict[str, Any], contex
 
 async def skipped(ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]) -> None:
     try:
-        ref = await submitted_step(context, body, view)
+        ref = await submitted_step(context, body, str(view.get("private_metadata")))
         reason = field(view, Field.REASON)
         await services(context).runbooks.finish(ref, body["user"]["id"], StepState.SKIPPED, reason)
     except Exception as exc:
@@ -120,13 +122,14 @@ async def run(
 ) -> None:
     """Run (or Retry) a step's action, or first the form that confirms it."""
     await ack()
-    actions = services(context).actions
+    s = services(context)
     try:
         ref = await clicked_step(context, body, action)
-        planned = await actions.plan(ref, body["user"]["id"])
-        if not planned.step.confirm:
-            await actions.run(ref, body["user"]["id"])
+        _, step, _ = await s.runbooks.step(ref)
+        if not step.confirm:
+            await s.actions.run(ref, body["user"]["id"])
             return
+        planned = await s.actions.plan(ref, body["user"]["id"])
         view = blocks.run_step_modal(f"{planned.fingerprint}:{ref.encode()}", planned)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
     except Exception as exc:
@@ -138,10 +141,8 @@ async def run_confirmed(
 ) -> None:
     try:
         fingerprint, _, encoded = str(view.get("private_metadata")).partition(":")
-        ref = StepRef.decode(encoded)
-        s = services(context)
-        await s.queries.acted_on(await s.runbooks.incident_of(ref), body["user"]["id"], None)
-        await s.actions.run(ref, body["user"]["id"], fingerprint=fingerprint)
+        ref = await submitted_step(context, body, encoded)
+        await services(context).actions.run(ref, body["user"]["id"], fingerprint=fingerprint)
     except Exception as exc:
         await ack(response_action="update", view=blocks.message_modal("Not run", reply_to(exc)))
         return
