@@ -35,6 +35,8 @@ from bot.integrations.guarded_http import GuardedClient
 from bot.integrations.jira import JiraTracker
 from bot.integrations.linear import LinearTracker
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs, pagerduty_failure
+from bot.integrations.static_page import StaticPage
+from bot.integrations.statuspage import Statuspage, StatuspageJobs, statuspage_failure
 from bot.integrations.tracker_jobs import TrackerJobs
 from bot.integrations.trackers import Tracker, tracker_failure
 from bot.jobs import JobKind, check_handlers
@@ -60,12 +62,14 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.documents import SlackDocuments
 from bot.slack.projector import SlackProjector
 from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
+from bot.slack.updates import SlackUpdates
 from bot.slack.writer import slack_failure
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import utcnow
 from bot.web.docs import pin_docs_assets
 from bot.web.routes import InFlight, health_router, slack_router
+from bot.web.status import StatusSite, status_router
 from bot.worker import GiveUpHook, Worker, composed
 
 log = logging.getLogger(__name__)
@@ -129,6 +133,7 @@ class Warroom:
     http: FastAPI
     waiting_requests: InFlight
     metrics: Metrics
+    services: Services
 
     async def open_connections(self) -> None:
         """One pooled HTTP session for every Slack call (slack_sdk opens one per call otherwise)."""
@@ -166,7 +171,9 @@ def build(
     worker = Worker(
         db,
         {},
-        retry_policy=composed(slack_failure, pagerduty_failure, tracker_failure, action_failure),
+        retry_policy=composed(
+            slack_failure, pagerduty_failure, tracker_failure, action_failure, statuspage_failure
+        ),
         yield_to=waiting_requests.__bool__,
         on_outcome=metrics.job_finished,
         lease=timedelta(seconds=settings.job_lease_seconds),
@@ -181,11 +188,12 @@ def build(
     check_runbooks(s.runbooks.library, config)
     pagerduty = PagerDuty(settings, config.pagerduty.services, transport=pagerduty_transport)
     projector = SlackProjector(slack, s, config)
-    slack_jobs: list[SlackProjector | SlackDocuments | SlackChanges | SlackDirectory] = [
+    slack_jobs: list[SlackProjector | SlackDocuments | SlackChanges | SlackDirectory | SlackUpdates] = [
         projector,
         SlackDocuments(projector, s, config),
         SlackChanges(projector, s, config),
         SlackDirectory(slack, s.people),
+        SlackUpdates(projector, s),
     ]
     trackers = TrackerJobs(_tracker(settings, config), s, config)
     actions = ActionJobs(
@@ -197,7 +205,13 @@ def build(
     _wire_jobs(
         worker,
         slack_jobs,
-        [PagerDutyJobs(pagerduty, slack, s), trackers, actions],
+        [
+            PagerDutyJobs(pagerduty, slack, s),
+            trackers,
+            actions,
+            StaticPage(s.status_page, settings.status_page_dir, config),
+            StatuspageJobs(_statuspage(settings), s, config),
+        ],
         s,
         on_give_up=projector.on_give_up,
     )
@@ -226,6 +240,7 @@ def build(
         FastAPI(),
         waiting_requests,
         metrics,
+        s,
     )
     warroom.http = _http(warroom, run_worker=run_worker, migrate=migrate)
     return warroom
@@ -243,8 +258,8 @@ def _slack_client(settings: Settings) -> BudgetedWebClient:
 
 def _wire_jobs(
     worker: Worker,
-    slack_jobs: list[SlackProjector | SlackDocuments | SlackChanges | SlackDirectory],
-    outbound: list[PagerDutyJobs | TrackerJobs | ActionJobs],
+    slack_jobs: list[SlackProjector | SlackDocuments | SlackChanges | SlackDirectory | SlackUpdates],
+    outbound: list[PagerDutyJobs | TrackerJobs | ActionJobs | StaticPage | StatuspageJobs],
     s: Services,
     *,
     on_give_up: GiveUpHook,
@@ -290,6 +305,17 @@ def _tracker(settings: Settings, config: WarroomConfig) -> Tracker | None:
             raise ConfigError("followups.tracker is linear: set LINEAR_API_KEY")
         return LinearTracker(settings.linear_api_key, linear.team, api_url=settings.linear_api_url)
     return None
+
+
+def _statuspage(settings: Settings) -> Statuspage | None:
+    """Atlassian Statuspage, when its key and page are set."""
+    if not (settings.statuspage_api_key and settings.statuspage_page_id):
+        return None
+    return Statuspage(
+        settings.statuspage_api_key,
+        settings.statuspage_page_id,
+        api_url=settings.statuspage_api_url,
+    )
 
 
 def _bolt(settings: Settings) -> AsyncApp:
@@ -370,8 +396,14 @@ def _http(warroom: Warroom, *, run_worker: bool, migrate: bool) -> FastAPI:
     app.include_router(
         health_router(warroom.db, warroom.slack, warroom.queries, warroom.metrics, warroom.settings)
     )
+    app.include_router(status_router(StatusSite(warroom.services.status_page)))
     services = (warroom.service, warroom.queries, warroom.followups, warroom.reports, warroom.tokens)
-    api.install(app, api.ApiServices(*services, warroom.config.api, warroom.changes, warroom.dora))
+    api.install(
+        app,
+        api.ApiServices(
+            *services, warroom.config.api, warroom.changes, warroom.dora, warroom.services.availability
+        ),
+    )
     webhooks.install(
         app,
         webhooks.WebhookServices(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot import cli_changes, cli_jobs, cli_tokens
+from bot import cli_changes, cli_jobs, cli_status, cli_tokens
 from bot.config import ConfigError, Settings, load_config, parse_duration
 from bot.documents.mrkdwn import plain
 from bot.domain.incident import MILESTONES, DomainError
@@ -40,6 +40,8 @@ app.add_typer(cli_tokens.app, name="token")
 app.add_typer(cli_changes.change_app, name="change")
 app.add_typer(cli_changes.freeze_app, name="freeze")
 report_app.command("dora")(cli_changes.report_dora)
+report_app.command("availability")(cli_status.report_availability)
+app.add_typer(cli_status.status_app, name="status")
 
 
 def _fail(message: str) -> None:

@@ -39,6 +39,7 @@ class JobKind(StrEnum):
     SLACK_PUBLISH_POSTMORTEM = "slack.publish_postmortem"
     SLACK_FOLLOWUP_DIGEST = "slack.followup_digest"
     SLACK_POST_CHANGES = "slack.post_changes"
+    SLACK_POST_UPDATE = "slack.post_update"
     # PagerDuty (bot/integrations/pagerduty.py)
     PAGERDUTY_ONCALL = "pagerduty.oncall"
     PAGERDUTY_TRIGGER = "pagerduty.trigger"
@@ -47,6 +48,10 @@ class JobKind(StrEnum):
     TRACKER_CREATE = "tracker.create"
     TRACKER_SYNC = "tracker.sync"
     TRACKER_RECONCILE = "tracker.reconcile"
+    # The status page: its static copy (bot/documents/status_page.py), Atlassian Statuspage
+    # (bot/integrations/statuspage.py)
+    STATUS_PAGE_EXPORT = "status_page.export"
+    STATUSPAGE_SYNC = "statuspage.sync"
     # A runbook step's action (bot/integrations/actions.py)
     RUNBOOK_ACTION = "runbook.action"
     # Scheduled checks and documents (bot/services)
@@ -146,6 +151,15 @@ class ActionJob(TypedDict):
     action: int  # the action_run row: its request and its Idempotency-Key
 
 
+class StakeholderJob(TypedDict):
+    update: int  # the status_update row
+    channel: str  # a stakeholder channel (name or id) of the incident's severity
+
+
+class ExportJob(TypedDict):
+    """status_page.export: the whole page is written again; nothing to name."""
+
+
 class ReconcileJob(TypedDict):
     at: str  # ISO time it was scheduled for
     name: str
@@ -191,6 +205,9 @@ PAYLOADS: dict[JobKind, type] = {
     JobKind.SLACK_PUBLISH_POSTMORTEM: UploadJob,
     JobKind.SLACK_FOLLOWUP_DIGEST: ScheduledReportJob,
     JobKind.SLACK_POST_CHANGES: IncidentJob,
+    JobKind.SLACK_POST_UPDATE: StakeholderJob,
+    JobKind.STATUS_PAGE_EXPORT: ExportJob,
+    JobKind.STATUSPAGE_SYNC: IncidentJob,
     JobKind.TRACKER_CREATE: TrackerJob,
     JobKind.TRACKER_SYNC: TrackerJob,
     JobKind.TRACKER_RECONCILE: ReconcileJob,
@@ -236,6 +253,19 @@ def tracker_queue(followup: int) -> str:
 def action_queue(action: int) -> str:
     """One run of a step's action: a slow target holds up nothing else of the incident."""
     return f"action:{action}"
+
+
+def stakeholder_queue(channel: str) -> str:
+    """A stakeholder channel's updates, in order, whatever incident they come from."""
+    return f"stakeholders:{channel}"[:100]
+
+
+STATUS_PAGE_QUEUE = "status_page"  # its exports, one at a time
+
+
+def statuspage_queue(number: int) -> str:
+    """An incident's Statuspage work, in order (made, updated, resolved)."""
+    return f"statuspage:{number}"
 
 
 def report_queue(channel: str) -> str:

@@ -17,6 +17,7 @@ from bot.services.followups import Followups
 from bot.services.incidents import IncidentService
 from bot.services.queries import IncidentQueries
 from bot.services.reports import ReportService
+from bot.services.status_page import AvailabilityReads
 from bot.services.tokens import PUBLIC, Principal, TokenService
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="warroom"'}
@@ -34,6 +35,7 @@ class ApiServices:
     config: ApiConfig
     changes: ChangeService
     dora: DoraService
+    availability: AvailabilityReads
     throttle: Throttle = field(init=False)
 
     def __post_init__(self) -> None:

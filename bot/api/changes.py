@@ -1,5 +1,5 @@
-"""The deploy gate and the DORA figures (any token; see bot/domain/changes.py and
-bot/domain/dora.py for what they mean)."""
+"""The deploy gate, the DORA figures and the availability figures (any token; see
+bot/domain/changes.py, dora.py and availability.py for what they mean)."""
 
 # No `from __future__ import annotations`: FastAPI reads these annotations at import.
 from typing import Any
@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from bot.api.auth import Reader, Services
 from bot.config import parse_duration
+from bot.documents import availability as availability_docs
 from bot.documents import dora as dora_docs
 from bot.domain.metrics import check_period
 
@@ -62,3 +63,23 @@ async def dora_report(
         raise HTTPException(status_code=422, detail="by: service, or leave it out")
     assert period is not None
     return dora_docs.to_json(await s.dora.report(period, by, include_private=who.sees_private))
+
+
+@router.get("/reports/availability", tags=["reports"])
+async def availability_report(
+    who: Reader,
+    s: Services,
+    since: str = Query(
+        "30d", description="The period that ends now, like 30d (at most 3650d).", max_length=20
+    ),
+) -> dict[str, Any]:
+    """Per status page component: availability, downtime and the time in each impaired state
+    (seconds), the target and the error budget left. Drills are excluded; private incidents
+    count only for tokens that may see them."""
+    try:
+        period = check_period(parse_duration(since))
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=f"since: {exc}") from None
+    assert period is not None
+    report = await s.availability.report(period, include_private=who.sees_private)
+    return availability_docs.to_json(report)

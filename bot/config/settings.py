@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     linear_api_key: str = ""
     linear_api_url: str = "https://api.linear.app/graphql"
     linear_webhook_secret: str = ""  # verifies /webhooks/linear (Linear-Signature)
+    status_page_dir: str = ""  # the status page is also written here as static files
+    statuspage_api_key: str = ""  # Atlassian Statuspage: incidents made there too
+    statuspage_page_id: str = ""
+    statuspage_api_url: str = "https://api.statuspage.io/v1"
     port: int = 3000
     log_level: str = "info"
     # The part of Slack's rate limits this process may use: 1 for one replica, 1/3 for three.

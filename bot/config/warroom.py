@@ -24,6 +24,7 @@ from bot.config.base import ConfigError, parse_duration
 from bot.config.changes import ChangesConfig
 from bot.config.documents import FollowupsConfig, PostmortemConfig, ReportsConfig
 from bot.config.routes import AlertsConfig
+from bot.config.status import StatusPageConfig
 from bot.domain.people import is_user_id
 
 
@@ -182,6 +183,9 @@ class WarroomConfig(BaseModel):
     followups: FollowupsConfig = Field(default_factory=FollowupsConfig)
     changes: ChangesConfig = Field(default_factory=ChangesConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    # The channels (names or ids) each severity's updates go to: {SEV1: [leadership, support]}.
+    stakeholders: dict[str, list[str]] = Field(default_factory=dict)
+    status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
 
     @field_validator("timezone")
     @classmethod
@@ -237,6 +241,12 @@ class WarroomConfig(BaseModel):
         ]:
             if rule.severity is not None and rule.severity not in names:
                 raise ValueError(f"{where}.severity: {rule.severity!r} is not one of {', '.join(names)}")
+        for severity, channels in self.stakeholders.items():
+            if severity not in names:
+                raise ValueError(f"stakeholders: {severity!r} is not one of {', '.join(names)}")
+            for channel in channels:
+                if not re.fullmatch(r"#?[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{6,}", channel):
+                    raise ValueError(f"stakeholders.{severity}: {channel!r} is not a channel name or id")
         for severity in self.changes.freeze_on:
             if severity not in names:
                 raise ValueError(f"changes.freeze_on: {severity!r} is not one of {', '.join(names)}")
@@ -249,6 +259,9 @@ class WarroomConfig(BaseModel):
     @property
     def role_names(self) -> list[str]:
         return [r.name for r in self.roles]
+
+    def stakeholder_channels(self, severity: str) -> list[str]:
+        return [c.lstrip("#") for c in self.stakeholders.get(severity, [])]
 
     def severity(self, name: str) -> SeverityConfig:
         return next(s for s in self.severities if s.name == name)

@@ -36,6 +36,7 @@ from bot.domain.actions import (
 )
 from bot.domain.followups import DEFAULT_PRIORITY, FollowUpRequest
 from bot.domain.incident import DomainError, Status
+from bot.domain.status import UpdateDraft
 from bot.integrations.guarded_http import GuardedClient, Refused, Unreachable
 from bot.jobs import Handler, JobKind
 from bot.services.actions import builtin_key
@@ -153,7 +154,7 @@ class ActionJobs:
                     )
                     await self.s.followups.add(number, wanted, actor, key=key)
                 case ActionKind.UPDATE:
-                    await self.s.incidents.post_update(number, text, actor, key=key)
+                    await self.s.updates.post(number, UpdateDraft(text), actor, key=key)
                 case ActionKind.NOTE:
                     await self.s.incidents.add_note(number, text, actor, key=key)
         except DomainError as exc:

@@ -82,6 +82,19 @@ class Access:
         listed = self._who_may(f"its role holders ({names})" if names else "its role holders")
         raise Refused(f"You may not run runbook actions in #{number}: only {listed} may.")
 
+    async def check_update(self, actor: str, holders: dict[str, str], number: int) -> None:
+        """Who may send updates beyond the channel: once `responders` or `admins` is set, the
+        commander, the comms role, the responders and the admins."""
+        if not self.config.restricted or not is_user_id(actor):
+            return
+        if actor in (holders.get("commander"), holders.get("comms")) or actor in self.config.admins:
+            return
+        group = self.config.responders
+        if group is not None and actor in await self._members(group):
+            return
+        listed = self._who_may("its commander and comms")
+        raise Refused(f"You may not send stakeholder updates for #{number}: only {listed} may.")
+
     def _who_may(self, first: str) -> str:
         """`first`, the responders and the admins, as a sentence says them."""
         who = [first]

@@ -30,8 +30,10 @@ from bot.services.reports import ReportService
 from bot.services.reviews import Reviews
 from bot.services.runbooks import RunbookService
 from bot.services.schedules import ScheduledReports
+from bot.services.status_page import AvailabilityReads, StatusPageReads
 from bot.services.timeline import Timeline
 from bot.services.tokens import TokenService
+from bot.services.updates import Outlets, Updates
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ class Services:
     tokens: TokenService
     changes: ChangeService
     dora: DoraService
+    updates: Updates
+    status_page: StatusPageReads
+    availability: AvailabilityReads
 
     @property
     def people(self) -> People:
@@ -87,7 +92,12 @@ def build_services(
     access = access or Access(config.access, _no_members, limits=config.limits)
     actions = ActionService(timeline, config, access)
     runbooks = RunbookService(timeline, reminders, library, config, actions)
-    incidents = IncidentService(timeline, queries, reminders, runbooks, config, access=access)
+    outlets = Outlets(
+        static_copy=bool(settings.status_page_dir),
+        statuspage=bool(settings.statuspage_api_key and settings.statuspage_page_id),
+    )
+    updates = Updates(timeline, reminders, config, access, outlets)
+    incidents = IncidentService(timeline, queries, reminders, runbooks, config, updates, access=access)
     try:
         renderer = PostmortemRenderer(config.zone, config.postmortem_template)
     except PostmortemTemplateError as exc:
@@ -113,6 +123,9 @@ def build_services(
         tokens=TokenService(db),
         changes=changes,
         dora=DoraService(changes, config.zone),
+        updates=updates,
+        status_page=StatusPageReads(db, config),
+        availability=AvailabilityReads(db, config),
     )
 
 

@@ -31,6 +31,7 @@ from bot.services.timeline import (
     Timeline,
     number_of,
 )
+from bot.services.updates import Updates
 from bot.store import jobs
 from bot.store.tables import Incident, RoleAssignment, RunbookRun
 
@@ -47,10 +48,12 @@ class IncidentService:
         reminders: Reminders,
         runbooks: RunbookService,
         config: WarroomConfig,
+        updates: Updates,
         *,
         access: Access | None = None,
     ) -> None:
         self.timeline = timeline
+        self.updates = updates
         self.queries = queries
         self.reminders = reminders
         self.runbooks = runbooks
@@ -200,10 +203,18 @@ class IncidentService:
         return incident
 
     async def change_status(
-        self, number: int, status: Status, actor: str, message: str | None = None, *, key: str | None = None
+        self,
+        number: int,
+        status: Status,
+        actor: str,
+        message: str | None = None,
+        *,
+        key: str | None = None,
+        final_update: str | bool | None = True,
     ) -> Incident:
         """`key`: the timeline event's idempotency key (an API Idempotency-Key), so that the
-        same request made twice changes the status once."""
+        same request made twice changes the status once. Resolving posts a final update to
+        the stakeholders (`final_update`: True, its text, or False for none)."""
         if status in (Status.RESOLVED, Status.CLOSED):
             await self._check_change(number, actor, "resolve" if status == Status.RESOLVED else "close")
         elif self.config.access.restricted and (await self.queries.get(number)).status == Status.RESOLVED:
@@ -217,6 +228,9 @@ class IncidentService:
                 incident.resolve_summary = message.strip()
             await self.timeline.changed(session, incident, "status", actor, text, now, key=key)
             await self.reminders.reset_update_reminder(session, incident, now)
+            if status is Status.RESOLVED and final_update is not False:
+                final = final_update if isinstance(final_update, str) else None
+                await self.updates.final(session, incident, actor, now, final)
             if status is Status.CLOSED:
                 # The post-mortem draft writes itself, and checklists lose their buttons.
                 await jobs.enqueue(
@@ -239,9 +253,17 @@ class IncidentService:
         return incident
 
     async def resolve(
-        self, number: int, actor: str, summary: str | None = None, *, key: str | None = None
+        self,
+        number: int,
+        actor: str,
+        summary: str | None = None,
+        *,
+        key: str | None = None,
+        final_update: str | bool | None = True,
     ) -> Incident:
-        return await self.change_status(number, Status.RESOLVED, actor, summary, key=key)
+        return await self.change_status(
+            number, Status.RESOLVED, actor, summary, key=key, final_update=final_update
+        )
 
     async def close(self, number: int, actor: str) -> Incident:
         return await self.change_status(number, Status.CLOSED, actor)
@@ -273,18 +295,6 @@ class IncidentService:
             await self.timeline.lock(session, number)
             key = await self.timeline.append(session, number, "note", actor, text, self.clock(), key=key)
             await self.timeline.echo(session, number, key)
-        self.timeline.notify()
-
-    async def post_update(self, number: int, text: str, actor: str, *, key: str | None = None) -> None:
-        """A status update that keeps the status: on the timeline and in the channel, and the
-        update reminder's clock starts again."""
-        text = rules.clean_note(text)
-        async with self.db.transaction() as session:
-            incident = await self.timeline.lock(session, number)
-            rules.require_open(incident, "post status updates")
-            now = self.clock()
-            await self.timeline.changed(session, incident, "status", actor, f"Update: {text}", now, key=key)
-            await self.reminders.reset_update_reminder(session, incident, now)
         self.timeline.notify()
 
     async def page_user(self, number: int, user: str, actor: str) -> None:

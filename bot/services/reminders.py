@@ -72,7 +72,7 @@ class Reminders:
             whom = f"<@{commander}>" if commander else "Commander (nobody holds the role yet)"
             text = (
                 f"{whom}: no status update for {_duration(every)}. "
-                f"Post one with `{self.config.slash_command} status` or the Update status button."
+                f"Tell the stakeholders where things stand with `{self.config.slash_command} update`."
             )
             now = self.timeline.clock()
             key = await self.timeline.append(session, number, "reminder", None, text, now)

@@ -166,12 +166,16 @@ class SlackDriver:
         view = self.sim.views[view_id]
         state: dict[str, dict[str, Any]] = {}
         for block in view.get("blocks", []):
-            if block.get("type") != "input" or block["block_id"] not in values:
+            if block.get("type") != "input":
                 continue
             element = block["element"]
-            state[block["block_id"]] = {
-                element["action_id"]: _element_state(element, values[block["block_id"]])
-            }
+            if block["block_id"] in values:
+                value = _element_state(element, values[block["block_id"]])
+            elif (initial := _initial_state(element)) is not None:  # left as the form showed it
+                value = initial
+            else:
+                continue
+            state[block["block_id"]] = {element["action_id"]: value}
         payload = {
             "type": "view_submission",
             "team": {"id": TEAM_ID, "domain": "simulated"},
@@ -245,9 +249,19 @@ def _find_action(blocks: list[dict[str, Any]], action_id: str) -> tuple[dict[str
     raise AssertionError(f"no element with action_id {action_id!r} on that message")
 
 
+def _initial_state(element: dict[str, Any]) -> dict[str, Any] | None:
+    """What Slack reports for an input nobody touched: its initial value, if it has one."""
+    kind = element["type"]
+    if "initial_option" in element:
+        return {"type": kind, "selected_option": element["initial_option"]}
+    if "initial_value" in element:
+        return {"type": kind, "value": element["initial_value"]}
+    return None
+
+
 def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
     kind = element["type"]
-    if kind == "static_select":
+    if kind in ("static_select", "radio_buttons"):
         option = next((o for o in element["options"] if o["value"] == value), None)
         assert option is not None, f"{value!r} is not an option of {element['action_id']}"
         return {"type": kind, "selected_option": option}

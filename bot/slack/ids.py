@@ -42,6 +42,7 @@ class Form(StrEnum):
     STEP_SKIP = "runbook_skip"
     STEP_RUN = "runbook_run_confirm"
     FOLLOWUP = "followup"
+    UPDATE = "stakeholder_update"
 
 
 class Field(StrEnum):
@@ -59,6 +60,9 @@ class Field(StrEnum):
     OWNER = "owner"
     PRIORITY = "priority"
     DUE = "due"
+    AUDIENCE = "audience"
+    PUBLIC_TITLE = "public_title"
+    FINAL_UPDATE = "final_update"
 
 
 class BlockId(StrEnum):
@@ -70,6 +74,11 @@ class BlockId(StrEnum):
 
 def step_block(step_id: str) -> str:
     return f"step:{step_id}"
+
+
+def component_block(name: str) -> str:
+    """The update form's input for one status page component."""
+    return f"component:{name}"
 
 
 def step_actions_block(step_id: str) -> str:
@@ -88,6 +97,7 @@ class Marker(StrEnum):
     TRIAGE = "warroom_triage"
     FOLLOWUP_DIGEST = "warroom_followup_digest"
     CHANGES = "warroom_changes"
+    UPDATE = "warroom_update"
 
 
 PRIVATE_CHOICE = "private"  # the value of the declare form's Private checkbox

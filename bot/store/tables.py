@@ -69,6 +69,11 @@ class Incident(SQLModel, table=True):
     postmortem_due_at: datetime | None = _time()
     postmortem_published_at: datetime | None = _time()
     cause_change: str | None = Field(default=None, max_length=200)  # the change linked as its cause
+    # The status page (bot/services/updates.py): its random id and title for this incident,
+    # set by the first public update, and the incident made for it in Atlassian Statuspage.
+    public_id: str | None = Field(default=None, max_length=16, unique=True)
+    public_title: str | None = Field(default=None, max_length=200)
+    statuspage_id: str | None = Field(default=None, max_length=64)
 
     started_at: datetime = _time(nullable=False)
     detected_at: datetime = _time(nullable=False)
@@ -221,6 +226,25 @@ class ActionRun(SQLModel, table=True):
     seconds: float | None = None
     summary: str | None = Field(default=None, max_length=500)  # "200 OK in 0.4 s"; secrets redacted
     answer: str | None = Field(default=None, max_length=2000)  # its first 500 characters, redacted
+
+
+class StatusUpdate(SQLModel, table=True):
+    """An update for the incident's audience beyond its channel: the stakeholder channels of
+    its severity, and for a public one the status page too."""
+
+    __tablename__ = "status_update"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_number: int = Field(foreign_key="incident.number", index=True)
+    at: datetime = _time(nullable=False, index=True)
+    actor: str = Field(max_length=32)
+    message: str
+    audience: str = Field(max_length=16)  # internal | public (bot/domain/status.py)
+    status: str = Field(max_length=16)  # the incident's status when it was posted
+    components: dict[str, str] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    final: bool = False  # the update resolving the incident posted
+    event_key: str = Field(max_length=200, unique=True)  # its timeline entry
+    statuspage_update_id: str | None = Field(default=None, max_length=64)  # posted to Statuspage
 
 
 class FollowUp(SQLModel, table=True):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -38,3 +42,20 @@ async def declared(
     incident = await warroom.queries.get(1)
     assert incident.channel_id and incident.summary_ts
     return Declared(1, sim.channels[incident.channel_id], incident.summary_ts)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if CHROMIUM is None:
+        if os.environ.get("WARROOM_REQUIRE_BROWSER"):
+            pytest.fail("WARROOM_REQUIRE_BROWSER is set but there is no chromium on PATH")
+        pytest.skip("no Chromium here: `apt-get install -y chromium` to check documents in a browser")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        await launched.close()

@@ -301,8 +301,8 @@ steps:
     timeline = await warroom.queries.timeline(1)
     note = next(e for e in timeline if e.kind == "note")
     assert (note.text, note.actor) == ("Rolled back checkout", people.alice)
-    update = next(e for e in timeline if e.kind == "status" and e.text.startswith("Update:"))
-    assert update.text == "Update: Checkout is recovering"
+    update = next(e for e in timeline if e.kind == "update")
+    assert (update.text, update.actor) == ("Update (internal): Checkout is recovering", people.alice)
     [item] = await rows(warroom, FollowUp)
     assert (item.text, item.owner, item.priority, item.created_by) == (
         "Add a canary for checkout",

@@ -6,13 +6,8 @@ Locally, without Chromium, these skip and say why; CI (WARROOM_REQUIRE_BROWSER=1
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.app import Warroom
 from bot.documents import reports as report_docs
@@ -20,22 +15,6 @@ from bot.sim.driver import SlackDriver
 from tests.conftest import People
 from tests.e2e.conftest import Declared
 from tests.e2e.helpers import settle
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if CHROMIUM is None:
-        if os.environ.get("WARROOM_REQUIRE_BROWSER"):
-            pytest.fail("WARROOM_REQUIRE_BROWSER is set but there is no chromium on PATH")
-        pytest.skip("no Chromium here: `apt-get install -y chromium` to check documents in a browser")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        await launched.close()
 
 
 async def seen(browser: Any, path: Path) -> dict[str, Any]:

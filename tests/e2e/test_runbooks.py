@@ -318,7 +318,7 @@ async def test_status_update_cadence_reminds_the_commander_unless_an_update_came
     await settle(warroom, horizon=timedelta(minutes=31))
     reminders = [e.text for e in await warroom.queries.timeline(1) if e.kind == "reminder"]
     assert reminders == [
-        f"<@{people.alice}>: no status update for 30 minutes. Post one with `/incident status` or the Update status button."
+        f"<@{people.alice}>: no status update for 30 minutes. Tell the stakeholders where things stand with `/incident update`."
     ]
     assert (
         f":alarm_clock: <@{people.alice}>: no status update for 30 minutes"

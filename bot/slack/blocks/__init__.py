@@ -52,6 +52,7 @@ from bot.slack.blocks.lists import (
     timeline_text,
 )
 from bot.slack.blocks.modals import declare_modal, message_modal, resolve_modal, status_modal
+from bot.slack.blocks.updates import stakeholder_blocks, stakeholder_text, update_modal
 
 __all__ = [
     "EVENT_EMOJI",
@@ -99,11 +100,14 @@ __all__ = [
     "run_step_modal",
     "runbook_choices_text",
     "skip_step_modal",
+    "stakeholder_blocks",
+    "stakeholder_text",
     "status_modal",
     "summary_blocks",
     "summary_text",
     "timeline_text",
     "topic",
     "triage_blocks",
+    "update_modal",
     "who",
 ]

@@ -30,6 +30,7 @@ EVENT_EMOJI = {
     "change": ":package:",
     "cause": ":dart:",
     "action": ":zap:",
+    "update": ":mega:",
 }
 
 TEXT_MAX = 3000  # characters in one text object

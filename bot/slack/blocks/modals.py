@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.config import WarroomConfig
 from bot.domain.incident import Status, allowed_next
+from bot.domain.status import FINAL_MESSAGE
 from bot.slack.blocks.incident import heading
 from bot.slack.blocks.kit import STATUS_EMOJI, Block, fit, input_block, modal, mrkdwn, options
 from bot.slack.ids import PRIVATE_CHOICE, Field, Form
@@ -105,18 +106,38 @@ def status_modal(incident: Incident) -> dict[str, Any]:
     )
 
 
-def resolve_modal(incident: Incident) -> dict[str, Any]:
+def resolve_modal(incident: Incident, *, final_update: bool = False) -> dict[str, Any]:
+    """`final_update`: someone beyond the channel listens (stakeholder channels, or the
+    status page showed the incident): the form offers the final update, written already."""
+    blocks = [
+        mrkdwn(f"Resolving *{escape(heading(incident))}*."),
+        input_block(
+            Field.SUMMARY,
+            "Resolution summary",
+            {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
+            hint="What fixed it? This opens the post-mortem.",
+        ),
+    ]
+    if final_update:
+        public = " and the status page" if incident.public_id else ""
+        blocks.append(
+            input_block(
+                Field.FINAL_UPDATE,
+                "Final update",
+                {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": 2000,
+                    "initial_value": FINAL_MESSAGE,
+                },
+                optional=True,
+                hint=f"For the stakeholders{public}; every affected component is operational again. Empty: none.",
+            )
+        )
     return modal(
         f"Resolve #{incident.number}"[:24],
-        [
-            mrkdwn(f"Resolving *{escape(heading(incident))}*."),
-            input_block(
-                Field.SUMMARY,
-                "Resolution summary",
-                {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
-                hint="What fixed it? This opens the post-mortem.",
-            ),
-        ],
+        blocks,
         callback_id=Form.RESOLVE,
         metadata=str(incident.number),
         submit="Resolve",

@@ -63,7 +63,10 @@ async def open_form(
         if incident.status == Status.CLOSED:
             raise DomainError(f"Incident #{incident.number} is closed.")
         status = action.get("action_id") == Action.OPEN_STATUS
-        view = blocks.status_modal(incident) if status else blocks.resolve_modal(incident)
+        listened = services(context).updates.listened(incident)
+        view = (
+            blocks.status_modal(incident) if status else blocks.resolve_modal(incident, final_update=listened)
+        )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
     except Exception as exc:
         await tell(respond, reply_to(exc))

@@ -13,6 +13,7 @@ from bot.config import WarroomConfig, parse_duration
 from bot.domain.followups import parse_followup
 from bot.domain.incident import DomainError, parse_status
 from bot.domain.metrics import MAX_PERIOD
+from bot.domain.status import Audience, UpdateDraft
 from bot.services.bundle import Services
 from bot.services.catchup import catchup
 from bot.slack import blocks
@@ -36,6 +37,7 @@ class Commands:
         self.reviews = services.reviews
         self.followups = services.followups
         self.changes = services.changes
+        self.updates = services.updates
         self.config = config
         self.anywhere: dict[str, Callable[[str, dict[str, Any], AsyncWebClient], Awaitable[Reply]]] = {
             "declare": self.declare,
@@ -57,6 +59,7 @@ class Commands:
             "close": self.close,
             "page": self.page,
             "runbook": self.runbook,
+            "update": self.update,
             "followup": self.followup,
             "followups": self.followups_list,
             "postmortem": self.postmortem,
@@ -203,8 +206,23 @@ class Commands:
         self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
     ) -> Reply:
         if not rest:
-            return await self.open_modal(client, command["trigger_id"], blocks.resolve_modal(incident))
+            view = blocks.resolve_modal(incident, final_update=self.updates.listened(incident))
+            return await self.open_modal(client, command["trigger_id"], view)
         await self.service.resolve(_n(incident), command["user_id"], rest)
+        return None
+
+    async def update(
+        self, incident: Incident, rest: str, command: dict[str, Any], client: AsyncWebClient
+    ) -> Reply:
+        """With no text, the form; `update [public] MESSAGE` sends one without naming components."""
+        if not rest.strip():
+            states = await self.updates.current_states(_n(incident))
+            view = blocks.update_modal(incident, self.config, states)
+            return await self.open_modal(client, command["trigger_id"], view)
+        first, _, after = rest.strip().partition(" ")
+        public = first.lower() == Audience.PUBLIC and after.strip()
+        draft = UpdateDraft(after if public else rest, Audience.PUBLIC if public else Audience.INTERNAL)
+        await self.updates.post(_n(incident), draft, command["user_id"])
         return None
 
     async def page(

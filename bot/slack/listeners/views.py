@@ -1,4 +1,4 @@
-"""Modal submissions: declare, status update, resolve, follow-up.
+"""Modal submissions: declare, status update, resolve, follow-up, stakeholder update.
 
 Validation problems go back to the form (response_action=errors) next to the field at fault.
 """
@@ -13,8 +13,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.domain.followups import DEFAULT_PRIORITY, FollowUpRequest
 from bot.domain.incident import Status, parse_status
-from bot.slack.ids import PRIVATE_CHOICE, Field, Form
-from bot.slack.listeners.kit import incident_number, reply_to, services
+from bot.domain.status import Audience, ComponentState, UpdateDraft, named
+from bot.slack.ids import PRIVATE_CHOICE, Field, Form, component_block
+from bot.slack.listeners.kit import config, incident_number, reply_to, services
 
 
 def field(view: dict[str, Any], block_id: str) -> str | None:
@@ -102,13 +103,32 @@ async def resolve(ack: Any, body: dict[str, Any], view: dict[str, Any], context:
         return
     if (number := await form_incident(ack, body, view, context, Field.SUMMARY)) is None:
         return
+    final = (field(view, Field.FINAL_UPDATE) or "").strip()
     await submitted(
         ack,
         Field.SUMMARY,
         lambda: services(context).incidents.change_status(
-            number, Status.RESOLVED, body["user"]["id"], summary
+            number, Status.RESOLVED, body["user"]["id"], summary, final_update=final or False
         ),
     )
+
+
+async def update(ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]) -> None:
+    if (number := await form_incident(ack, body, view, context, Field.MESSAGE)) is None:
+        return
+    updates = services(context).updates
+    chosen = {
+        name: ComponentState(value)
+        for name in config(context).status_page.names
+        if (value := field(view, component_block(name)))
+    }
+    draft = UpdateDraft(
+        field(view, Field.MESSAGE) or "",
+        Audience(field(view, Field.AUDIENCE) or Audience.INTERNAL),
+        named(chosen, await updates.current_states(number)),
+        field(view, Field.PUBLIC_TITLE),
+    )
+    await submitted(ack, Field.MESSAGE, lambda: updates.post(number, draft, body["user"]["id"]))
 
 
 async def followup(ack: Any, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]) -> None:
@@ -130,3 +150,4 @@ def register(app: AsyncApp) -> None:
     app.view(Form.STATUS)(status_update)
     app.view(Form.RESOLVE)(resolve)
     app.view(Form.FOLLOWUP)(followup)
+    app.view(Form.UPDATE)(update)
