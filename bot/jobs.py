@@ -152,6 +152,7 @@ class ActionJob(TypedDict):
 
 
 class StakeholderJob(TypedDict):
+    incident: int  # where a failure for good is noted
     update: int  # the status_update row
     channel: str  # a stakeholder channel (name or id) of the incident's severity
 

@@ -66,7 +66,7 @@ def to_markdown(report: AvailabilityReport) -> str:
         left = row.budget_left_percent
         lines.append(
             f"| {markdown_escape(row.component)} | {percent(row.percent)} | {target(row)} | {minutes(row.downtime)} "
-            f"| {minutes(row.budget)} | {minutes(row.budget_left)}{f' ({left:.0f} %)' if left is not None else ''} "
+            f"| {minutes(row.budget)} | {minutes(row.budget_left)}{f' ({left:.0f} %)' if left is not None else ''} | "
             + " | ".join(minutes(row.by_state[s]) for s in IMPAIRED)
             + " |"
         )

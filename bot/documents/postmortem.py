@@ -112,6 +112,18 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class UpdateLine:
+    """An update sent beyond the channel: to the stakeholder channels, and the status page."""
+
+    at: datetime
+    who: str
+    audience: str  # internal | public
+    message: str
+    components: str = ""  # "Checkout: partial outage; Search: operational"
+    final: bool = False
+
+
+@dataclass(frozen=True)
 class FollowUpLine:
     text: str
     owner: str | None
@@ -139,6 +151,7 @@ class PostmortemData:
     changes_during: list[Change] = field(default_factory=list)
     cause: Change | None = None
     lookback: timedelta = timedelta(hours=2)
+    updates: list[UpdateLine] = field(default_factory=list)
 
 
 class PostmortemRenderer:
@@ -242,6 +255,10 @@ class PostmortemRenderer:
             "changes_during": sorted(data.changes_during, key=lambda c: c.at),
             "cause": data.cause,
             "lookback": data.lookback.total_seconds(),
+            "updates": data.updates,
+            "first_update": (
+                (data.updates[0].at - incident.declared_at).total_seconds() if data.updates else None
+            ),
             "names": data.names,
             "style": STYLE,
         }

@@ -5,13 +5,15 @@ static copy works from any path)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from bot.domain.availability import Day
@@ -63,6 +65,29 @@ def day_text(day: Day) -> str:
     return f"{label}: " + ", ".join(parts)
 
 
+def bars(days: list[Day]) -> Markup:
+    """A component's uptime bars: each day's colour, and the same in words (a tooltip; for
+    impaired days also text a screen reader reads). Built here, not in the template: 4,500
+    bars for 50 components are most of the page."""
+    items = []
+    for day in days:
+        if day.by_state:
+            text = escape(day_text(day))
+            items.append(f'<li class="{day.state.value}" title="{text}"><span class="sr">{text}</span></li>')
+        else:
+            items.append(_quiet_bar(day.day))
+    return Markup("".join(items))
+
+
+@functools.lru_cache(maxsize=512)
+def _quiet_bar(day: date) -> str:
+    return f'<li title="{day.day} {day:%b %Y}: no incidents"></li>'
+
+
+def quiet_days(days: list[Day]) -> int:
+    return sum(1 for day in days if not day.by_state)
+
+
 def uptime(percent: float) -> str:
     return "100 %" if percent >= 100 else f"{min(percent, 99.99):.2f} %"
 
@@ -77,7 +102,8 @@ def _context(page: PageView, links: Links) -> dict[str, object]:
         "page": page,
         "links": links,
         "when": lambda at: when(at, page.zone),
-        "day_text": day_text,
+        "bars": bars,
+        "quiet_days": quiet_days,
         "uptime": uptime,
         "lasted": lasted,
         "history_days": HISTORY_DAYS,

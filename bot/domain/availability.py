@@ -188,14 +188,39 @@ def days(
     now: datetime,
 ) -> list[Day]:
     """The last `count` days up to `today` (in `zone`), oldest first."""
+    edges = day_edges(today, count, zone)
+    parts = combined((s for i in incidents for s in segments(i, component)), edges[0][0], now)
+    return by_day(parts, edges)
+
+
+DayEdges = list[tuple[datetime, datetime, "Day"]]  # each day's start and end, and the day quiet
+
+
+def day_edges(today: date, count: int, zone: tzinfo) -> DayEdges:
+    """The last `count` days up to `today`, oldest first (worked out once for every component)."""
     first = today - timedelta(days=count - 1)
-    start = datetime.combine(first, time(), zone)
-    parts = combined((s for i in incidents for s in segments(i, component)), start, now)
+    days = [first + timedelta(days=offset) for offset in range(count + 1)]
+    starts = [datetime.combine(day, time(), zone) for day in days]
+    return [(starts[i], starts[i + 1], Day(days[i], ComponentState.OPERATIONAL)) for i in range(count)]
+
+
+def by_day(parts: Sequence[Segment], edges: DayEdges) -> list[Day]:
+    """Combined segments (time order, closed) split into days: one pass."""
     out: list[Day] = []
-    for offset in range(count):
-        day = first + timedelta(days=offset)
-        left = datetime.combine(day, time(), zone)
-        right = datetime.combine(day + timedelta(days=1), time(), zone)
-        totals = {s: t for s, t in time_in(combined(parts, left, right)).items() if t}
-        out.append(Day(day, worst(list(totals)), totals))
+    index = 0
+    for left, right, quiet in edges:
+        while index < len(parts) and (parts[index].end or right) <= left:
+            index += 1
+        if index == len(parts) or parts[index].start >= right:
+            out.append(quiet)
+            continue
+        totals: dict[ComponentState, timedelta] = {}
+        scan = index
+        while scan < len(parts) and parts[scan].start < right:
+            part = parts[scan]
+            within = min(part.end or right, right) - max(part.start, left)
+            if within > timedelta(0):
+                totals[part.state] = totals.get(part.state, timedelta(0)) + within
+            scan += 1
+        out.append(Day(quiet.day, worst(list(totals)), totals))
     return out

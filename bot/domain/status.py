@@ -43,11 +43,14 @@ _LABELS = {
     ComponentState.MAJOR_OUTAGE: "Major outage",
 }
 _RANK = {state: i for i, state in enumerate(ComponentState)}
+_BY_RANK = list(ComponentState)
 IMPAIRED = (ComponentState.DEGRADED, ComponentState.PARTIAL_OUTAGE, ComponentState.MAJOR_OUTAGE)
 
 
 def worst(states: list[ComponentState]) -> ComponentState:
-    return max(states, key=lambda s: s.rank, default=ComponentState.OPERATIONAL)
+    if not states:
+        return ComponentState.OPERATIONAL
+    return _BY_RANK[max(_RANK[s] for s in states)]
 
 
 class Audience(StrEnum):

@@ -7,9 +7,19 @@ service leaves those out before they reach `IncidentRecord`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
-from bot.domain.availability import ComponentSpec, Day, ImpactFacts, availability, days
+from bot.domain.availability import (
+    Availability,
+    ComponentSpec,
+    Day,
+    ImpactFacts,
+    by_day,
+    combined,
+    day_edges,
+    segments,
+    time_in,
+)
 from bot.domain.incident import ACTIVE, Status
 from bot.domain.status import PUBLIC_STATUS, ComponentState, worst
 
@@ -147,23 +157,27 @@ def build_page(
         reverse=True,
     )
     today = now.astimezone(zone).date()
+    edges = day_edges(today, HISTORY_DAYS, zone)
+    start = edges[0][0]
+    naming: dict[str, list[ImpactFacts]] = {}
+    for record in incidents:
+        facts = record.facts()
+        for name in {n for u in record.updates for n in u.components}:
+            naming.setdefault(name, []).append(facts)
     views = []
-    facts = [i.facts() for i in incidents]
     for info in components:
-        bars = days(info.spec, facts, today, HISTORY_DAYS, zone, now)
-        current = worst([i.states.get(info.spec.name, ComponentState.OPERATIONAL) for i in active])
-        start = _day_start(bars[0].day, zone)
+        spec = info.spec
+        raw = [s for f in naming.get(spec.name, []) for s in segments(f, spec)]
+        parts = combined(raw, start, now)
+        current = worst([i.states.get(spec.name, ComponentState.OPERATIONAL) for i in active])
+        figures = Availability(spec.name, start, now, time_in(parts), spec.slo)
         views.append(
             ComponentView(
-                info.spec.name,
+                spec.name,
                 info.description,
                 current,
-                bars,
-                availability(info.spec, facts, start, now).percent,
+                by_day(parts, edges),
+                figures.percent,
             )
         )
     return PageView(title, now, zone, views, active, past, past_days)
-
-
-def _day_start(day: date, zone: tzinfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone)

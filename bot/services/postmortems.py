@@ -26,6 +26,7 @@ from bot.documents.postmortem import (
     RoleSpan,
     RunbookSection,
     StepLine,
+    UpdateLine,
     chart_file,
 )
 from bot.domain.actions import AUTO, AUTO_NAME, RunState, masked
@@ -33,6 +34,7 @@ from bot.domain.incident import DomainError
 from bot.domain.people import mentioned
 from bot.domain.reviews import ReviewState
 from bot.domain.runbooks import Facts, StepState
+from bot.domain.status import ComponentState
 from bot.jobs import JobKind, incident_queue
 from bot.runbook_files import from_definition
 from bot.services.changes import ChangeService, step_facts
@@ -49,6 +51,7 @@ from bot.store.tables import (
     RoleAssignment,
     RunbookRun,
     RunbookStep,
+    StatusUpdate,
     TimelineEvent,
 )
 
@@ -205,7 +208,9 @@ class PostmortemService:
         related = await self.changes.incident_changes(session, incident)
         timeline = await _timeline(session, number)
         followups = await _followups(session, number)
+        updates = await _updates(session, number)
         people = [incident.reporter_id, *(r.user for r in roles), *(e.who for e in timeline)]
+        people += [u.who for u in updates]
         people += [f.owner for f in followups] + [s.who for run in runbooks for s in run.steps]
         mentions = set().union(
             *(mentioned(e.text) for e in timeline), *(mentioned(f.text) for f in followups)
@@ -225,7 +230,29 @@ class PostmortemService:
             changes_during=related.during,
             cause=related.cause,
             lookback=self.changes.settings.lookback,
+            updates=updates,
         )
+
+
+async def _updates(session: AsyncSession, number: int) -> list[UpdateLine]:
+    rows = await session.scalars(
+        sa.select(StatusUpdate)
+        .where(col(StatusUpdate.incident_number) == number)
+        .order_by(col(StatusUpdate.at), col(StatusUpdate.id))
+    )
+    return [
+        UpdateLine(
+            u.at,
+            u.actor,
+            u.audience,
+            u.message,
+            "; ".join(
+                f"{name}: {ComponentState(state).label.lower()}" for name, state in u.components.items()
+            ),
+            u.final,
+        )
+        for u in rows
+    ]
 
 
 async def _timeline(session: AsyncSession, number: int) -> list[Entry]:

@@ -126,7 +126,7 @@ class Updates:
             await jobs.enqueue(
                 session,
                 JobKind.SLACK_POST_UPDATE,
-                {"update": update.id, "channel": channel},
+                {"incident": number, "update": update.id, "channel": channel},
                 queue=stakeholder_queue(channel),
             )
         if public:

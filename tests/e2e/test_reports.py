@@ -121,3 +121,33 @@ def test_the_report_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ]:
         refused = runner.invoke(app, ["report", "mttr", *args])
         assert refused.exit_code == 1 and message in refused.output
+
+
+def test_the_availability_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    (tmp_path / "warroom.yaml").write_text("status_page:\n  components:\n    - {name: Checkout, slo: 99.9}\n")
+    runner = CliRunner()
+    markdown = runner.invoke(app, ["report", "availability", "--since", "30d"])
+    assert markdown.exit_code == 0, markdown.output
+    assert (
+        "| Checkout | 100.000 % | 99.9 % | 0 s | 43 min 12 s | 43 min 12 s (100 %) | 0 s | 0 s | 0 s |"
+        in markdown.output
+    )
+    written = runner.invoke(app, ["report", "availability", "--format", "html", "--out", "a.html"])
+    assert written.exit_code == 0 and (tmp_path / "a.html").read_text().count("data:image/png;base64,") == 1
+    as_csv = runner.invoke(app, ["report", "availability", "--format", "csv"])
+    assert as_csv.output.splitlines()[1].startswith("Checkout,100.000000,99.9,0.00,43.20,43.20")
+    for args, message in [
+        (["--since", "soon"], "--since: 'soon' is not a duration"),
+        (["--format", "pdf"], "--format: choose one of md, html, csv, json"),
+    ]:
+        refused = runner.invoke(app, ["report", "availability", *args])
+        assert refused.exit_code == 1 and message in refused.output
+    unset = runner.invoke(app, ["status", "export"])
+    assert unset.exit_code == 1 and "STATUS_PAGE_DIR is not set" in unset.output
+    monkeypatch.setenv("STATUS_PAGE_DIR", str(tmp_path / "public"))
+    exported = runner.invoke(app, ["status", "export"])
+    assert (
+        exported.exit_code == 0 and "All systems operational" in (tmp_path / "public/index.html").read_text()
+    )

@@ -16,9 +16,10 @@ from bot.sim.github import GitHubFake
 from bot.sim.jira import JiraFake
 from bot.sim.linear import LinearFake
 from bot.sim.server import Channel, SlackSimulator
+from bot.sim.statuspage import StatuspageFake
 from bot.sim.target import TargetServer
 from bot.store.db import Database
-from bot.store.tables import ActionRun, ChangeEvent, FollowUp, Incident, TimelineEvent
+from bot.store.tables import ActionRun, ChangeEvent, FollowUp, Incident, StatusUpdate, TimelineEvent
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.helpers import TEST_CONFIG, environment
@@ -298,3 +299,53 @@ async def test_a_kill_mid_action_retries_with_the_same_key_and_records_one_outco
         assert (await census(db, sim)).jobs_failed == 0
     finally:
         await target.stop()
+
+
+@pytest.mark.processes
+async def test_a_kill_after_statuspage_made_the_incident_makes_no_second_one(
+    db: Database, sim: SlackSimulator, people: People, tmp_path: Path
+) -> None:
+    """The first public update creates the Statuspage incident, and warroom dies before the
+    answer arrives. After the restart the retry finds it by its mark: one incident there, with
+    each public update once."""
+    fake = await StatuspageFake(components={"cmpsearch001": "Search"}).start()
+    try:
+        config = tmp_path / "warroom.yaml"
+        config.write_text(
+            TEST_CONFIG.read_text()
+            + "\nstatus_page:\n  components:\n    - {name: Search, services: [search], statuspage_id: cmpsearch001}\n"
+        )
+        env = environment(
+            db,
+            sim,
+            WARROOM_CONFIG=str(config),
+            STATUSPAGE_API_KEY=fake.api_key,
+            STATUSPAGE_PAGE_ID=fake.page_id,
+            STATUSPAGE_API_URL=fake.api_url,
+        )
+        async with serving(env, sim) as first:
+            channel = await declared(first, sim, people)
+            fake.delay = 60  # Statuspage makes the incident, and warroom dies before it hears back
+            await first.slack.command(people.alice, "update public Search is slow for some users", channel.id)
+            await until(lambda: len(fake.incidents) == 1, "Statuspage has made the incident")
+            await first.kill()
+        fake.delay = 0
+        async with serving(env, sim) as second:
+            await settled(db)  # the lease runs out; the retry finds the incident by its mark
+            await second.slack.command(people.alice, "update public Fixed; watching it", channel.id)
+            await until(lambda: len(fake.incidents[0]["incident_updates"]) == 2, "the second update is there")
+            await settled(db)
+        [made] = fake.incidents
+        assert [u["body"] for u in made["incident_updates"]] == [
+            "Fixed; watching it",
+            "Search is slow for some users",
+        ]
+        assert fake.count("POST") == 1
+        async with db.sessions() as session:
+            [incident] = list(await session.scalars(sa.select(Incident)))
+            posted = [u.statuspage_update_id for u in await session.scalars(sa.select(StatusUpdate))]
+        assert incident.statuspage_id == made["id"]
+        assert set(posted) == {u["id"] for u in made["incident_updates"]}
+        assert (await census(db, sim)).jobs_failed == 0
+    finally:
+        await fake.stop()

@@ -24,6 +24,7 @@ from bot.documents.postmortem import (
     RoleSpan,
     RunbookSection,
     StepLine,
+    UpdateLine,
 )
 from bot.domain.changes import Change
 from bot.domain.metrics import format_duration
@@ -164,6 +165,30 @@ def realistic(incident: IncidentRow | None = None) -> PostmortemData:
         ],
         changes_during=[ROLLBACK],
         cause=DEPLOY_4711,
+        updates=[
+            UpdateLine(
+                at(20),
+                "U0ALICE",
+                "internal",
+                "Card payments fail for a third of customers; rolling back.",
+                "Checkout: partial outage",
+            ),
+            UpdateLine(
+                at(25),
+                "U0BOB",
+                "public",
+                "Some card payments are failing. Next update in 30 minutes.",
+                "Checkout: partial outage",
+            ),
+            UpdateLine(
+                at(95),
+                "U0CAROL",
+                "public",
+                "This incident has been resolved.",
+                "Checkout: operational",
+                final=True,
+            ),
+        ],
         chart=b"\x89PNG\r\n\x1a\n(the timeline picture; its drawing is tested on its own)",
         comparison="Resolved in 1 h 35 min; SEV2 median over the last 90 days: 48 min, p90 2 h 10 min (7 incidents)",
         names=Names(

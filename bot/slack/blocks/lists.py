@@ -98,6 +98,7 @@ def help_text(command: str, config: WarroomConfig) -> str:
             f"• `{command} sev N`: change severity",
             f"• `{command} role {roles} @user`: hand out a role",
             f"• `{command} note TEXT`: add a note to the timeline",
+            f"• `{command} update [public] [TEXT]`: tell the stakeholder channels (public: and the status page); no text: the form with component states",
             f"• `{command} timeline`: show the timeline",
             f"• `{command} catchup`: the incident in one message (for whoever arrives late)",
             f"• `{command} resolve [SUMMARY]`: resolve (the form opens without a summary)",

@@ -160,6 +160,15 @@ async def test_a_public_update_is_on_every_page_and_resolving_posts_the_final_on
     exported = json.loads((public_dir / "status.json").read_text())
     assert exported["past_incidents"][0]["id"] == past["id"]
 
+    await slack.command(people.alice, "close", opened.channel)
+    await settle(warroom)
+    draft = (await warroom.postmortems.versions(opened.number))[-1]
+    markdown = warroom.postmortems.paths(draft)[0].read_text()
+    communication = markdown.split("## Communication")[1].split("## ")[0]
+    assert "2 updates beyond the channel" in communication
+    assert "public update from" in communication and "Some card payments are failing" in communication
+    assert "final public update from" in communication and "[Checkout: operational]" in communication
+
 
 async def test_private_incidents_and_drills_never_reach_the_status_page(
     warroom: Warroom,
@@ -257,3 +266,47 @@ async def test_bad_update_forms_say_what_is_wrong_and_change_nothing(
     await settle(warroom)
     assert await rows(warroom, StatusUpdate) == []
     assert not [j for j in await rows(warroom, Job) if j.kind == "slack.post_update"]
+
+
+async def test_the_pages_are_cacheable_documented_and_the_figures_are_served(
+    warroom: Warroom,
+    slack: SlackDriver,
+    sim: SlackSimulator,
+    people: People,
+    general: str,
+    http: httpx.AsyncClient,
+) -> None:
+    opened = await open_incident(
+        warroom, slack, sim, people.alice, general, "sev2 service:search Search down"
+    )
+    await send_update(
+        slack,
+        sim,
+        people.alice,
+        opened.channel,
+        {"message": "Search is down.", "audience": "public", "component:Search": "major_outage"},
+    )
+    await settle(warroom)
+    first = await http.get("/status")
+    tag = first.headers["etag"]
+    assert first.headers["cache-control"].startswith("public")
+    again = await http.get("/status", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b""
+    schema = (await http.get("/openapi.json")).json()
+    answer = schema["paths"]["/status.json"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
+    assert answer == {"$ref": "#/components/schemas/StatusOut"}
+    assert {"components", "incidents", "past_incidents"} <= set(
+        schema["components"]["schemas"]["StatusOut"]["properties"]
+    )
+    assert (await http.get("/status/incidents/nope")).status_code == 404
+
+    await slack.command(people.alice, "resolve Restarted the cluster", opened.channel)
+    await settle(warroom)
+    figures = (await http.get("/api/reports/availability", params={"since": "1d"})).json()
+    search = next(c for c in figures["components"] if c["component"] == "Search")
+    assert 0 < search["downtime_seconds"] == search["seconds_by_state"]["major_outage"] < 60
+    assert search["availability_percent"] < 100
+    refused = await http.get("/api/reports/availability", params={"since": "soon"})
+    assert refused.status_code == 422 and "since" in refused.json()["detail"]
