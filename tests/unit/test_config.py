@@ -48,6 +48,20 @@ def test_a_valid_file(tmp_path: Path) -> None:
         ("colour: red\n", "colour: Extra inputs are not permitted"),
         ("severities: [\n", "line 2"),
         ("- just\n- a list\n", "the top level must be a mapping"),
+        ("stakeholders: {SEV7: [support]}\n", "stakeholders: 'SEV7' is not one of SEV1"),
+        (
+            "stakeholders: {SEV1: ['#Lead ers']}\n",
+            "stakeholders.SEV1: '#Lead ers' is not a channel name or id",
+        ),
+        (
+            "status_page:\n  components: [{name: A}, {name: A}]\n",
+            "status_page: components: names must be unique",
+        ),
+        (
+            "status_page:\n  components: [{name: A, slo: 100}]\n",
+            "status_page.components.0.slo: Input should be less than 100",
+        ),
+        ("status_page: {url: status.example.com}\n", "status_page.url: must be an absolute http(s) URL"),
     ],
 )
 def test_bad_files_name_the_file_and_the_key(tmp_path: Path, body: str, message: str) -> None:

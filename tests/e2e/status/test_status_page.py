@@ -310,3 +310,33 @@ async def test_the_pages_are_cacheable_documented_and_the_figures_are_served(
     assert search["availability_percent"] < 100
     refused = await http.get("/api/reports/availability", params={"since": "soon"})
     assert refused.status_code == 422 and "since" in refused.json()["detail"]
+
+
+async def test_statuspage_rate_limits_are_waited_out_and_a_refusal_is_noted_once(
+    warroom: Warroom,
+    slack: SlackDriver,
+    sim: SlackSimulator,
+    people: People,
+    general: str,
+    statuspage: StatuspageFake,
+) -> None:
+    opened = await open_incident(
+        warroom, slack, sim, people.alice, general, "sev2 service:search Search down"
+    )
+    statuspage.rate_limit(2)  # 429 with Retry-After: 1, twice
+    await slack.command(people.alice, "update public Search is down", opened.channel)
+    await settle(warroom)
+    assert statuspage.incidents == []  # waiting out Retry-After
+    await settle(warroom, horizon=timedelta(seconds=5))
+    assert [i["name"] for i in statuspage.incidents] == ["Service disruption"]  # it named no component
+
+    statuspage.api_key = "rotated-elsewhere"  # warroom's key no longer works: 401, for good
+    await slack.command(people.alice, "update public Still down", opened.channel)
+    await settle(warroom, horizon=timedelta(minutes=5))
+    assert [u["body"] for u in statuspage.incidents[0]["incident_updates"]] == ["Search is down"]
+    [failed] = [
+        j for j in await rows(warroom, Job) if j.kind == "statuspage.sync" and j.failed_at is not None
+    ]
+    assert "401" in str(failed.last_error)
+    notes = [e.text for e in await warroom.queries.timeline(opened.number) if "statuspage.sync" in e.text]
+    assert len(notes) == 1 and "Could not authenticate" in notes[0]
