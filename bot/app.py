@@ -28,17 +28,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from bot import api, observability, webhooks
-from bot.config import ConfigError, Settings, WarroomConfig, load_config
+from bot.config import Settings, WarroomConfig, load_config
 from bot.integrations.action_jobs import ActionJobs, action_failure
-from bot.integrations.github import GitHubTracker
 from bot.integrations.guarded_http import GuardedClient
-from bot.integrations.jira import JiraTracker
-from bot.integrations.linear import LinearTracker
+from bot.integrations.outbound import statuspage_of, tracker_of
 from bot.integrations.pagerduty import PagerDuty, PagerDutyJobs, pagerduty_failure
 from bot.integrations.static_page import StaticPage
-from bot.integrations.statuspage import Statuspage, StatuspageJobs, statuspage_failure
+from bot.integrations.statuspage import StatuspageJobs, statuspage_failure
 from bot.integrations.tracker_jobs import TrackerJobs
-from bot.integrations.trackers import Tracker, tracker_failure
+from bot.integrations.trackers import tracker_failure
 from bot.jobs import JobKind, check_handlers
 from bot.observability import Metrics, Observe
 from bot.services.access import Access
@@ -195,7 +193,7 @@ def build(
         SlackDirectory(slack, s.people),
         SlackUpdates(projector, s),
     ]
-    trackers = TrackerJobs(_tracker(settings, config), s, config)
+    trackers = TrackerJobs(tracker_of(settings, config), s, config)
     actions = ActionJobs(
         s,
         GuardedClient(config.actions.policy, max_answer_bytes=config.actions.max_answer_bytes),
@@ -210,7 +208,7 @@ def build(
             trackers,
             actions,
             StaticPage(s.status_page, settings.status_page_dir, config),
-            StatuspageJobs(_statuspage(settings), s, config),
+            StatuspageJobs(statuspage_of(settings), s, config),
         ],
         s,
         on_give_up=projector.on_give_up,
@@ -281,41 +279,6 @@ def _wire_jobs(
         worker.handlers.update(jobs_of.handlers())
     check_handlers(worker.handlers)
     worker.on_give_up = on_give_up
-
-
-def _tracker(settings: Settings, config: WarroomConfig) -> Tracker | None:
-    """The follow-up tracker warroom.yaml names (followups.tracker), or None."""
-    github = config.followups.github
-    if config.followups.tracker == "github" and github is not None:
-        if not settings.github_token:
-            raise ConfigError("followups.tracker is github: set GITHUB_TOKEN")
-        return GitHubTracker(
-            settings.github_token, github.repo, github.labels, api_url=settings.github_api_url
-        )
-    jira = config.followups.jira
-    if config.followups.tracker == "jira" and jira is not None:
-        if not (settings.jira_url and settings.jira_email and settings.jira_api_token):
-            raise ConfigError("followups.tracker is jira: set JIRA_URL, JIRA_EMAIL and JIRA_API_TOKEN")
-        return JiraTracker(
-            settings.jira_url, settings.jira_email, settings.jira_api_token, jira.project, jira.issue_type
-        )
-    linear = config.followups.linear
-    if config.followups.tracker == "linear" and linear is not None:
-        if not settings.linear_api_key:
-            raise ConfigError("followups.tracker is linear: set LINEAR_API_KEY")
-        return LinearTracker(settings.linear_api_key, linear.team, api_url=settings.linear_api_url)
-    return None
-
-
-def _statuspage(settings: Settings) -> Statuspage | None:
-    """Atlassian Statuspage, when its key and page are set."""
-    if not (settings.statuspage_api_key and settings.statuspage_page_id):
-        return None
-    return Statuspage(
-        settings.statuspage_api_key,
-        settings.statuspage_page_id,
-        api_url=settings.statuspage_api_url,
-    )
 
 
 def _bolt(settings: Settings) -> AsyncApp:

@@ -210,7 +210,7 @@ class IncidentService:
         message: str | None = None,
         *,
         key: str | None = None,
-        final_update: str | bool | None = True,
+        final_update: str | bool = True,
     ) -> Incident:
         """`key`: the timeline event's idempotency key (an API Idempotency-Key), so that the
         same request made twice changes the status once. Resolving posts a final update to
@@ -253,17 +253,9 @@ class IncidentService:
         return incident
 
     async def resolve(
-        self,
-        number: int,
-        actor: str,
-        summary: str | None = None,
-        *,
-        key: str | None = None,
-        final_update: str | bool | None = True,
+        self, number: int, actor: str, summary: str | None = None, *, key: str | None = None
     ) -> Incident:
-        return await self.change_status(
-            number, Status.RESOLVED, actor, summary, key=key, final_update=final_update
-        )
+        return await self.change_status(number, Status.RESOLVED, actor, summary, key=key)
 
     async def close(self, number: int, actor: str) -> Incident:
         return await self.change_status(number, Status.CLOSED, actor)
