@@ -10,8 +10,10 @@ from pathlib import Path
 
 import feedparser
 import httpx
+import pytest
 
 from bot.app import Warroom
+from bot.config import WarroomConfig
 from bot.domain.status import Audience, UpdateDraft
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
@@ -19,7 +21,7 @@ from bot.sim.statuspage import StatuspageFake
 from bot.store.tables import Job, StatusUpdate, utcnow
 from tests.conftest import People
 from tests.e2e.helpers import rows, settle
-from tests.e2e.status.conftest import channel_texts, open_incident, send_update
+from tests.e2e.status.conftest import STATUS_CONFIG, channel_texts, open_incident, send_update
 
 
 def exported_files(directory: Path) -> list[str]:
@@ -340,3 +342,21 @@ async def test_statuspage_rate_limits_are_waited_out_and_a_refusal_is_noted_once
     assert "401" in str(failed.last_error)
     notes = [e.text for e in await warroom.queries.timeline(opened.number) if "statuspage.sync" in e.text]
     assert len(notes) == 1 and "Could not authenticate" in notes[0]
+
+
+@pytest.mark.parametrize(
+    "config", [WarroomConfig.model_validate({**STATUS_CONFIG, "access": {"admins": ["U0ADMIN1"]}})]
+)
+async def test_once_access_is_restricted_only_the_commander_and_comms_send_updates(
+    warroom: Warroom, slack: SlackDriver, sim: SlackSimulator, people: People, general: str
+) -> None:
+    opened = await open_incident(warroom, slack, sim, people.alice, general, "sev2 Checkout down")
+    refused = await slack.command(people.bob, "update Looking into it", opened.channel)
+    assert "You may not send stakeholder updates for" in refused.json()["text"]
+    await slack.command(people.alice, f"role comms <@{people.bob}|bob>", opened.channel)
+    await slack.command(people.bob, "update Looking into it", opened.channel)
+    await settle(warroom)
+    assert [(u.actor, u.message) for u in await rows(warroom, StatusUpdate)] == [
+        (people.bob, "Looking into it")
+    ]
+    assert [t for t in channel_texts(sim, "support") if "Looking into it" in t]
