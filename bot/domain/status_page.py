@@ -120,6 +120,11 @@ class PageView:
     past_days: int = 14
 
     @property
+    def incidents(self) -> list[IncidentRecord]:
+        """What the feed and the static copy cover: the active incidents, then the past."""
+        return [*self.active, *self.past]
+
+    @property
     def state(self) -> ComponentState:
         return worst([c.state for c in self.components])
 

@@ -29,7 +29,7 @@ class StaticPage:
         if self.directory is None:
             return  # STATUS_PAGE_DIR was unset since the job was made
         view = await self.reads.page()
-        records = [*view.active, *view.past]
+        records = view.incidents
         files = {
             "index.html": documents.page_html(view, documents.STATIC),
             "status.json": documents.page_json(view, documents.STATIC).model_dump_json(indent=2),

@@ -6,14 +6,14 @@ passes (the uptime bars and "Updated" move with the clock)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from bot.documents import status_page as documents
-from bot.domain.status_page import IncidentRecord, PageView
+from bot.domain.status_page import PageView
 from bot.services.status_page import StatusPageReads
 
 CACHE_SECONDS = 60
@@ -38,18 +38,13 @@ class StatusSite:
             self._documents = {}
         return self._view
 
-    async def document(self, name: str, render: Callable[[PageView], Awaitable[str] | str]) -> str:
+    async def document(self, name: str, render: Callable[[PageView], str]) -> str:
         view = await self.view()
         if name not in self._documents:
-            made = render(view)
-            self._documents[name] = made if isinstance(made, str) else await made
+            self._documents[name] = render(view)
             if len(self._documents) > 512:  # incident pages nobody asks for twice
                 self._documents.clear()
         return self._documents[name]
-
-    async def records(self, view: PageView) -> list[IncidentRecord]:
-        """The incidents the feed and the static copy cover: the page's, newest first."""
-        return [*view.active, *view.past]
 
 
 def _answer(request: Request, body: str, media_type: str, status: int = 200) -> Response:
@@ -76,10 +71,9 @@ def status_router(site: StatusSite) -> APIRouter:
     async def feed(request: Request) -> Response:
         base = str(request.base_url)
 
-        async def render(view: PageView) -> str:
-            records = await site.records(view)
+        def render(view: PageView) -> str:
             return documents.feed_atom(
-                view, records, base=base, links=documents.SERVED, self_url=base + "status/feed.atom"
+                view, view.incidents, base=base, links=documents.SERVED, self_url=base + "status/feed.atom"
             )
 
         body = await site.document(f"feed:{base}", render)
@@ -90,7 +84,7 @@ def status_router(site: StatusSite) -> APIRouter:
     )
     async def incident(request: Request, public_id: str) -> Response:
         view = await site.view()
-        record = next((r for r in await site.records(view) if r.id == public_id), None)
+        record = next((r for r in view.incidents if r.id == public_id), None)
         if record is None and len(public_id) <= 16 and public_id.isalnum():
             record = await site.reads.incident(public_id)  # older than the page's history
         if record is None:
