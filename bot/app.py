@@ -59,9 +59,9 @@ from bot.slack.changes import SlackChanges
 from bot.slack.directory import SlackDirectory
 from bot.slack.documents import SlackDocuments
 from bot.slack.projector import SlackProjector
-from bot.slack.ratelimit import BudgetedWebClient, SlackBudget
+from bot.slack.ratelimit import BudgetedWebClient, Calls, LocalCalls, SharedCalls, SlackBudget
 from bot.slack.updates import SlackUpdates
-from bot.slack.writer import slack_failure
+from bot.slack.writer import slack_failure, waiting_for_channels
 from bot.store import jobs
 from bot.store.db import Database
 from bot.store.tables import utcnow
@@ -176,7 +176,7 @@ def build(
         on_outcome=metrics.job_finished,
         lease=timedelta(seconds=settings.job_lease_seconds),
     )
-    slack = _slack_client(settings)
+    slack = _slack_client(settings, db)
 
     async def usergroup_members(group: str) -> set[str]:
         return set((await slack.usergroups_users_list(usergroup=group)).get("users", []))
@@ -244,13 +244,20 @@ def build(
     return warroom
 
 
-def _slack_client(settings: Settings) -> BudgetedWebClient:
-    """The one Slack client the jobs call through, spending Slack's rate budgets."""
+def _slack_client(settings: Settings, db: Database) -> BudgetedWebClient:
+    """The one Slack client the jobs call through, spending Slack's rate budgets: one budget
+    for every replica on PostgreSQL, this process's own on SQLite."""
+    period = settings.slack_rate_period
+    calls: Calls = (
+        LocalCalls(period=period, line=jobs.WaitingLine(db))
+        if db.is_sqlite
+        else SharedCalls(db, period=period)
+    )
     return BudgetedWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT,
-        budget=SlackBudget(period=settings.slack_rate_period, share=settings.slack_rate_share),
+        budget=SlackBudget(calls, period=period, share=settings.slack_rate_share),
     )
 
 
@@ -264,7 +271,7 @@ def _wire_jobs(
 ) -> None:
     """Every JobKind to its handler; a kind without one stops start-up, named."""
     for handlers in slack_jobs:
-        worker.handlers.update(handlers.handlers())
+        worker.handlers.update(waiting_for_channels(handlers.handlers(), worker.db))
     worker.handlers.update(
         {
             JobKind.REMINDER_STATUS_UPDATE: s.reminders.remind_status_update,

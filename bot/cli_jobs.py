@@ -15,7 +15,8 @@ def jobs_list(
     failed: bool = typer.Option(False, "--failed", help="Only jobs that failed for good."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Jobs waiting to run and jobs that failed for good, newest first."""
+    """Jobs waiting to run (those waiting for a Slack budget with the time reserved for them)
+    and jobs that failed for good, newest first."""
     from bot.cli import _database, _run
     from bot.store import jobs
 
@@ -26,9 +27,11 @@ def jobs_list(
                     "id": job.id,
                     "kind": job.kind,
                     "incident": job.payload.get("incident"),
-                    "state": "failed" if job.failed_at else "pending",
+                    "state": "failed" if job.failed_at else "waiting" if job.waiting_for else "pending",
+                    "priority": job.priority,
                     "attempts": job.attempts,
-                    "run_at": job.run_at.isoformat(),
+                    "run_at": job.run_at.isoformat(),  # a waiting job's reserved time
+                    "waiting_for": job.waiting_for,
                     "last_error": job.last_error,
                 }
                 for job in await jobs.unfinished(db, failed_only=failed)
@@ -42,10 +45,12 @@ def jobs_list(
         typer.echo("No failed jobs." if failed else "No jobs waiting or failed.")
     for row in rows:
         incident = f"#{row['incident']}" if row["incident"] is not None else "-"
-        error = (row["last_error"] or "")[:80]
+        note = (row["last_error"] or "")[:80]
+        if row["waiting_for"]:
+            note = f"waits for {row['waiting_for']} until {row['run_at'][11:23]} (its reserved turn)"
         typer.echo(
             f"{row['id']:<7} {row['state']:<8} {row['kind']:<24} {incident:<7} "
-            f"attempts {row['attempts']:<3} {row['run_at'][:19]}  {error}"
+            f"attempts {row['attempts']:<3} {row['run_at'][:19]}  {note}"
         )
 
 

@@ -48,7 +48,7 @@ class Metrics:
         )
         self.job_runs = Counter(
             "warroom_job_runs",
-            "Job attempts by outcome: done, retried, failed (for good)",
+            "Job runs by outcome: done, retried, failed (for good), waited (its turn for a budget)",
             ["kind", "outcome"],
             registry=r,
         )

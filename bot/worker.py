@@ -12,7 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot import observability
 from bot.jobs import Handler
@@ -24,6 +24,31 @@ log = logging.getLogger(__name__)
 # The attempt the running job is on (1 the first time): a handler that finds it above 1 may
 # look for what an earlier attempt did before its process died.
 attempt: ContextVar[int] = ContextVar("attempt", default=1)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """The running job, as a rate budget sees it: its place in line (bot/slack/ratelimit.py)."""
+
+    job: int
+    priority: int
+    waiting_for: str | None = None  # the budget it was given a reserved time for, if any
+
+
+# The job this task runs, or None outside the worker (a readiness probe).
+ticket: ContextVar[Ticket | None] = ContextVar("ticket", default=None)
+
+
+class Postpone(Exception):
+    """Raised by a handler whose job must wait its turn (a rate budget, a channel still being
+    made): the job runs again after `delay` seconds, its attempt not counted, and nothing is
+    logged above debug: waiting is not failing."""
+
+    def __init__(self, delay: float, waiting_for: str) -> None:
+        super().__init__(f"waiting for {waiting_for}, {delay:.1f}s")
+        self.delay = delay
+        self.waiting_for = waiting_for
+
 
 # Seconds to wait before the next attempt, or None to give up.
 RetryPolicy = Callable[[BaseException, int], float | None]
@@ -101,7 +126,8 @@ class Worker:
         self.on_outcome = on_outcome  # (kind, "done" | "retried" | "failed"): for the metrics
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
-        self.stats = {"run": 0, "retried": 0, "failed": 0}
+        self.stats = {"run": 0, "retried": 0, "failed": 0, "waited": 0}
+        self._soonest = float("inf")  # loop time of the next job this worker put off, if sooner than a poll
 
     def notify(self) -> None:
         """New jobs were committed: look now instead of at the next poll."""
@@ -128,7 +154,7 @@ class Worker:
                 # asyncio.timeout, not wait_for: in Python 3.11 wait_for swallows a cancellation
                 # that arrives as the wait ends, and a worker woken during shutdown ran on.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll_interval):
+                    async with asyncio.timeout(self._next_look()):
                         await self._wake.wait()
         finally:
             # Let jobs in flight finish (a cancelled one would only run again after its lease).
@@ -136,6 +162,19 @@ class Worker:
                 await asyncio.wait(set(self._running), timeout=self.shutdown_grace)
             for task in self._running:
                 task.cancel()
+
+    def _next_look(self) -> float:
+        """Seconds until the next poll, or sooner, when a job this worker put off falls due."""
+        now = asyncio.get_running_loop().time()
+        if self._soonest <= now:
+            self._soonest = float("inf")
+            return 0.0
+        return min(self.poll_interval, self._soonest - now)
+
+    def _put_off(self, delay: float) -> datetime:
+        """When a job put off for `delay` seconds runs again; this worker looks then."""
+        self._soonest = min(self._soonest, asyncio.get_running_loop().time() + delay + 0.005)
+        return utcnow() + timedelta(seconds=delay)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
@@ -162,6 +201,7 @@ class Worker:
         # Runs in a task of its own: these say what its log lines are about.
         observability.request_id.set(f"job-{job.id}")
         attempt.set(job.attempts)
+        ticket.set(Ticket(job.id, job.priority, job.waiting_for))
         number = job.payload.get("incident")
         observability.incident.set(number if isinstance(number, int) else None)
         handler = self.handlers.get(job.kind)
@@ -171,6 +211,11 @@ class Worker:
             await handler(job.payload)
         except asyncio.CancelledError:
             raise
+        except Postpone as wait:
+            self.stats["waited"] += 1
+            log.debug("job %s (%s) %s", job.id, job.kind, wait)
+            await jobs.wait(self.db, job.id, self._put_off(wait.delay), wait.waiting_for)
+            self.on_outcome(job.kind, "waited")
         except Exception as exc:
             await self._handle_failure(job, exc)
         else:
@@ -201,5 +246,5 @@ class Worker:
             delay,
             error,
         )
-        await jobs.retry_later(self.db, job.id, error, utcnow() + timedelta(seconds=delay))
+        await jobs.retry_later(self.db, job.id, error, self._put_off(delay))
         self.on_outcome(job.kind, "retried")

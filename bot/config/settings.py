@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     statuspage_api_url: str = "https://api.statuspage.io/v1"
     port: int = 3000
     log_level: str = "info"
-    # The part of Slack's rate limits this process may use: 1 for one replica, 1/3 for three.
+    # The part of Slack's rate limits warroom may spend: every replica together on PostgreSQL
+    # (their budget is shared), this process on SQLite. Lower it only when another app spends
+    # the same workspace's limits.
     slack_rate_share: float = Field(default=1.0, gt=0, le=1)
     # The length of Slack's rate-limit minute in seconds: shortened only against the simulator
     # (tests, the demo and the benchmarks compress time).

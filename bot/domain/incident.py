@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from bot.domain.budget import UNRANKED
 from bot.domain.text import storable
 
 MILESTONES = (
@@ -146,6 +147,11 @@ def parse_severity(text: str, known: list[str]) -> str:
     if cleaned not in known:
         raise DomainError(f"Unknown severity `{text.strip()[:20]}`. Severities: {', '.join(known)}.")
     return cleaned
+
+
+def rank(severity: str, known: list[str]) -> int:
+    """A severity's urgency: 1 for the first (most severe) configured, then 2, and so on."""
+    return known.index(severity) + 1 if severity in known else UNRANKED
 
 
 def change_severity(incident: IncidentState, new: str, known: list[str]) -> str:

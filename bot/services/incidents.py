@@ -97,6 +97,7 @@ class IncidentService:
             declared_at=now,
             updated_at=now,
         )
+        incident.priority = rules.rank(incident.severity, self.config.severity_names)
         if commander:
             rules.record_role(incident, "commander", self.config.role_names, now)
         return incident
@@ -267,6 +268,8 @@ class IncidentService:
             incident = await self.timeline.lock(session, number)
             now = self.clock()
             old = rules.change_severity(incident, new, self.config.severity_names)
+            incident.priority = rules.rank(new, self.config.severity_names)
+            await jobs.reprioritise(session, number, incident.priority)
             await self.timeline.changed(session, incident, "severity", actor, f"Severity {old} → {new}", now)
             await self.reminders.reset_update_reminder(session, incident, now)
         self.timeline.notify()

@@ -335,9 +335,9 @@ class SlackProjector:
 
 
 def channel_of(incident: Incident) -> str:
-    """The incident's channel, or ChannelNotReady (retried) while it is being created."""
+    """The incident's channel, or ChannelNotReady (the job waits) while it is being created."""
     if incident.channel_id is None:
-        raise ChannelNotReady(f"incident #{incident.number} has no channel yet")
+        raise ChannelNotReady(_n(incident))
     return incident.channel_id
 
 

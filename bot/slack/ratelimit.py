@@ -1,12 +1,15 @@
 """Slack's rate limits, kept on our side: a budget per Web API method that follows Slack's
-tiers, so that an alert storm spaces its calls out instead of drawing 429s.
+tiers, so that an alert storm waits its turn instead of drawing 429s.
 
-Slack counts per method and workspace: Tier 1 allows about 1 call a minute, Tier 2 20,
-Tier 3 50, Tier 4 100; chat.postMessage allows about one message a second per channel.
-A call that would have to wait briefly waits; one that would wait longer raises SlowDown,
-and the job is scheduled again for when the budget allows it (a job does not sit on its
-lease while it waits). With several replicas each keeps its own budget: give each a share
-(SLACK_RATE_SHARE).
+Slack counts per method and workspace in sliding minutes: Tier 1 allows about 1 call a
+minute, Tier 2 20, Tier 3 50, Tier 4 100; chat.postMessage about one message a second per
+channel. The budget is shaped the same way (bot/domain/budget.py): a window's whole allowance
+at once when it is unspent, never more than it in any window.
+
+Where the calls are counted: in the process on SQLite (`LocalCalls`); on PostgreSQL in one
+table every replica spends from (`SharedCalls`, one statement per call). A job that must wait
+a moment waits in place; one that must wait longer is given the time reserved for it and
+released (worker.Postpone), in line behind the jobs of more urgent incidents and older jobs.
 """
 
 from __future__ import annotations
@@ -14,10 +17,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+import sqlalchemy as sa
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot import worker
+from bot.domain.budget import INTERACTIVE, allowance, free_at, recent, window
+from bot.store.db import Database
 
 PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
 TIERS = {
@@ -45,65 +53,103 @@ TIERS = {
     "views.update": 4,
 }
 POST_PER_CHANNEL_PER_MINUTE = 60  # chat.postMessage: about one a second in each channel
-MAX_WAIT = 2.0  # seconds a call may wait in place; beyond that its job is rescheduled
+MAX_WAIT = 2.0  # seconds (of a 60 s minute) a call may wait in place; beyond, its job is released
 
 
-class SlowDown(Exception):
-    """The budget of a Slack method is spent for now; try again after `delay` seconds."""
+def budget_of(method: str, channel: str | None) -> tuple[str, int]:
+    """The budget a call spends from, and Slack's limit for it per minute."""
+    if method == "chat.postMessage":
+        return f"slack:{method}:{channel}", POST_PER_CHANNEL_PER_MINUTE
+    return f"slack:{method}", PER_MINUTE[TIERS.get(method, 3)]
 
-    def __init__(self, method: str, delay: float) -> None:
-        super().__init__(f"{method}: rate budget spent, next call in {delay:.1f}s")
-        self.delay = delay
+
+class Calls(Protocol):
+    """Where the calls of the last window are counted."""
+
+    async def take(self, key: str, *, limit: int, keep: int, ticket: worker.Ticket | None) -> float:
+        """Record a call and answer 0 when the window has room for it (after the jobs waiting
+        in line before `ticket`), else answer the seconds until its turn."""
+        ...
 
 
-class Bucket:
-    """A token bucket that never exceeds `per_period` calls in any window of `period`
-    seconds (Slack counts in sliding minutes): a burst of a sixth of them, then the rest
-    spaced evenly."""
+class Line(Protocol):
+    """The jobs waiting for a budget, in line (bot/store/jobs.py: WaitingLine)."""
 
-    def __init__(self, per_period: float, period: float, clock: Callable[[], float]) -> None:
-        self.capacity = max(1, int(per_period // 6))
-        self.interval = period / max(per_period - self.capacity, 1)
+    async def ahead(self, key: str, *, job: int, priority: int) -> int: ...
+
+    async def served(self, key: str, *, job: int) -> None: ...
+
+
+class LocalCalls:
+    """The calls of this process (SQLite: one process serves); `line` orders the waiting jobs."""
+
+    def __init__(
+        self, *, period: float, line: Line | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.period = period
+        self.line = line
         self.clock = clock
-        self.free_at = clock() - self.capacity * self.interval  # starts full
+        self._calls: dict[str, list[float]] = {}
 
-    def wait(self) -> float:
-        """Seconds until a token is free (0 when one is)."""
-        now = self.clock()
-        earliest = max(self.free_at, now - self.capacity * self.interval)
-        return max(0.0, earliest + self.interval - now)
+    async def take(self, key: str, *, limit: int, keep: int, ticket: worker.Ticket | None) -> float:
+        ahead = 0
+        if self.line and ticket:
+            ahead = await self.line.ahead(key, job=ticket.job, priority=ticket.priority)
+        now = self.clock()  # from here on nothing awaits: a check and its call are one step
+        calls = self._calls[key] = recent(self._calls.get(key, []), period=self.period, now=now, keep=keep)
+        at = free_at(calls, limit=limit, period=self.period, now=now, ahead=ahead)
+        if at > now:
+            return at - now
+        calls.append(now)
+        del calls[:-keep]
+        if self.line and ticket and ticket.waiting_for == key:
+            await self.line.served(key, job=ticket.job)
+        return 0.0
 
-    def take(self) -> None:
-        now = self.clock()
-        self.free_at = max(self.free_at, now - self.capacity * self.interval) + self.interval
+
+TAKE = sa.text("SELECT * FROM warroom_slack_take(:key, :limit, :keep, :window, :job, :priority)")
+
+
+class SharedCalls:
+    """The calls of every replica, in PostgreSQL (migration 0019): one statement per call,
+    which locks the key's row for as long as it runs (autocommit)."""
+
+    def __init__(self, db: Database, *, period: float) -> None:
+        self.db = db
+        self.period = period
+
+    async def take(self, key: str, *, limit: int, keep: int, ticket: worker.Ticket | None) -> float:
+        params = {
+            "key": key,
+            "limit": limit,
+            "keep": keep,
+            "window": window(self.period),
+            "job": ticket.job if ticket else None,
+            "priority": ticket.priority if ticket else INTERACTIVE,
+        }
+        async with self.db.sessions() as session:
+            row = (await session.execute(TAKE, params)).one()
+        if row.granted:
+            return 0.0
+        at = free_at(row.calls, limit=limit, period=self.period, now=row.now, ahead=row.ahead)
+        return max(float(at - row.now), 0.001)
 
 
 class SlackBudget:
-    def __init__(
-        self, *, period: float = 60.0, share: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, calls: Calls | None = None, *, period: float = 60.0, share: float = 1.0) -> None:
         self.period = period  # the length of Slack's "minute": shortened only by tests
-        self.share = share  # this process's part of the workspace's budget
-        self.clock = clock
-        self._buckets: dict[str, Bucket] = {}
-
-    def _bucket(self, key: str, per_minute: float) -> Bucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = Bucket(per_minute * self.share, self.period, self.clock)
-        return bucket
+        self.share = share  # the part of Slack's limits warroom may spend (all replicas together)
+        self.calls = calls or LocalCalls(period=period)
 
     async def spend(self, method: str, channel: str | None = None) -> None:
-        """Wait for the method's budget (briefly), or raise SlowDown."""
-        buckets = [self._bucket(method, PER_MINUTE[TIERS.get(method, 3)])]
-        if method == "chat.postMessage":
-            buckets = [self._bucket(f"{method}:{channel}", POST_PER_CHANNEL_PER_MINUTE)]
-        delay = max(bucket.wait() for bucket in buckets)
-        if delay > MAX_WAIT * self.period / 60:
-            raise SlowDown(method, delay)
-        for bucket in buckets:
-            bucket.take()
-        if delay:
+        """Wait for the method's budget (briefly), or postpone the running job to its turn."""
+        key, per_minute = budget_of(method, channel)
+        ticket = worker.ticket.get()
+        whole = max(1, int(per_minute * self.share))
+        limit = allowance(whole, ticket.priority if ticket else INTERACTIVE)
+        while (delay := await self.calls.take(key, limit=limit, keep=whole, ticket=ticket)) > 0:
+            if delay > MAX_WAIT * self.period / 60:
+                raise worker.Postpone(delay, key)
             await asyncio.sleep(delay)
 
 

@@ -17,8 +17,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import worker
+from bot.jobs import Handler, JobKind, incident_queue
 from bot.slack.ids import Marker
-from bot.slack.ratelimit import SlowDown
+from bot.store import jobs
+from bot.store.db import Database
+from bot.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +35,37 @@ CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 class ChannelNotReady(Exception):
     """The incident channel does not exist yet; try again shortly."""
 
+    def __init__(self, number: int) -> None:
+        super().__init__(f"incident #{number} has no channel yet")
+        self.number = number
+
+
+CHANNEL_SETTLE = 0.5  # seconds after the channel's job is due that a job waiting for it looks again
+
+
+def waiting_for_channels(handlers: dict[str, Handler], db: Database) -> dict[str, Handler]:
+    """Slack handlers that, when the incident's channel is still to be made, wait for the job
+    making it (its reserved time, in a storm) instead of failing every two seconds. With no
+    such job pending, ChannelNotReady is a failure like any other."""
+
+    def waiting(handler: Handler) -> Handler:
+        async def run(payload: dict[str, Any]) -> None:
+            try:
+                await handler(payload)
+            except ChannelNotReady as exc:
+                due = await jobs.first_due(db, incident_queue(exc.number), JobKind.SLACK_OPEN_CHANNEL)
+                if due is None:
+                    raise
+                delay = max((due - utcnow()).total_seconds(), 0.0) + CHANNEL_SETTLE
+                raise worker.Postpone(delay, f"the channel of #{exc.number}") from exc
+
+        return run
+
+    return {kind: waiting(handler) for kind, handler in handlers.items()}
+
 
 def slack_failure(exc: BaseException) -> worker.Retry | None:
     """How the worker retries a failed Slack job (bot/worker.py composes the policy)."""
-    if isinstance(exc, SlowDown):  # our own rate budget: not a failure, never given up
-        return worker.Retry(after=exc.delay, limit=None)
     if isinstance(exc, ChannelNotReady):
         return worker.Retry(after=2.0)
     if isinstance(exc, SlackApiError):

@@ -19,8 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.domain.budget import UNRANKED
 from bot.store.db import Database
-from bot.store.tables import Job, ProcessedEvent, UTCDateTime, utcnow
+from bot.store.tables import Incident, Job, ProcessedEvent, UTCDateTime, utcnow
 
 INSERT_JOB = sa.insert(Job.__table__)  # type: ignore[attr-defined]
 NOTIFY_CHANNEL = "warroom_jobs"  # see migration 0002
@@ -34,9 +35,12 @@ async def enqueue(
     queue: str,
     run_at: datetime | None = None,
 ) -> None:
-    """Add a job in the caller's transaction (a Core insert: this is on every hot path)."""
+    """Add a job in the caller's transaction (a Core insert: this is on every hot path).
+
+    A job of an incident takes the incident's priority, read by the insert itself."""
     now = utcnow()
-    row = {
+    number = payload.get("incident")
+    row: dict[str, Any] = {
         "kind": kind,
         "queue": queue,
         "payload": payload,
@@ -44,7 +48,29 @@ async def enqueue(
         "created_at": now,
         "attempts": 0,
     }
-    await session.execute(INSERT_JOB, row)  # on PostgreSQL a trigger NOTIFYs the workers
+    if isinstance(number, int):
+        insert = INSERT_JOB.values(priority=_priority_of(number))
+    else:
+        insert, row["priority"] = INSERT_JOB, UNRANKED
+    await session.execute(insert, row)  # on PostgreSQL a trigger NOTIFYs the workers
+
+
+def _priority_of(number: int) -> sa.ScalarSelect[int]:
+    ranked = sa.select(col(Incident.priority)).where(col(Incident.number) == number)
+    return sa.select(sa.func.coalesce(ranked.scalar_subquery(), UNRANKED)).scalar_subquery()
+
+
+async def reprioritise(session: AsyncSession, number: int, priority: int) -> None:
+    """An incident's severity changed: its pending jobs take the new priority, and those
+    waiting for a Slack budget wake now to take their new place in line."""
+    await session.execute(
+        sa.update(Job)
+        .where(_pending(), col(Job.payload)["incident"].as_integer() == number)
+        .values(
+            priority=priority,
+            run_at=sa.case((col(Job.waiting_for).is_not(None), utcnow()), else_=col(Job.run_at)),
+        )
+    )
 
 
 @asynccontextmanager
@@ -94,7 +120,7 @@ def _claim_statement(*, skip_locked: bool) -> sa.Update:
             sa.or_(candidate.c.locked_until.is_(None), candidate.c.locked_until < now),
             ~blocked,
         )
-        .order_by(candidate.c.id)
+        .order_by(candidate.c.priority, candidate.c.id)
         .limit(sa.bindparam("limit", type_=sa.Integer()))
     )
     if skip_locked:
@@ -112,14 +138,14 @@ CLAIM_POSTGRESQL = _claim_statement(skip_locked=True)
 
 
 async def claim(db: Database, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[Job]:
-    """Lease up to `limit` due jobs, at most one per queue, oldest first."""
+    """Lease up to `limit` due jobs, at most one per queue, most urgent then oldest first."""
     now = now or utcnow()
     statement = CLAIM_SQLITE if db.is_sqlite else CLAIM_POSTGRESQL
     async with db.transaction() as session:
         rows = (
             await session.execute(statement, {"now": now, "limit": limit, "until": now + lease})
         ).mappings()
-        return sorted((Job(**row) for row in rows), key=lambda job: job.id or 0)
+        return sorted((Job(**row) for row in rows), key=lambda job: (job.priority, job.id or 0))
 
 
 async def complete(db: Database, job_id: int) -> None:
@@ -127,7 +153,7 @@ async def complete(db: Database, job_id: int) -> None:
         await session.execute(
             sa.update(Job)
             .where(col(Job.id) == job_id)
-            .values(done_at=utcnow(), locked_until=None, last_error=None)
+            .values(done_at=utcnow(), locked_until=None, last_error=None, waiting_for=None)
         )
 
 
@@ -136,7 +162,66 @@ async def retry_later(db: Database, job_id: int, error: str, run_at: datetime) -
         await session.execute(
             sa.update(Job)
             .where(col(Job.id) == job_id)
-            .values(run_at=run_at, locked_until=None, last_error=error[:2000])
+            .values(run_at=run_at, locked_until=None, last_error=error[:2000], waiting_for=None)
+        )
+
+
+async def wait(db: Database, job_id: int, run_at: datetime, waiting_for: str) -> None:
+    """The job waits its turn for a budget until `run_at`: released, its attempt not counted."""
+    async with db.transaction() as session:
+        await session.execute(
+            sa.update(Job)
+            .where(col(Job.id) == job_id)
+            .values(
+                run_at=run_at,
+                locked_until=None,
+                waiting_for=waiting_for[:100],
+                attempts=sa.func.max(col(Job.attempts) - 1, 0)
+                if db.is_sqlite
+                else sa.func.greatest(col(Job.attempts) - 1, 0),
+            )
+        )
+
+
+class WaitingLine:
+    """The jobs waiting for a budget, in line by priority then age: the SQLite budget asks it
+    (on PostgreSQL the budget's own statement does the same, migration 0019)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def ahead(self, key: str, *, job: int, priority: int) -> int:
+        """How many jobs wait in line for the budget `key` before this one."""
+        async with self.db.sessions() as session:
+            ahead = await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Job)
+                .where(
+                    col(Job.waiting_for) == key,
+                    _pending(),
+                    col(Job.id) != job,
+                    sa.tuple_(col(Job.priority), col(Job.id)) < sa.tuple_(priority, job),
+                )
+            )
+        return int(ahead or 0)
+
+    async def served(self, key: str, *, job: int) -> None:
+        """The job's call on `key` went: it no longer stands in that line."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                sa.update(Job).where(col(Job.id) == job, col(Job.waiting_for) == key).values(waiting_for=None)
+            )
+
+
+async def first_due(db: Database, queue: str, kind: str) -> datetime | None:
+    """When the first pending job of this kind in a queue is due (its reserved time while it
+    waits), or None when none is pending."""
+    async with db.sessions() as session:
+        return await session.scalar(
+            sa.select(col(Job.run_at))
+            .where(col(Job.queue) == queue, col(Job.kind) == kind, _pending())
+            .order_by(col(Job.id))
+            .limit(1)
         )
 
 
@@ -145,7 +230,7 @@ async def give_up(db: Database, job_id: int, error: str) -> None:
         await session.execute(
             sa.update(Job)
             .where(col(Job.id) == job_id)
-            .values(failed_at=utcnow(), locked_until=None, last_error=error[:2000])
+            .values(failed_at=utcnow(), locked_until=None, last_error=error[:2000], waiting_for=None)
         )
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from bot.clock import utcnow as utcnow  # re-exported: default times come from the one clock
@@ -73,6 +74,8 @@ class Incident(SQLModel, table=True):
     # set by the first public update, and the incident made for it in Atlassian Statuspage.
     public_id: str | None = Field(default=None, max_length=16, unique=True)
     public_title: str | None = Field(default=None, max_length=200)
+    # Its severity's rank (1: the most urgent), copied onto its jobs (store/jobs.py).
+    priority: int = Field(default=100, sa_column_kwargs={"server_default": "100"})
     statuspage_id: str | None = Field(default=None, max_length=64)
 
     started_at: datetime = _time(nullable=False)
@@ -350,14 +353,27 @@ def _pending() -> sa.TextClause:
     return sa.text("done_at IS NULL AND failed_at IS NULL")
 
 
+def _waiting() -> sa.TextClause:
+    return sa.text("waiting_for IS NOT NULL AND done_at IS NULL AND failed_at IS NULL")
+
+
 class Job(SQLModel, table=True):
     """The outbox and the scheduler: Slack side effects waiting to be done (store/jobs.py)."""
 
     # Only pending jobs are indexed, so claiming reads none of the long history of done jobs:
     # due jobs in id order, and "is an earlier job of this queue still pending?".
     __table_args__ = (
-        sa.Index("ix_job_pending", "id", sqlite_where=_pending(), postgresql_where=_pending()),
+        sa.Index("ix_job_pending", "priority", "id", sqlite_where=_pending(), postgresql_where=_pending()),
         sa.Index("ix_job_queue_pending", "queue", "id", sqlite_where=_pending(), postgresql_where=_pending()),
+        # The line for a Slack budget: who waits for it, most urgent first (migration 0019).
+        sa.Index(
+            "ix_job_waiting",
+            "waiting_for",
+            "priority",
+            "id",
+            sqlite_where=_waiting(),
+            postgresql_where=_waiting(),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -369,6 +385,11 @@ class Job(SQLModel, table=True):
     attempts: int = 0
     locked_until: datetime | None = _time()
     last_error: str | None = None
+    # Its incident's rank (1: the most urgent severity; 100: no incident): due jobs are claimed
+    # most urgent first, and wait for a Slack budget in that order.
+    priority: int = Field(default=100, sa_column_kwargs={"server_default": "100"})
+    # The Slack budget it waits for (run_at is then the time reserved for it), or None.
+    waiting_for: str | None = Field(default=None, max_length=100)
     created_at: datetime = _time(nullable=False)
     done_at: datetime | None = _time()
     failed_at: datetime | None = _time()
@@ -387,3 +408,17 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     expires_at: datetime | None = _time()
     revoked_at: datetime | None = _time()
+
+
+class SlackBudget(SQLModel, table=True):
+    """The times of the last calls per Slack budget key, shared by the replicas on
+    PostgreSQL (UNLOGGED there; migration 0019). Unused on SQLite, whose budget is in the
+    process."""
+
+    __tablename__ = "slack_budget"
+
+    key: str = Field(primary_key=True, max_length=200)
+    calls: list[float] = Field(
+        default_factory=list,
+        sa_column=sa.Column(sa.JSON().with_variant(ARRAY(sa.Float), "postgresql"), nullable=False),
+    )

@@ -20,9 +20,10 @@ from slack_sdk.errors import SlackApiError
 from bot.config import Settings
 from bot.observability import Metrics
 from bot.services.queries import IncidentQueries
-from bot.slack.ratelimit import BudgetedWebClient, SlowDown
+from bot.slack.ratelimit import BudgetedWebClient
 from bot.store.db import Database
 from bot.web.guard import SLACK_MAX_BODY, Refused, SlackGate, parse_slack_body, read_body
+from bot.worker import Postpone
 
 log = logging.getLogger(__name__)
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="warroom"'}
@@ -103,7 +104,7 @@ class SlackCheck:
         try:
             async with asyncio.timeout(3):
                 await self.slack.auth_test()
-        except SlowDown:
+        except Postpone:
             return "ok"
         except SlackApiError as exc:
             return "ok" if exc.response.status_code == 429 else f"error: {exc.response.get('error')}"

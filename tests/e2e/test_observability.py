@@ -73,7 +73,7 @@ async def test_metrics_count_requests_acks_jobs_alerts_and_open_incidents(
             for (name, labels), v in after.items()
             if name == "warroom_job_runs_total" and ("outcome", outcome) in labels
         )
-        for outcome in ("done", "retried", "failed")
+        for outcome in ("done", "retried", "failed", "waited")
     }
     assert attempts["done"] > 0 and attempts["failed"] == 0
     assert sum(attempts.values()) == ran  # every attempt counted once

@@ -87,7 +87,7 @@ async def test_worker_retries_then_gives_up_and_reports(db: Database) -> None:
     assert len(attempts) == 3
     assert reported == [(job_id, "ValueError: nope")]
     assert await jobs.counts(db) == {"pending": 0, "done": 0, "failed": 1}
-    assert worker.stats == {"run": 0, "retried": 2, "failed": 1}
+    assert worker.stats == {"run": 0, "retried": 2, "failed": 1, "waited": 0}
 
 
 async def test_unknown_job_kind_fails_visibly(db: Database) -> None:

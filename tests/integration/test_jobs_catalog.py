@@ -16,7 +16,6 @@ from bot.config import ConfigError
 from bot.integrations.pagerduty import pagerduty_failure
 from bot.jobs import PAYLOADS, JobKind, check_handlers
 from bot.sim.driver import SlackDriver
-from bot.slack.ratelimit import SlowDown
 from bot.slack.writer import ChannelNotReady, slack_failure
 from bot.store.tables import Job
 from bot.worker import MAX_OTHER_ATTEMPTS, MAX_TRANSIENT_ATTEMPTS, composed
@@ -71,8 +70,7 @@ async def test_every_payload_a_service_enqueues_has_the_keys_its_kind_declares(
     assert set(PAYLOADS) == set(JobKind)
 
 
-def test_rate_limits_are_waited_out_and_never_given_up() -> None:
-    assert policy(SlowDown("chat.postMessage", 1.5), 1000) == 1.5
+def test_slack_rate_limits_are_waited_out_and_never_given_up() -> None:
     assert policy(slack_error(429, "ratelimited", {"Retry-After": "7"}), 1000) == 7.0
 
 
@@ -81,7 +79,7 @@ def test_slack_down_is_retried_for_hours_a_wrong_request_a_few_times() -> None:
     assert policy(down, 1) is not None and policy(down, MAX_TRANSIENT_ATTEMPTS) is None
     wrong = slack_error(200, "channel_not_found")
     assert policy(wrong, MAX_OTHER_ATTEMPTS - 1) is not None and policy(wrong, MAX_OTHER_ATTEMPTS) is None
-    assert policy(ChannelNotReady(), 3) == 2.0 and policy(ChannelNotReady(), MAX_TRANSIENT_ATTEMPTS) is None
+    assert policy(ChannelNotReady(1), 3) == 2.0 and policy(ChannelNotReady(1), MAX_TRANSIENT_ATTEMPTS) is None
 
 
 def test_pagerduty_and_network_failures_are_transient_anything_else_is_not() -> None:

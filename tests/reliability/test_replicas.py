@@ -83,3 +83,57 @@ async def test_three_replicas_one_incident_per_group_one_channel_each_job_once(
         )  # (the next weekly report, scheduled by the starting workers, waits for Monday)
         errors = list(await session.scalars(left))
     assert errors == []  # every job ran exactly once, on one replica
+
+
+BUDGET_MINUTE = 6.0  # Slack's minute, shortened (long enough for the budget's margin: 250 ms)
+DECLARES = 60
+
+
+def busiest_window(times: list[float], period: float) -> int:
+    """The most calls that fall in any window of `period` seconds."""
+    times = sorted(times)
+    start, most = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= period:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+@pytest.mark.processes
+async def test_three_replicas_spend_one_slack_budget(db: Database, sim: SlackSimulator) -> None:
+    if db.is_sqlite:
+        pytest.skip("replicas share a PostgreSQL database (SQLite is one process's database)")
+    sim.rate_period, sim.latency = BUDGET_MINUTE, 0.05
+    general = sim.add_channel("general")
+    people = [sim.add_user(f"responder{i}") for i in range(DECLARES)]
+    env = environment(db, sim, SLACK_RATE_PERIOD=str(BUDGET_MINUTE))
+    assert "SLACK_RATE_SHARE" not in env
+    async with contextlib.AsyncExitStack() as stack:
+        servers = [await stack.enter_async_context(serving(env, sim)) for _ in range(3)]
+        declares = [
+            servers[i % 3].slack.command(person, f"declare sev2 Shard {i} is down", general)
+            for i, person in enumerate(people)
+        ]
+        assert {answer.status_code for answer in await asyncio.gather(*declares)} == {200}
+
+        def all_ready() -> bool:
+            channels = [c for c in sim.channels.values() if c.name.startswith("inc-")]
+            return len(channels) == DECLARES and all(c.pins for c in channels)
+
+        # 60 channels at 18 a minute for SEV2s (Tier 2): a little over three minutes.
+        await until(all_ready, "every channel is ready", within=8 * BUDGET_MINUTE)
+        await settled(db)
+        after = await census(db, sim)
+    assert after.channels == DECLARES and set(after.pins.values()) == {1} and after.jobs_failed == 0
+    assert [c.method for c in sim.calls if c.status == 429] == []
+    by_budget: dict[str, list[float]] = {}
+    for call in sim.calls:
+        key = (
+            call.method if call.method != "chat.postMessage" else f"{call.method}:{call.args.get('channel')}"
+        )
+        by_budget.setdefault(key, []).append(call.at)
+    assert sim.count("conversations.create", ok=True) == sim.count("pins.add", ok=True) == DECLARES
+    for method in ("conversations.create", "pins.add", "conversations.setTopic"):  # Tier 2: 20
+        assert busiest_window(by_budget[method], BUDGET_MINUTE) <= 20, method
+    assert busiest_window(by_budget["conversations.invite"], BUDGET_MINUTE) <= 50  # Tier 3
