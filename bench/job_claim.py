@@ -23,7 +23,8 @@ from sqlmodel import col
 from bench.harness import discard_database, fresh_database, summary
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import Job, utcnow
+from bot.store.tables import utcnow
+from bot.store.work_tables import Job
 
 QUEUES = 20
 

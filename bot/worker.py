@@ -18,7 +18,8 @@ from bot import observability
 from bot.jobs import Handler
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import Job, utcnow
+from bot.store.tables import utcnow
+from bot.store.work_tables import Job
 
 log = logging.getLogger(__name__)
 # The attempt the running job is on (1 the first time): a handler that finds it above 1 may

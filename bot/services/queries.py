@@ -13,7 +13,8 @@ from bot.domain.incident import ACTIVE, DomainError, Status
 from bot.services.people import People
 from bot.services.timeline import NotFound, current_roles
 from bot.store.db import Database
-from bot.store.tables import Incident, Job, RoleAssignment, TimelineEvent
+from bot.store.tables import Incident, RoleAssignment, TimelineEvent
+from bot.store.work_tables import Job
 
 
 @dataclass(frozen=True)

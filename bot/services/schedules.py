@@ -21,7 +21,8 @@ from bot.domain.schedule import next_report, period_before
 from bot.jobs import JobKind, report_queue
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import Schedule, utcnow
+from bot.store.tables import utcnow
+from bot.store.work_tables import Schedule
 
 SCHEDULE = Schedule.__table__  # type: ignore[attr-defined]
 MTTR_REPORT = "mttr-report"

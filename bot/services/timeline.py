@@ -22,7 +22,8 @@ from bot.jobs import JobKind, incident_queue
 from bot.services.people import People
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import AlertRecord, Incident, ProcessedEvent, RoleAssignment, TimelineEvent, utcnow
+from bot.store.tables import AlertRecord, Incident, RoleAssignment, TimelineEvent, utcnow
+from bot.store.work_tables import ProcessedEvent
 
 
 class NotFound(DomainError):

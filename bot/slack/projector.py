@@ -25,7 +25,8 @@ from bot.slack import blocks
 from bot.slack.ids import Marker
 from bot.slack.text import channel_name, escape
 from bot.slack.writer import ChannelNotReady, SlackWriter, all_of, error_of, marker
-from bot.store.tables import Incident, Job, utcnow
+from bot.store.tables import Incident, utcnow
+from bot.store.work_tables import Job
 
 log = logging.getLogger(__name__)
 

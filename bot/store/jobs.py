@@ -21,7 +21,8 @@ from sqlmodel import col
 
 from bot.domain.budget import UNRANKED
 from bot.store.db import Database
-from bot.store.tables import Incident, Job, ProcessedEvent, UTCDateTime, utcnow
+from bot.store.tables import Incident, UTCDateTime, utcnow
+from bot.store.work_tables import Job, ProcessedEvent
 
 INSERT_JOB = sa.insert(Job.__table__)  # type: ignore[attr-defined]
 NOTIFY_CHANNEL = "warroom_jobs"  # see migration 0002

@@ -19,7 +19,8 @@ from bot.config import WarroomConfig
 from bot.sim.driver import SlackDriver
 from bot.sim.server import BOT_TOKEN, Channel, SlackSimulator
 from bot.store.db import Database
-from bot.store.tables import Incident, Job, TimelineEvent
+from bot.store.tables import Incident, TimelineEvent
+from bot.store.work_tables import Job
 from tests.conftest import ALERT_TOKEN, PAGERDUTY_SECRET, SIGNING_SECRET, make_settings
 
 TEST_CONFIG = Path(__file__).parent.parent / "fixtures" / "warroom.yaml"

@@ -16,7 +16,8 @@ from bot.config import WarroomConfig
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
 from bot.sim.target import TargetServer
-from bot.store.tables import ActionRun, FollowUp, Job, Postmortem, RunbookStep
+from bot.store.tables import ActionRun, FollowUp, Postmortem, RunbookStep
+from bot.store.work_tables import Job
 from tests.conftest import People
 from tests.e2e.helpers import incident_channel, rows, settle
 

@@ -19,7 +19,8 @@ from bot.sim.driver import SlackDriver
 from bot.sim.linear import LinearFake
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
-from bot.store.tables import FollowUp, Job, TimelineEvent
+from bot.store.tables import FollowUp, TimelineEvent
+from bot.store.work_tables import Job
 from tests.conftest import People
 from tests.e2e.conftest import Declared
 from tests.e2e.helpers import followup, rows, settle, warroom_with

@@ -9,7 +9,8 @@ import httpx
 from bot.app import Warroom
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
-from bot.store.tables import Job, PersonRecord
+from bot.store.tables import PersonRecord
+from bot.store.work_tables import Job
 from tests.conftest import People
 from tests.e2e.conftest import Declared
 from tests.e2e.helpers import rows, settle

@@ -15,7 +15,8 @@ from bot.cli import app
 from bot.clock import simulated
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
-from bot.store.tables import Job, TimelineEvent
+from bot.store.tables import TimelineEvent
+from bot.store.work_tables import Job
 from tests.conftest import People
 from tests.e2e.conftest import Declared
 from tests.e2e.helpers import rows, settle

@@ -13,7 +13,7 @@ from bot.clock import simulated
 from bot.config import WarroomConfig
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
-from bot.store.tables import Job
+from bot.store.work_tables import Job
 from tests.conftest import People, make_settings
 from tests.e2e.helpers import rows, settle
 

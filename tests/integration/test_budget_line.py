@@ -16,7 +16,8 @@ from bot.domain.budget import window
 from bot.slack.ratelimit import SharedCalls
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import Job, utcnow
+from bot.store.tables import utcnow
+from bot.store.work_tables import Job
 from bot.worker import Postpone, Ticket, Worker
 
 LEASE = timedelta(seconds=60)

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.store.db import Database
-from bot.store.tables import ProcessedEvent, utcnow
+from bot.store.tables import utcnow
+from bot.store.work_tables import ProcessedEvent
 
 
 async def _thread_of_statements(session: AsyncSession) -> int:

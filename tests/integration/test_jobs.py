@@ -12,7 +12,8 @@ from sqlmodel import col
 
 from bot.store import jobs
 from bot.store.db import Database
-from bot.store.tables import Job, ProcessedEvent, utcnow
+from bot.store.tables import utcnow
+from bot.store.work_tables import Job, ProcessedEvent
 from bot.worker import Worker
 
 LEASE = timedelta(seconds=60)

@@ -17,7 +17,7 @@ from bot.integrations.pagerduty import pagerduty_failure
 from bot.jobs import PAYLOADS, JobKind, check_handlers
 from bot.sim.driver import SlackDriver
 from bot.slack.writer import ChannelNotReady, slack_failure
-from bot.store.tables import Job
+from bot.store.work_tables import Job
 from bot.worker import MAX_OTHER_ATTEMPTS, MAX_TRANSIENT_ATTEMPTS, composed
 from tests.conftest import People
 from tests.e2e.conftest import Declared, declared, general

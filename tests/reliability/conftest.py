@@ -22,7 +22,8 @@ from sqlmodel import col
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
-from bot.store.tables import Incident, Job, TimelineEvent, utcnow
+from bot.store.tables import Incident, TimelineEvent, utcnow
+from bot.store.work_tables import Job
 from tests.conftest import SIGNING_SECRET
 from tests.e2e.conftest import declared, general  # noqa: F401 (fixtures)
 

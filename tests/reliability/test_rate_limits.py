@@ -22,7 +22,7 @@ from bot.config import WarroomConfig
 from bot.sim.driver import SlackDriver
 from bot.sim.server import Channel, SlackSimulator
 from bot.store.db import Database
-from bot.store.tables import Job
+from bot.store.work_tables import Job
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People, make_settings
 from tests.e2e.helpers import environment, run_warroom

@@ -13,7 +13,8 @@ from sqlmodel import col
 
 from bot.sim.server import SlackSimulator
 from bot.store.db import Database
-from bot.store.tables import Job, utcnow
+from bot.store.tables import utcnow
+from bot.store.work_tables import Job
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.helpers import environment

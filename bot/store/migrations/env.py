@@ -3,7 +3,9 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import bot.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+# Registers the tables on SQLModel.metadata.
+import bot.store.tables
+import bot.store.work_tables  # noqa: F401
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -18,7 +18,8 @@ from bot.domain.status import Audience, UpdateDraft
 from bot.sim.driver import SlackDriver
 from bot.sim.server import SlackSimulator
 from bot.sim.statuspage import StatuspageFake
-from bot.store.tables import Job, StatusUpdate, utcnow
+from bot.store.tables import StatusUpdate, utcnow
+from bot.store.work_tables import Job
 from tests.conftest import People
 from tests.e2e.helpers import rows, settle
 from tests.e2e.status.conftest import STATUS_CONFIG, channel_texts, open_incident, send_update
