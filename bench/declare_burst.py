@@ -8,9 +8,14 @@ storm: forty SEV4 incidents from an alert storm at once, then, once the storm ha
        minute's channel creations, a SEV1 declared by a person. The SEV1's channel should be
        ready within 2 s; the SEV4 channels follow at Slack's pace (about three minutes).
 
-Both count the 429s the simulator answered (there should be none).
+replicas: three `serve` processes on one PostgreSQL database, no SLACK_RATE_SHARE, and sixty
+       declares by sixty people spread across them at once. The busiest minute of each Tier 2
+       method at the simulator should hold at most 20 calls.
 
-    python -m bench.declare_burst [--database sqlite|postgresql] [--scenario quiet|storm] [--latency 0.05]
+All count the 429s the simulator answered (there should be none).
+
+    python -m bench.declare_burst [--database sqlite|postgresql] [--scenario quiet|storm|replicas]
+                                  [--latency 0.05]
 """
 
 from __future__ import annotations
@@ -132,7 +137,54 @@ async def storm(env: Running) -> None:
     with env.sim.lock:
         pinned = sorted(c.at - began for c in env.sim.calls if c.method == "pins.add" and not c.error)
     minutes = [sum(1 for t in pinned if m * MINUTE <= t < (m + 1) * MINUTE) for m in range(4)]
-    print(f"channels pinned in each minute since the storm: {minutes} (last at {pinned[-1]:.1f} s)")
+    print(
+        f"{len(pinned)} summaries pinned; in each minute since the storm: {minutes} "
+        f"(the last at {pinned[-1]:.1f} s)"
+    )
+
+
+async def replicas(env: Running, count: int = 60) -> None:
+    people = [env.sim.add_user(f"responder{i}") for i in range(count)]
+    general = env.sim.add_channel("general")
+    slack = SlackDriver(None, env.sim, SECRET)  # type: ignore[arg-type]
+    sessions = [aiohttp.ClientSession(base_url=url) for url in env.urls]
+    try:
+        began = time.monotonic()
+        await asyncio.gather(
+            *(
+                declare(sessions[i % len(sessions)], slack, person, general, f"sev2 Shard {i} is down")
+                for i, person in enumerate(people)
+            )
+        )
+        names = [f"inc-{n}-" for n in range(1, count + 1)]
+        while True:
+            pinned = [c for c in env.sim.channels.values() if c.name.startswith("inc-") and c.pins]
+            if len(pinned) == count:
+                break
+            if time.monotonic() - began > 6 * MINUTE:
+                raise RuntimeError(f"only {len(pinned)} of {len(names)} channels after six minutes")
+            await asyncio.sleep(0.2)
+        took = time.monotonic() - began
+    finally:
+        for session in sessions:
+            await session.close()
+    with env.sim.lock:
+        calls = list(env.sim.calls)
+    busiest = {
+        method: busiest_minute([c.at for c in calls if c.method == method])
+        for method in ("conversations.create", "conversations.setTopic", "pins.add", "conversations.invite")
+    }
+    print(f"{count} declares over {len(env.urls)} replicas: every channel ready after {took:.1f} s")
+    print(f"the busiest minute of each method at the simulator: {busiest} (Tier 2: 20, Tier 3: 50)")
+
+
+def busiest_minute(times: list[float]) -> int:
+    times, start, most = sorted(times), 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= MINUTE:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
 
 
 def main() -> None:
@@ -140,15 +192,21 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--scenario", choices=["quiet", "storm"], default="quiet")
+    parser.add_argument("--scenario", choices=["quiet", "storm", "replicas"], default="quiet")
     parser.add_argument(
         "--latency", type=float, default=0.05, help="seconds the simulator adds to every call"
     )
     args = parser.parse_args()
     env_vars = {"SLACK_RATE_PERIOD": str(MINUTE), "ALERT_WEBHOOK_TOKEN": ALERT_TOKEN}
-    with running_warroom(args.database, latency=args.latency, extra_env=env_vars) as env:
+    if args.scenario == "replicas":  # three processes under PostgreSQL's default 100 connections
+        env_vars["DATABASE_POOL_SIZE"] = "20"
+    if args.scenario == "replicas" and args.database != "postgresql":
+        parser.error("replicas share a PostgreSQL database: --database postgresql")
+    scenarios = {"quiet": quiet, "storm": storm, "replicas": replicas}
+    count = 3 if args.scenario == "replicas" else 1
+    with running_warroom(args.database, latency=args.latency, extra_env=env_vars, replicas=count) as env:
         env.sim.rate_period = MINUTE  # the simulator enforces Slack's limits, and counts
-        asyncio.run(quiet(env) if args.scenario == "quiet" else storm(env))
+        asyncio.run(scenarios[args.scenario](env))
         limited = [c.method for c in env.sim.calls if c.status == 429]
     print(
         f"{args.database}, Slack latency {args.latency * 1000:.0f} ms: {len(limited)} answers 429 {sorted(set(limited))}"

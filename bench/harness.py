@@ -28,8 +28,9 @@ SECRET = "bench-signing-secret"
 @dataclass
 class Running:
     sim: SlackSimulator
-    url: str
+    url: str  # the first `serve`
     database_url: str
+    urls: list[str]  # every `serve`, with replicas
 
 
 def _die_with_parent() -> None:
@@ -63,15 +64,17 @@ def running_warroom(
     latency: float = 0.0,
     separate_worker: bool = False,
     extra_env: dict[str, str] | None = None,
+    replicas: int = 1,
 ) -> Iterator[Running]:
     """`warroom serve` as a child process; with `separate_worker`, `serve --no-worker` plus
-    `warroom worker` in a second process."""
+    `warroom worker` in a second process; with `replicas`, that many `serve` processes on one
+    (PostgreSQL) database."""
     # The simulator shares this process with the load generator: switch threads promptly so
     # neither adds whole 5 ms GIL slices to the other's timings.
     sys.setswitchinterval(0.0005)
     sim = SlackSimulator(latency=latency).start_in_thread()
     sim.add_channel("incidents")
-    port = free_port()
+    ports = [free_port() for _ in range(replicas)]
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
         database_url = fresh_database(database, tmp)
         # The load generator plays a few people declaring hundreds of incidents, far past
@@ -88,37 +91,41 @@ def running_warroom(
             "SLACK_RATE_PERIOD": "0.1",  # load far beyond Slack's limits, against the simulator
             **(extra_env or {}),
         }
-        serve = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        command = [*serve, "--no-worker"] if separate_worker else serve
-        server = subprocess.Popen(command, env=env, cwd=tmp, preexec_fn=_die_with_parent)
-        worker = (
-            subprocess.Popen(
-                [sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp, preexec_fn=_die_with_parent
-            )
-            if separate_worker
-            else None
-        )
-        url = f"http://127.0.0.1:{port}"
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        servers: list[subprocess.Popen[bytes]] = []
+        worker = None
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("warroom serve did not start")
-                time.sleep(0.1)
-            yield Running(sim, url, database_url)
+            for url, port in zip(urls, ports, strict=True):  # one after another: each migrates first
+                serve = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
+                command = [*serve, "--no-worker"] if separate_worker else serve
+                servers.append(subprocess.Popen(command, env=env, cwd=tmp, preexec_fn=_die_with_parent))
+                if separate_worker and worker is None:
+                    worker = subprocess.Popen(
+                        [sys.executable, "-m", "bot", "worker"], env=env, cwd=tmp, preexec_fn=_die_with_parent
+                    )
+                _wait_until_up(url, servers[-1])
+            yield Running(sim, urls[0], database_url, urls)
         finally:
-            for process in (server, worker):
+            for process in (*servers, worker):
                 if process is not None:
                     process.terminate()
                     process.wait(10)
             sim.stop_thread()
             if database != "sqlite":
                 drop_database(database_url)
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("warroom serve did not start")
+        time.sleep(0.1)
 
 
 async def discard_database(db: Any, kind: str) -> None:

@@ -163,7 +163,7 @@ def build(
     pagerduty_transport: httpx2.BaseTransport | None = None,
 ) -> Warroom:
     config = config or load_config(settings.warroom_config or None)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size=settings.database_pool_size)
     waiting_requests = InFlight()
     metrics = Metrics()
     worker = Worker(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -128,7 +129,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self.stats = {"run": 0, "retried": 0, "failed": 0, "waited": 0}
-        self._soonest = float("inf")  # loop time of the next job this worker put off, if sooner than a poll
+        self._put_off_until: list[float] = []  # a heap: the loop times the jobs it put off fall due
 
     def notify(self) -> None:
         """New jobs were committed: look now instead of at the next poll."""
@@ -166,15 +167,17 @@ class Worker:
 
     def _next_look(self) -> float:
         """Seconds until the next poll, or sooner, when a job this worker put off falls due."""
-        now = asyncio.get_running_loop().time()
-        if self._soonest <= now:
-            self._soonest = float("inf")
+        now, due = asyncio.get_running_loop().time(), self._put_off_until
+        if due and due[0] <= now:
+            while due and due[0] <= now:
+                heapq.heappop(due)
             return 0.0
-        return min(self.poll_interval, self._soonest - now)
+        return min(self.poll_interval, due[0] - now) if due else self.poll_interval
 
     def _put_off(self, delay: float) -> datetime:
         """When a job put off for `delay` seconds runs again; this worker looks then."""
-        self._soonest = min(self._soonest, asyncio.get_running_loop().time() + delay + 0.005)
+        if delay < self.poll_interval * 60:  # (one due in hours is for the polls to find)
+            heapq.heappush(self._put_off_until, asyncio.get_running_loop().time() + delay + 0.005)
         return utcnow() + timedelta(seconds=delay)
 
     def _finished(self, task: asyncio.Task[None]) -> None:

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     slack_app_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
     database_url: str = "sqlite:///./warroom.db"
+    # PostgreSQL connections a process keeps (it may open 10 more at a peak): replicas together
+    # must stay under the server's max_connections (100 by default).
+    database_pool_size: int = Field(default=30, ge=2, le=500)
     warroom_config: str = ""
     runbooks_dir: str = "./runbooks"
     postmortem_dir: str = "./postmortems"

@@ -36,7 +36,7 @@ def async_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 30) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -54,8 +54,9 @@ class Database:
             # Custom plans: the hot statements are prepared once per connection, and a generic
             # plan chosen while a table was small (a fresh install, the first minute of an alert
             # storm) keeps scanning it as it grows, until autovacuum happens to analyze it.
+            # Each process may open pool_size + 10 connections (DATABASE_POOL_SIZE).
             kwargs.update(
-                pool_size=30,
+                pool_size=pool_size,
                 max_overflow=10,
                 pool_recycle=1800,
                 connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},

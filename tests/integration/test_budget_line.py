@@ -133,3 +133,24 @@ async def test_on_postgresql_the_line_is_kept_by_the_budgets_statement(db: Datab
     assert 59 < delay < 62
     assert await budget.take(KEY, limit=20, keep=20, ticket=Ticket(sev1, 1, KEY)) == 0
     assert (await row(db, sev1)).waiting_for is None and (await row(db, sev4)).waiting_for == KEY
+
+
+async def test_the_worker_wakes_for_the_turn_it_reserved_not_at_the_next_poll(db: Database) -> None:
+    done = asyncio.Event()
+    runs: list[float] = []
+
+    async def handler(payload: dict[str, Any]) -> None:
+        runs.append(asyncio.get_running_loop().time())
+        if len(runs) == 1:
+            raise Postpone(0.3, KEY)
+        done.set()
+
+    worker = Worker(db, {"k": handler}, poll_interval=30)  # a poll would come far too late
+    await add(db, 4)
+    task = asyncio.create_task(worker.run_forever())
+    try:
+        await asyncio.wait_for(done.wait(), timeout=5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert 0.3 <= runs[1] - runs[0] < 1.0

@@ -98,3 +98,18 @@ async def test_a_sqlite_writer_waits_for_another_process_without_stalling_the_lo
     assert max(gaps) < 0.1, f"the event loop stalled for {max(gaps):.3f} s"
     async with db.sessions() as session:
         assert await session.get(ProcessedEvent, "after-the-lock") is not None
+
+
+async def test_a_process_keeps_its_pool_size_of_postgresql_connections_and_ten_more_at_a_peak(
+    db: Database,
+) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only")
+    small = Database(db.url, pool_size=2)
+    try:
+        pool = small.engine.pool
+        assert (pool.size(), pool._max_overflow) == (2, 10)  # type: ignore[attr-defined]
+        async with small.sessions() as session:
+            assert await session.scalar(sa.text("SELECT 1")) == 1
+    finally:
+        await small.dispose()

@@ -142,6 +142,8 @@ async def test_an_alert_storm_draws_no_429_within_the_budgets(
     assert after.incidents == STORM and after.channels == STORM and after.announcements == STORM
     assert set(after.pins.values()) == {1} and after.jobs_failed == 0
     assert sim.count("conversations.create", ok=True) == STORM
+    # A job released mid-way runs again as a first attempt: still, every post happened once.
+    assert sim.count("chat.postMessage", ok=True) == sum(after.messages.values()) + after.announcements
     # Waiting its turn was no failed attempt: every job ran exactly once, and nothing warned.
     async with db.sessions() as session:
         jobs = list(await session.scalars(sa.select(Job).where(col(Job.done_at).is_not(None))))
@@ -225,3 +227,4 @@ async def test_a_sev1_declared_during_a_storm_of_sev4s_gets_its_channel_first(
     assert [r.getMessage() for r in warnings] == []
     after = await census(db, sim)
     assert after.channels == STORM + 1 and after.jobs_failed == 0
+    assert sim.count("chat.postMessage", ok=True) == sum(after.messages.values()) + after.announcements

@@ -108,7 +108,8 @@ async def test_three_replicas_spend_one_slack_budget(db: Database, sim: SlackSim
     sim.rate_period, sim.latency = BUDGET_MINUTE, 0.05
     general = sim.add_channel("general")
     people = [sim.add_user(f"responder{i}") for i in range(DECLARES)]
-    env = environment(db, sim, SLACK_RATE_PERIOD=str(BUDGET_MINUTE))
+    # Three processes, and this one, under PostgreSQL's default of 100 connections.
+    env = environment(db, sim, SLACK_RATE_PERIOD=str(BUDGET_MINUTE), DATABASE_POOL_SIZE="20")
     assert "SLACK_RATE_SHARE" not in env
     async with contextlib.AsyncExitStack() as stack:
         servers = [await stack.enter_async_context(serving(env, sim)) for _ in range(3)]
