@@ -156,35 +156,23 @@ async def replicas(env: Running, count: int = 60) -> None:
                 for i, person in enumerate(people)
             )
         )
-        names = [f"inc-{n}-" for n in range(1, count + 1)]
         while True:
             pinned = [c for c in env.sim.channels.values() if c.name.startswith("inc-") and c.pins]
             if len(pinned) == count:
                 break
             if time.monotonic() - began > 6 * MINUTE:
-                raise RuntimeError(f"only {len(pinned)} of {len(names)} channels after six minutes")
+                raise RuntimeError(f"only {len(pinned)} of {count} channels after six minutes")
             await asyncio.sleep(0.2)
         took = time.monotonic() - began
     finally:
         for session in sessions:
             await session.close()
-    with env.sim.lock:
-        calls = list(env.sim.calls)
     busiest = {
-        method: busiest_minute([c.at for c in calls if c.method == method])
+        method: env.sim.busiest(method, MINUTE)
         for method in ("conversations.create", "conversations.setTopic", "pins.add", "conversations.invite")
     }
     print(f"{count} declares over {len(env.urls)} replicas: every channel ready after {took:.1f} s")
     print(f"the busiest minute of each method at the simulator: {busiest} (Tier 2: 20, Tier 3: 50)")
-
-
-def busiest_minute(times: list[float]) -> int:
-    times, start, most = sorted(times), 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= MINUTE:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def main() -> None:

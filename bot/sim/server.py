@@ -366,6 +366,17 @@ class SlackSimulator:
                 1 for c in self.calls if c.method == method and (ok is None or (c.error is None) == ok)
             )
 
+    def busiest(self, method: str, period: float) -> int:
+        """The most calls of `method` (any answer) that fell in any `period` seconds."""
+        with self.lock:
+            times = sorted(c.at for c in self.calls if c.method == method)
+        start, most = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= period:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
+
     def channel_named(self, name: str) -> Channel | None:
         with self.lock:
             return next((c for c in self.channels.values() if c.name == name), None)

@@ -177,9 +177,7 @@ async def wait(db: Database, job_id: int, run_at: datetime, waiting_for: str) ->
                 run_at=run_at,
                 locked_until=None,
                 waiting_for=waiting_for[:100],
-                attempts=sa.func.max(col(Job.attempts) - 1, 0)
-                if db.is_sqlite
-                else sa.func.greatest(col(Job.attempts) - 1, 0),
+                attempts=col(Job.attempts) - 1,  # the claim counted it
             )
         )
 
