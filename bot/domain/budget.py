@@ -17,9 +17,9 @@ URGENT = 1  # the most urgent severity's rank
 INTERACTIVE = 0  # a call made for someone waiting on it, outside any job
 UNRANKED = 100  # work that belongs to no incident (home tabs, reports, triage)
 # Calls reach Slack a little later than they are counted here, some later than others: each
-# counts for a window a little longer than Slack's, by 2% of it but at least a quarter second
+# counts for a window a little longer than Slack's, by 2% of it but at least half a second
 # (never more than a tenth of a period shortened for tests).
-MARGIN, LAG = 0.02, 0.25
+MARGIN, LAG = 0.02, 0.5
 
 
 def window(period: float) -> float:

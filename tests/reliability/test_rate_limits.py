@@ -30,8 +30,9 @@ from tests.reliability.conftest import census, until
 
 STORM = 40
 # Slack's minute for the first storms, at the simulator and in the budget alike: long enough
-# for the budget's margin (250 ms) between counting a call and its arrival.
-MINUTE = 3.0
+# for the budget's margin (500 ms) between counting a call and its arrival, which covers an
+# event loop shared with the simulator on a busy machine (250 ms once did not).
+MINUTE = 5.0
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ WINDOW = window(PERIOD)
 
 def test_a_call_counts_a_little_longer_than_slacks_window() -> None:
     assert window(60.0) == pytest.approx(61.2)  # 2%
-    assert window(6.0) == pytest.approx(6.25)  # at least a quarter second
+    assert window(6.0) == pytest.approx(6.5)  # at least half a second
     assert window(0.1) == pytest.approx(0.11)  # at most a tenth of a shortened period
 
 

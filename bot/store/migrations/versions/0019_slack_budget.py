@@ -34,7 +34,7 @@ CREATE OR REPLACE FUNCTION warroom_slack_take(
 ) RETURNS TABLE (granted boolean, now double precision, calls double precision[], ahead integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-    t double precision := extract(epoch FROM clock_timestamp());
+    t double precision;
     kept double precision[];
 BEGIN
     SELECT b.calls INTO kept FROM slack_budget b WHERE b.key = p_key FOR UPDATE;
@@ -42,6 +42,9 @@ BEGIN
         INSERT INTO slack_budget (key, calls) VALUES (p_key, '{}') ON CONFLICT (key) DO NOTHING;
         SELECT b.calls INTO kept FROM slack_budget b WHERE b.key = p_key FOR UPDATE;
     END IF;
+    -- The time once the row is ours: a caller that queued for the lock is counted from when
+    -- its call can actually go, not from when it asked.
+    t := extract(epoch FROM clock_timestamp());
     kept := ARRAY(SELECT c FROM unnest(kept) AS c WHERE c > t - p_window ORDER BY c);
     ahead := 0;
     IF p_job IS NOT NULL THEN
