@@ -1,10 +1,10 @@
 """What spending from the Slack budget costs per Slack call.
 
-PostgreSQL: `warroom_slack_take` (migration 0019), the one statement every replica runs before
-each Slack call, timed from the caller (a round trip on the pool), one caller at a time and
-then from three pools at once (three replicas), each on a key of its own or all on one key
-(one method, where the row lock makes them queue). SQLite: the in-process budget, with the
-line query a job's call makes.
+PostgreSQL: `warroom_slack_take` (migration 0019), the statement every replica runs before
+each Slack call, and the one that settles the call once answered, timed from the caller (two
+round trips on the pool), one caller at a time and then from three pools at once (three
+replicas), each on a key of its own or all on one key (one method, where the row lock makes
+them queue). SQLite: the in-process budget, with the line query a job's call makes.
 
     python -m bench.slack_budget [--database sqlite|postgresql] [--calls 2000]
 """
@@ -29,7 +29,8 @@ async def timed(calls: Calls, key: str, count: int, ticket: worker.Ticket | None
     took = []
     for _ in range(count):
         started = time.perf_counter()
-        await calls.take(key, limit=LIMIT, keep=100, ticket=ticket)
+        turn = await calls.take(key, limit=LIMIT, keep=100, ticket=ticket)
+        await calls.settle(key, turn.at)
         took.append((time.perf_counter() - started) * 1000)
     return took
 

@@ -54,6 +54,7 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     times: int | None = 1  # None: until cleared
+    late: float = 0.0  # the request reaches Slack this much later (the network on the way in)
 
     def matches(self, method: str) -> bool:
         return fnmatch.fnmatchcase(method, self.method) and (self.times is None or self.times > 0)
@@ -350,8 +351,9 @@ class SlackSimulator:
         delay: float = 0.0,
         drop: bool = False,
         times: int | None = 1,
+        late: float = 0.0,
     ) -> Fault:
-        fault = Fault(method, status, retry_after, delay, drop, times)
+        fault = Fault(method, status, retry_after, delay, drop, times, late)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -396,6 +398,9 @@ class SlackSimulator:
         method = request.match_info["method"]
         args = await _read_args(request)
         fault = self._take_fault(method)
+        if fault and fault.late:
+            await asyncio.sleep(fault.late)
+            arrived = loop.time()
         # `latency` is the whole round trip as the client sees it: the answer leaves that
         # long after the request came in, however long the simulator itself took.
         deadline = arrived + self.latency + (fault.delay if fault else 0.0)

@@ -7,18 +7,26 @@ channel. The budget is shaped the same way (bot/domain/budget.py): a window's wh
 at once when it is unspent, never more than it in any window.
 
 Where the calls are counted: in the process on SQLite (`LocalCalls`); on PostgreSQL in one
-table every replica spends from (`SharedCalls`, one statement per call). A job that must wait
-a moment waits in place; one that must wait longer is given the time reserved for it and
-released (worker.Postpone), in line behind the jobs of more urgent incidents and older jobs.
+table every replica spends from (`SharedCalls`, one statement per call, and one when it is
+answered). A job that must wait a moment waits in place; one that must wait longer is given
+the time reserved for it and released (worker.Postpone), in line behind the jobs of more
+urgent incidents and older jobs.
+
+A call is counted when it is granted, and counted again from when Slack answered it (it is
+settled): Slack counted it in between, when it arrived. However long a call took to reach
+Slack (a busy event loop, a slow network), no call Slack still counts has left our window,
+so a window with room here has room at Slack.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NamedTuple, Protocol
 
+import aiohttp
 import sqlalchemy as sa
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -63,12 +71,21 @@ def budget_of(method: str, channel: str | None) -> tuple[str, int]:
     return f"slack:{method}", PER_MINUTE[TIERS.get(method, 3)]
 
 
+class Turn(NamedTuple):
+    wait: float  # seconds until the call's turn; 0: it may go now, and is counted
+    at: float  # when it was counted, on the clock of the calls' times
+
+
 class Calls(Protocol):
     """Where the calls of the last window are counted."""
 
-    async def take(self, key: str, *, limit: int, keep: int, ticket: worker.Ticket | None) -> float:
-        """Record a call and answer 0 when the window has room for it (after the jobs waiting
-        in line before `ticket`), else answer the seconds until its turn."""
+    async def take(self, key: str, *, limit: int, keep: int, ticket: worker.Ticket | None) -> Turn:
+        """Record a call when the window has room for it (after the jobs waiting in line
+        before `ticket`), else answer the seconds until its turn."""
+        ...
+
+    async def settle(self, key: str, at: float) -> None:
+        """The call counted `at` was answered: it counts from now."""
         ...
 
 
@@ -91,7 +108,7 @@ class LocalCalls:
         self.clock = clock
         self._calls: dict[str, list[float]] = {}
 
-    async def take(self, key: str, *, limit: int, keep: int, ticket: worker.Ticket | None) -> float:
+    async def take(self, key: str, *, limit: int, keep: int, ticket: worker.Ticket | None) -> Turn:
         ahead = 0
         if self.line and ticket:
             ahead = await self.line.ahead(key, job=ticket.job, priority=ticket.priority)
@@ -99,15 +116,26 @@ class LocalCalls:
         calls = self._calls[key] = recent(self._calls.get(key, []), period=self.period, now=now, keep=keep)
         at = free_at(calls, limit=limit, period=self.period, now=now, ahead=ahead)
         if at > now:
-            return at - now
+            return Turn(at - now, now)
         calls.append(now)
         del calls[:-keep]
         if self.line and ticket and ticket.waiting_for == key:
             await self.line.served(key, job=ticket.job)
-        return 0.0
+        return Turn(0.0, now)
+
+    async def settle(self, key: str, at: float) -> None:
+        calls = self._calls.get(key, [])
+        if at in calls:
+            calls.remove(at)
+            calls.append(self.clock())  # the newest: no call is answered before it is counted
 
 
 TAKE = sa.text("SELECT * FROM warroom_slack_take(:key, :limit, :keep, :window, :job, :priority)")
+SETTLE = sa.text(
+    "UPDATE slack_budget SET calls = ARRAY(SELECT c FROM unnest(array_replace(calls, "
+    "CAST(:at AS double precision), extract(epoch FROM clock_timestamp()))) AS c ORDER BY c) "
+    "WHERE key = :key AND CAST(:at AS double precision) = ANY(calls)"
+)
 
 
 class SharedCalls:
@@ -118,7 +146,7 @@ class SharedCalls:
         self.db = db
         self.period = period
 
-    async def take(self, key: str, *, limit: int, keep: int, ticket: worker.Ticket | None) -> float:
+    async def take(self, key: str, *, limit: int, keep: int, ticket: worker.Ticket | None) -> Turn:
         params = {
             "key": key,
             "limit": limit,
@@ -130,9 +158,13 @@ class SharedCalls:
         async with self.db.sessions() as session:
             row = (await session.execute(TAKE, params)).one()
         if row.granted:
-            return 0.0
+            return Turn(0.0, row.now)
         at = free_at(row.calls, limit=limit, period=self.period, now=row.now, ahead=row.ahead)
-        return max(float(at - row.now), 0.001)
+        return Turn(max(float(at - row.now), 0.001), row.now)
+
+    async def settle(self, key: str, at: float) -> None:
+        async with self.db.sessions() as session:
+            await session.execute(SETTLE, {"key": key, "at": at})
 
 
 class SlackBudget:
@@ -141,27 +173,46 @@ class SlackBudget:
         self.share = share  # the part of Slack's limits warroom may spend (all replicas together)
         self.calls = calls or LocalCalls(period=period)
 
-    async def spend(self, method: str, channel: str | None = None) -> None:
-        """Wait for the method's budget (briefly), or postpone the running job to its turn."""
+    @contextlib.asynccontextmanager
+    async def spending(self, method: str, channel: str | None = None) -> AsyncIterator[None]:
+        """Wait for the method's budget (briefly), or postpone the running job to its turn;
+        the call made inside is settled once it is answered (or has failed)."""
         key, per_minute = budget_of(method, channel)
         ticket = worker.ticket.get()
         whole = max(1, int(per_minute * self.share))
         limit = allowance(whole, ticket.priority if ticket else INTERACTIVE)
-        while (delay := await self.calls.take(key, limit=limit, keep=whole, ticket=ticket)) > 0:
-            if delay > MAX_WAIT * self.period / 60:
-                raise worker.Postpone(delay, key)
-            await asyncio.sleep(delay)
+        while (turn := await self.calls.take(key, limit=limit, keep=whole, ticket=ticket)).wait > 0:
+            if turn.wait > MAX_WAIT * self.period / 60:
+                raise worker.Postpone(turn.wait, key)
+            await asyncio.sleep(turn.wait)
+        try:
+            yield
+        finally:
+            await self.calls.settle(key, turn.at)
+
+
+# The connection errors slack_sdk would retry at once, unseen by the budget: here the retry
+# spends from it like any call.
+RESENT = (aiohttp.ServerConnectionError, aiohttp.ClientOSError)
 
 
 class BudgetedWebClient(AsyncWebClient):
-    """The Web API client the projector uses: every call spends from the budget first."""
+    """The Web API client the projector uses: every call spends from the budget first, and
+    every call sent is one the budget counted (a dropped connection is sent again once)."""
 
     def __init__(self, *args: Any, budget: SlackBudget | None = None, **kwargs: Any) -> None:
+        kwargs["retry_handlers"] = []  # slack_sdk's own retries would go unseen by the budget
         super().__init__(*args, **kwargs)
         self.budget = budget or SlackBudget()
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         params = kwargs.get("json") or kwargs.get("params") or kwargs.get("data") or {}
-        channel = params.get("channel") if isinstance(params, dict) else None
-        await self.budget.spend(api_method, str(channel) if channel else None)
-        return await super().api_call(api_method, **kwargs)
+        channel = str(params["channel"]) if isinstance(params, dict) and params.get("channel") else None
+        try:
+            return await self._sent(api_method, channel, kwargs)
+        except RESENT:  # sent again once, as slack_sdk would; but counted
+            return await self._sent(api_method, channel, kwargs)
+
+    async def _sent(self, api_method: str, channel: str | None, kwargs: dict[str, Any]) -> AsyncSlackResponse:
+        async with self.budget.spending(api_method, channel):
+            return await super().api_call(api_method, **kwargs)

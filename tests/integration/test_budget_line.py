@@ -110,7 +110,7 @@ async def test_replicas_spend_one_budget_and_never_more_than_its_limit(db: Datab
     async def burst() -> int:
         takes = [b.take(KEY, limit=20, keep=20, ticket=None) for b in budgets for _ in range(15)]
         delays = await asyncio.gather(*takes)
-        return sum(1 for d in delays if d == 0)
+        return sum(1 for d in delays if d.wait == 0)
 
     assert await burst() == 20  # 45 calls at once from three replicas: the window's 20 go
     assert await burst() == 0  # none more until the window slides
@@ -121,17 +121,27 @@ async def test_replicas_spend_one_budget_and_never_more_than_its_limit(db: Datab
     assert len(kept) == 20
 
 
+async def test_on_postgresql_a_call_is_counted_again_when_answered(db: Database, replicas: Any) -> None:
+    budget = SharedCalls(replicas[0], period=60.0)
+    first, second = [await budget.take(KEY, limit=20, keep=20, ticket=None) for _ in range(2)]
+    await asyncio.sleep(0.2)
+    await budget.settle(KEY, first.at)  # answered 0.2 s on
+    async with db.sessions() as session:
+        kept = await session.scalar(sa.text("SELECT calls FROM slack_budget WHERE key = :k"), {"k": KEY})
+    assert kept[0] == second.at and kept[1] >= first.at + 0.2  # in order, the settled one last
+
+
 async def test_on_postgresql_the_line_is_kept_by_the_budgets_statement(db: Database, replicas: Any) -> None:
     budget = SharedCalls(replicas[0], period=60.0)
     sev4, sev1 = await add(db, 4, 1)
     for job_id in (sev4, sev1):
         await jobs.wait(db, job_id, utcnow(), KEY)
     for _ in range(19):
-        assert await budget.take(KEY, limit=20, keep=20, ticket=None) == 0
+        assert (await budget.take(KEY, limit=20, keep=20, ticket=None)).wait == 0
     # One call left: the SEV4 waits behind the SEV1, for about a minute (the window's first call).
     delay = await budget.take(KEY, limit=20, keep=20, ticket=Ticket(sev4, 4, KEY))
-    assert 59 < delay < 62
-    assert await budget.take(KEY, limit=20, keep=20, ticket=Ticket(sev1, 1, KEY)) == 0
+    assert 59 < delay.wait < 62
+    assert (await budget.take(KEY, limit=20, keep=20, ticket=Ticket(sev1, 1, KEY))).wait == 0
     assert (await row(db, sev1)).waiting_for is None and (await row(db, sev4)).waiting_for == KEY
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,8 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
+from bot import worker
 from bot.app import Warroom, build
 from bot.config import WarroomConfig
+from bot.domain.budget import window
 from bot.sim.driver import SlackDriver
 from bot.sim.server import Channel, SlackSimulator
 from bot.store.db import Database
@@ -151,6 +154,50 @@ async def test_an_alert_storm_draws_no_429_within_the_budgets(
     assert jobs and {job.attempts for job in jobs} == {1}
     assert warroom.worker.stats["waited"] > 0 and warroom.worker.stats["retried"] == 0
     assert [r.getMessage() for r in warnings] == []
+
+
+async def test_a_call_that_reached_slack_late_counts_until_a_window_after_its_answer(
+    warroom: Warroom, sim: SlackSimulator
+) -> None:
+    general = sim.channel_named("general")
+    assert general is not None
+
+    async def burst() -> list[str]:
+        async def topic(i: int) -> str:
+            try:
+                await warroom.slack.conversations_setTopic(channel=general.id, topic=f"topic {i}")
+            except worker.Postpone:
+                return "put off"
+            return "sent"
+
+        return list(await asyncio.gather(*(topic(i) for i in range(20))))
+
+    # One of a window's twenty calls is slow on its way in: Slack counts it from when it
+    # arrived, a second and a half after warroom counted it, longer than the budget's margin.
+    sim.inject("conversations.setTopic", status=200, late=1.5)
+    started = time.monotonic()
+    assert await burst() == ["sent"] * 20
+    await asyncio.sleep(window(MINUTE) - (time.monotonic() - started))
+    # A window on from the burst, nineteen calls have left it; the late one counts on, so the
+    # twentieth waits (here, outside a job, put off) instead of meeting it at Slack.
+    assert sorted(await burst()) == ["put off"] + ["sent"] * 19
+    assert [c.status for c in sim.calls if c.method == "conversations.setTopic"].count(429) == 0
+    assert sim.count("conversations.setTopic", ok=True) == 39
+
+
+async def test_a_call_sent_again_on_a_dropped_connection_spends_twice(
+    warroom: Warroom, sim: SlackSimulator
+) -> None:
+    general = sim.channel_named("general")
+    assert general is not None
+    sim.inject("conversations.setTopic", drop=True)  # the connection drops; sent again, it lands
+    await warroom.slack.conversations_setTopic(channel=general.id, topic="once more")
+    assert [c.error for c in sim.calls if c.method == "conversations.setTopic"] == ["dropped", None]
+    for i in range(18):  # the window's twenty, with the two sends
+        await warroom.slack.conversations_setTopic(channel=general.id, topic=f"topic {i}")
+    with pytest.raises(worker.Postpone):
+        await warroom.slack.conversations_setTopic(channel=general.id, topic="one too many")
+    assert sim.count("conversations.setTopic", ok=None) == 20
 
 
 @pytest.mark.parametrize("budget_minute", [MINUTE / 1000], indirect=True)  # no budget to speak of

@@ -74,13 +74,28 @@ async def test_the_local_budget_never_lets_more_than_the_limit_into_any_window()
     calls = LocalCalls(period=PERIOD, clock=clock)
     granted: list[float] = []
     for _ in range(200):  # a call every 0.7 s for 140 s
-        if await calls.take("slack:pins.add", limit=20, keep=20, ticket=None) == 0:
+        if (await calls.take("slack:pins.add", limit=20, keep=20, ticket=None)).wait == 0:
             granted.append(clock.now)
         clock.now += 0.7
     assert len(granted) > 40
     assert granted[:20] == pytest.approx([1000.0 + 0.7 * i for i in range(20)])  # the burst, unspaced
     for i in range(len(granted) - 20):
         assert granted[i + 20] - granted[i] >= PERIOD  # any 21 calls span more than a minute
+
+
+async def test_a_call_counts_from_its_answer_once_settled() -> None:
+    clock = Clock()
+    calls = LocalCalls(period=PERIOD, clock=clock)
+    key = "slack:pins.add"
+    slow = await calls.take(key, limit=20, keep=20, ticket=None)
+    for _ in range(19):
+        assert (await calls.take(key, limit=20, keep=20, ticket=None)).wait == 0
+    clock.now += 3.0
+    await calls.settle(key, slow.at)  # answered three seconds on: Slack counted it meanwhile
+    clock.now = slow.at + WINDOW
+    for _ in range(19):  # the nineteen answered at once have left the window
+        assert (await calls.take(key, limit=20, keep=20, ticket=None)).wait == 0
+    assert (await calls.take(key, limit=20, keep=20, ticket=None)).wait == pytest.approx(3.0)
 
 
 class Line:
@@ -104,18 +119,18 @@ async def test_a_job_waits_behind_the_more_urgent_and_the_older_and_leaves_the_l
     calls = LocalCalls(period=PERIOD, line=line, clock=clock)
     key = "slack:conversations.create"
     for _ in range(19):
-        assert await calls.take(key, limit=20, keep=20, ticket=None) == 0
+        assert (await calls.take(key, limit=20, keep=20, ticket=None)).wait == 0
     # One call left in the window: the SEV1 (job 12) is first in line, so job 9 (a SEV4)
     # must wait, behind it and job 7, for two calls to leave the window.
     late = await calls.take(key, limit=20, keep=20, ticket=worker.Ticket(9, 4, key))
-    assert late == pytest.approx(WINDOW)
-    assert await calls.take(key, limit=20, keep=20, ticket=worker.Ticket(12, 1, key)) == 0
+    assert late.wait == pytest.approx(WINDOW)
+    assert (await calls.take(key, limit=20, keep=20, ticket=worker.Ticket(12, 1, key))).wait == 0
     assert line.served_jobs == [12]
     # A minute on, the window has room for those in line and for a job that never waited
     # (it has no place in the line to leave).
     clock.now += WINDOW
-    assert await calls.take(key, limit=20, keep=20, ticket=worker.Ticket(30, 4, None)) == 0
-    assert await calls.take(key, limit=20, keep=20, ticket=worker.Ticket(9, 4, key)) == 0
+    assert (await calls.take(key, limit=20, keep=20, ticket=worker.Ticket(30, 4, None))).wait == 0
+    assert (await calls.take(key, limit=20, keep=20, ticket=worker.Ticket(9, 4, key))).wait == 0
     assert line.served_jobs == [12, 9]
 
 
@@ -123,11 +138,13 @@ async def test_the_budget_waits_a_moment_in_place_and_postpones_a_job_beyond() -
     clock = Clock()
     budget = SlackBudget(LocalCalls(period=PERIOD, clock=clock), period=PERIOD)
     for _ in range(20):
-        await budget.spend("conversations.create")
+        async with budget.spending("conversations.create"):
+            pass
     token = worker.ticket.set(worker.Ticket(5, 3))
     try:
         with pytest.raises(worker.Postpone) as postponed:
-            await budget.spend("conversations.create")
+            async with budget.spending("conversations.create"):
+                pass
     finally:
         worker.ticket.reset(token)
     assert postponed.value.waiting_for == "slack:conversations.create"
@@ -135,6 +152,8 @@ async def test_the_budget_waits_a_moment_in_place_and_postpones_a_job_beyond() -
     # A share of the limits (an override: replicas on PostgreSQL share one budget anyway).
     halved = SlackBudget(LocalCalls(period=PERIOD, clock=clock), period=PERIOD, share=0.5)
     for _ in range(10):
-        await halved.spend("pins.add")
+        async with halved.spending("pins.add"):
+            pass
     with pytest.raises(worker.Postpone):
-        await halved.spend("pins.add")
+        async with halved.spending("pins.add"):
+            pass
