@@ -23,7 +23,8 @@ from bot.app import build
 from bot.config import Settings
 from bot.services.catchup import catchup
 from bot.sim.driver import SlackDriver
-from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import BOT_TOKEN
 
 SECRET = "bench-secret"
 

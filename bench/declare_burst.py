@@ -29,7 +29,7 @@ import aiohttp
 
 from bench.harness import SECRET, Running, running_warroom, summary
 from bot.sim.driver import SlackDriver, signed_headers
-from bot.sim.server import Channel
+from bot.sim.slack_model import Channel
 
 MINUTE = 60.0
 ALERT_TOKEN = "bench-alert-token"

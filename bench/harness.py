@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import BOT_TOKEN
 
 SECRET = "bench-signing-secret"
 

@@ -23,7 +23,8 @@ from bot.clock import SimulatedClock, simulated
 from bot.config import Settings, WarroomConfig
 from bot.documents import reports as report_docs
 from bot.sim.driver import SlackDriver
-from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import BOT_TOKEN
 from bot.slack.ids import Action, Field
 
 SECRET = "demo-signing-secret"

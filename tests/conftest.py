@@ -21,7 +21,8 @@ from sqlmodel import SQLModel
 from bot.app import Warroom, build
 from bot.config import Settings, WarroomConfig
 from bot.sim.driver import SlackDriver
-from bot.sim.server import BOT_TOKEN, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import BOT_TOKEN
 from bot.store import tables as _tables  # noqa: F401  (registers the models)
 from bot.store.db import Database, async_url
 

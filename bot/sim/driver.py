@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
-from bot.sim.server import APP_ID, TEAM_ID, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import APP_ID, TEAM_ID
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -12,7 +12,8 @@ import pytest
 
 from bot.app import Warroom
 from bot.sim.driver import SlackDriver
-from bot.sim.server import Channel, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import Channel
 from tests.conftest import People
 from tests.e2e.helpers import settle
 

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from bot.app import Warroom, build
 from bot.config import WarroomConfig
 from bot.sim.driver import SlackDriver
-from bot.sim.server import BOT_TOKEN, Channel, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import BOT_TOKEN, Channel
 from bot.store.db import Database
 from bot.store.tables import Incident, TimelineEvent
 from bot.store.work_tables import Job

@@ -9,7 +9,8 @@ import pytest
 
 from bot.app import Warroom
 from bot.sim.driver import SlackDriver
-from bot.sim.server import BOT_USER_ID, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import BOT_USER_ID
 from tests.conftest import People
 from tests.e2e.conftest import Declared
 from tests.e2e.helpers import settle

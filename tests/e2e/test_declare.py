@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.app import Warroom
 from bot.sim.driver import SlackDriver
-from bot.sim.server import BOT_USER_ID, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import BOT_USER_ID
 from tests.conftest import People
 from tests.e2e.helpers import Incident, TimelineEvent, count, incident_channel, settle
 

@@ -15,7 +15,8 @@ from sqlmodel import col
 from bot.sim.github import GitHubFake
 from bot.sim.jira import JiraFake
 from bot.sim.linear import LinearFake
-from bot.sim.server import Channel, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import Channel
 from bot.sim.statuspage import StatuspageFake
 from bot.sim.target import TargetServer
 from bot.store.db import Database

@@ -23,7 +23,8 @@ from bot.app import Warroom, build
 from bot.config import WarroomConfig
 from bot.domain.budget import window
 from bot.sim.driver import SlackDriver
-from bot.sim.server import Channel, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import Channel
 from bot.store.db import Database
 from bot.store.work_tables import Job
 from tests import payloads

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from bot.sim.driver import SlackDriver
-from bot.sim.server import APP_TOKEN, Channel, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import APP_TOKEN, Channel
 from bot.store.db import Database
 from bot.store.tables import RoleAssignment, TimelineEvent
 from tests.conftest import People

@@ -16,7 +16,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sim.server import APP_TOKEN, BOT_TOKEN, SlackSimulator
+from bot.sim.server import SlackSimulator
+from bot.sim.slack_model import APP_TOKEN, BOT_TOKEN
 
 # ../shared beside the checkout (where the workplace lays it, for CI too), or WARROOM_SHARED_DIR.
 SHARED = Path(os.environ.get("WARROOM_SHARED_DIR") or Path(__file__).resolve().parents[3] / "shared")
