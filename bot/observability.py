@@ -7,13 +7,15 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.domain.budget import family
 
 # What the current request or job is about; read by every log line it writes.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -61,6 +63,30 @@ class Metrics:
         )
         self.jobs_failed = Gauge("warroom_jobs_failed", "Jobs that failed for good", registry=r)
         self.incidents_open = Gauge("warroom_incidents_open", "Incidents not resolved yet", registry=r)
+        self.jobs_waiting = Gauge(
+            "warroom_jobs_waiting",
+            "Jobs released until their reserved turn, by what they wait for",
+            ["budget"],
+            registry=r,
+        )
+        self.waiting_seconds = Gauge(
+            "warroom_jobs_waiting_seconds",
+            "Seconds until the last reserved turn: how far behind the budget's pace work is",
+            ["budget"],
+            registry=r,
+        )
+
+    def waiting(self, rows: Sequence[tuple[str, int, datetime]], now: datetime) -> None:
+        """The waiting jobs as the database holds them: only what waits now has a sample."""
+        self.jobs_waiting.clear()
+        self.waiting_seconds.clear()
+        latest: dict[str, datetime] = {}
+        for key, count, last in rows:
+            name = family(key)
+            self.jobs_waiting.labels(name).inc(count)
+            latest[name] = max(latest.get(name, last), last)
+        for name, last in latest.items():
+            self.waiting_seconds.labels(name).set(max(0.0, (last - now).total_seconds()))
 
     def job_finished(self, kind: str, outcome: str) -> None:
         self.job_runs.labels(kind, outcome).inc()

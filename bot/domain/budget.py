@@ -50,6 +50,14 @@ def free_at(calls: Sequence[float], *, limit: int, period: float, now: float, ah
     return at
 
 
+def family(waiting_for: str) -> str:
+    """What a job waits for, as few names as there are methods: the Slack method's budget
+    (chat.postMessage's, not each channel's), or else its incident's channel being made."""
+    if waiting_for.startswith("slack:"):
+        return ":".join(waiting_for.split(":")[:2])
+    return "incident channel"
+
+
 def recent(calls: Sequence[float], *, period: float, now: float, keep: int) -> list[float]:
     """The calls that still count at `now` (at most `keep` of them, the newest)."""
     counts = window(period)

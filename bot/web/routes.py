@@ -17,6 +17,7 @@ from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
+from bot.clock import utcnow
 from bot.config import Settings
 from bot.observability import Metrics
 from bot.services.queries import IncidentQueries
@@ -146,6 +147,7 @@ def health_router(
         metrics.jobs_pending.set(pending)
         metrics.jobs_failed.set(failed)
         metrics.incidents_open.set(open_)
+        metrics.waiting(await queries.waiting(), utcnow())
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

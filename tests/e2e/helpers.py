@@ -12,7 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import Warroom, build
 from bot.config import WarroomConfig
@@ -30,6 +32,17 @@ TEST_CONFIG = Path(__file__).parent.parent / "fixtures" / "warroom.yaml"
 async def settle(warroom: Warroom, *, horizon: timedelta = timedelta(0)) -> int:
     """Run every job that is due (within `horizon`), as the worker would."""
     return await warroom.worker.run_until_idle(horizon=horizon)
+
+
+async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics as samples by name and labels."""
+    response = await http.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
 
 
 async def incident_channel(warroom: Warroom, sim: SlackSimulator, number: int) -> Channel:

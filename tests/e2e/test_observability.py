@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import Warroom
 from bot.observability import JsonFormatter
@@ -22,17 +21,7 @@ from bot.store.db import Database
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People
 from tests.e2e.conftest import Declared
-from tests.e2e.helpers import environment, run_warroom, settle
-
-
-async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = await http.get("/metrics")
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+from tests.e2e.helpers import environment, run_warroom, scrape, settle
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from bot.store.db import Database
 from bot.store.work_tables import Job
 from tests import payloads
 from tests.conftest import ALERT_TOKEN, People, make_settings
-from tests.e2e.helpers import environment, run_warroom
+from tests.e2e.helpers import environment, run_warroom, scrape
 from tests.reliability.conftest import census, until
 
 STORM = 40
@@ -242,6 +242,11 @@ async def test_a_sev1_declared_during_a_storm_of_sev4s_gets_its_channel_first(
             async with db.sessions() as session:
                 waiting = list(await session.scalars(sa.select(Job).where(col(Job.waiting_for).is_not(None))))
             assert waiting and all(job.run_at > job.created_at for job in waiting)  # reserved, for later
+            # /metrics shows the line: how many wait for the creations, how far behind they are.
+            budget = (("budget", "slack:conversations.create"),)
+            metrics = await scrape(http)
+            assert metrics["warroom_jobs_waiting", budget] >= 1
+            assert 0 < metrics["warroom_jobs_waiting_seconds", budget] <= 3 * SLOW_MINUTE
             # ... and the SEV1 declared now takes the tenth kept for it.
             declared_at = loop.time()
             answer = await slack.command(people.carol, "declare sev1 Payments are down", general.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot import worker
-from bot.domain.budget import INTERACTIVE, UNRANKED, URGENT, allowance, free_at, recent, window
+from bot.domain.budget import INTERACTIVE, UNRANKED, URGENT, allowance, family, free_at, recent, window
 from bot.slack.ratelimit import LocalCalls, SlackBudget, budget_of
 
 PERIOD = 60.0
@@ -59,6 +59,12 @@ def test_each_method_and_each_channels_messages_have_their_own_budget() -> None:
     assert budget_of("chat.postMessage", "C1") == ("slack:chat.postMessage:C1", 60)
     assert budget_of("chat.postMessage", "C2")[0] != budget_of("chat.postMessage", "C1")[0]
     assert budget_of("some.newMethod", None) == ("slack:some.newMethod", 50)  # Tier 3 unless known
+
+
+def test_what_a_job_waits_for_is_named_by_method_not_by_channel() -> None:
+    assert family("slack:conversations.create") == "slack:conversations.create"
+    assert family("slack:chat.postMessage:C0123") == "slack:chat.postMessage"
+    assert family("the channel of #12") == "incident channel"
 
 
 class Clock:
