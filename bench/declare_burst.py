@@ -130,7 +130,8 @@ async def storm(env: Running) -> None:
         def made() -> list[Channel]:
             return [c for c in env.sim.channels.values() if c.name.startswith("inc-") and c.pins]
 
-        while len(made()) < STORM + 1:
+        # A pin shows on its channel before the simulator records its answer (50 ms on).
+        while len(made()) < STORM + 1 or env.sim.count("pins.add") < STORM + 1:
             if time.monotonic() - began > 5 * MINUTE:
                 raise RuntimeError(f"only {len(made())} channels after five minutes")
             await asyncio.sleep(0.2)
