@@ -2,7 +2,8 @@
 
 It answers the methods warroom uses with Slack's own response shapes and error codes (see
 shared/reference/slack-api-ref), records every call, captures response_url posts and file
-uploads, and injects faults on demand: 429 with Retry-After, 500, slow answers, dropped
+uploads, enforces Slack's rate limits when given its minute (`rate_period`), and injects
+faults on demand: 429 with Retry-After, 500, slow answers, requests that arrive late, dropped
 connections, or no server at all (`go_down`).
 
 Tests run it on their own event loop (`await sim.start()`); benchmarks and the demo may run it
