@@ -16,9 +16,10 @@ from collections.abc import Sequence
 URGENT = 1  # the most urgent severity's rank
 INTERACTIVE = 0  # a call made for someone waiting on it, outside any job
 UNRANKED = 100  # work that belongs to no incident (home tabs, reports, triage)
-# Calls reach Slack a little later than they are counted here, some later than others: each
-# counts for a window a little longer than Slack's, by 2% of it but at least half a second
-# (never more than a tenth of a period shortened for tests).
+# A call counts from its grant and, once answered, from its answer (bot/slack/ratelimit.py),
+# so its delay on the way to Slack is covered; what is left (Slack's clock against ours, a
+# call still on its way) is covered by a window a little longer than Slack's: by 2% of it but
+# at least half a second (never more than a tenth of a period shortened for tests).
 MARGIN, LAG = 0.02, 0.5
 
 

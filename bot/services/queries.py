@@ -4,7 +4,6 @@ Reads take no lock and change nothing; every use case that writes is elsewhere."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -49,18 +48,6 @@ class IncidentQueries:
                 await session.scalar(failed) or 0,
                 await session.scalar(unresolved) or 0,
             )
-
-    async def waiting(self) -> list[tuple[str, int, datetime]]:
-        """What jobs wait for (a Slack budget, a channel), how many, and the last reserved turn."""
-        query = (
-            sa.select(col(Job.waiting_for), sa.func.count(), sa.func.max(col(Job.run_at)))
-            .where(
-                col(Job.waiting_for).is_not(None), col(Job.done_at).is_(None), col(Job.failed_at).is_(None)
-            )
-            .group_by(col(Job.waiting_for))
-        )
-        async with self.db.sessions() as session:
-            return [(str(key), int(count), last) for key, count, last in await session.execute(query)]
 
     async def get(self, number: int) -> Incident:
         async with self.db.sessions() as session:

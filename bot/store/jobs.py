@@ -212,6 +212,17 @@ class WaitingLine:
             )
 
 
+async def waiting(db: Database) -> list[tuple[str, int, datetime]]:
+    """What jobs wait for (a Slack budget, a channel), how many, and the last reserved turn."""
+    async with db.sessions() as session:
+        rows = await session.execute(
+            sa.select(col(Job.waiting_for), sa.func.count(), sa.func.max(col(Job.run_at)))
+            .where(col(Job.waiting_for).is_not(None), _pending())
+            .group_by(col(Job.waiting_for))
+        )
+    return [(str(key), int(count), last) for key, count, last in rows]
+
+
 async def first_due(db: Database, queue: str, kind: str) -> datetime | None:
     """When the first pending job of this kind in a queue is due (its reserved time while it
     waits), or None when none is pending."""

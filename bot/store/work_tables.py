@@ -43,7 +43,7 @@ class Job(SQLModel, table=True):
     """The outbox and the scheduler: Slack side effects waiting to be done (store/jobs.py)."""
 
     # Only pending jobs are indexed, so claiming reads none of the long history of done jobs:
-    # due jobs in id order, and "is an earlier job of this queue still pending?".
+    # due jobs most urgent then oldest first, and "is an earlier job of this queue still pending?".
     __table_args__ = (
         sa.Index("ix_job_pending", "priority", "id", sqlite_where=_pending(), postgresql_where=_pending()),
         sa.Index("ix_job_queue_pending", "queue", "id", sqlite_where=_pending(), postgresql_where=_pending()),

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.observability import Metrics
 from bot.services.queries import IncidentQueries
 from bot.slack.ratelimit import BudgetedWebClient
+from bot.store import jobs
 from bot.store.db import Database
 from bot.web.guard import SLACK_MAX_BODY, Refused, SlackGate, parse_slack_body, read_body
 from bot.worker import Postpone
@@ -147,7 +148,7 @@ def health_router(
         metrics.jobs_pending.set(pending)
         metrics.jobs_failed.set(failed)
         metrics.incidents_open.set(open_)
-        metrics.waiting(await queries.waiting(), utcnow())
+        metrics.waiting(await jobs.waiting(db), utcnow())
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
