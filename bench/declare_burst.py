@@ -29,7 +29,6 @@ import aiohttp
 
 from bench.harness import SECRET, Running, running_warroom, summary
 from bot.sim.driver import SlackDriver, signed_headers
-from bot.sim.slack_model import Channel
 
 MINUTE = 60.0
 ALERT_TOKEN = "bench-alert-token"
@@ -72,6 +71,19 @@ async def until_ready(env: Running, name: str, person: str, within: float) -> fl
             raise RuntimeError(f"{name} was not ready within {within:.0f} s")
         await asyncio.sleep(0.005)
     return at
+
+
+async def until_pinned(env: Running, count: int, *, since: float, within: float) -> None:
+    """Until `count` incident channels hold their pinned summary and the simulator has
+    recorded every pin's answer (a pin shows on its channel 50 ms before that)."""
+
+    def pinned() -> int:
+        return sum(1 for c in env.sim.channels.values() if c.name.startswith("inc-") and c.pins)
+
+    while pinned() < count or env.sim.count("pins.add") < count:
+        if time.monotonic() - since > within:
+            raise RuntimeError(f"only {pinned()} of {count} channels after {within:.0f} s")
+        await asyncio.sleep(0.2)
 
 
 async def quiet(env: Running) -> None:
@@ -127,14 +139,7 @@ async def storm(env: Running) -> None:
             f"the SEV1 declared then had its channel ready in {(at - started) * 1000:.0f} ms"
         )
 
-        def made() -> list[Channel]:
-            return [c for c in env.sim.channels.values() if c.name.startswith("inc-") and c.pins]
-
-        # A pin shows on its channel before the simulator records its answer (50 ms on).
-        while len(made()) < STORM + 1 or env.sim.count("pins.add") < STORM + 1:
-            if time.monotonic() - began > 5 * MINUTE:
-                raise RuntimeError(f"only {len(made())} channels after five minutes")
-            await asyncio.sleep(0.2)
+        await until_pinned(env, STORM + 1, since=began, within=5 * MINUTE)
     with env.sim.lock:
         pinned = sorted(c.at - began for c in env.sim.calls if c.method == "pins.add" and not c.error)
     minutes = [sum(1 for t in pinned if m * MINUTE <= t < (m + 1) * MINUTE) for m in range(4)]
@@ -157,13 +162,7 @@ async def replicas(env: Running, count: int = 60) -> None:
                 for i, person in enumerate(people)
             )
         )
-        while True:
-            pinned = [c for c in env.sim.channels.values() if c.name.startswith("inc-") and c.pins]
-            if len(pinned) == count:
-                break
-            if time.monotonic() - began > 6 * MINUTE:
-                raise RuntimeError(f"only {len(pinned)} of {count} channels after six minutes")
-            await asyncio.sleep(0.2)
+        await until_pinned(env, count, since=began, within=6 * MINUTE)
         took = time.monotonic() - began
     finally:
         for session in sessions:
